@@ -1,0 +1,499 @@
+"""Sources, topics, articles, their AI summaries and the desk's audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import models, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+WORDS_PER_MINUTE = 230  # a common adult silent-reading speed for non-fiction
+KEY_POINT_HEADINGS = ("What happened", "Why it matters", "What to watch")
+
+http_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def validate_http_url(value: str) -> None:
+    """Only http(s) URLs: a feed or article elsewhere (file:, ftp:, javascript:) is refused."""
+    if urlsplit(value).scheme.lower() not in ("http", "https"):
+        raise ValidationError(_("Only http and https URLs are allowed."), code="scheme")
+    http_url_validator(value)
+
+
+def read_time_minutes(word_count: int) -> int:
+    """Minutes to read the original, never less than one for a non-empty text."""
+    if word_count <= 0:
+        return 0
+    return max(1, math.ceil(word_count / WORDS_PER_MINUTE))
+
+
+def text_hash(text: str) -> str:
+    """Hash of the whitespace-normalised text: identical articles at two URLs share it."""
+    normalised = " ".join(text.split()).lower()
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=240, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("topic", args=[self.slug])
+
+
+class SourceQuerySet(models.QuerySet["Source"]):
+    def active(self) -> SourceQuerySet:
+        return self.filter(is_active=True, paused_at__isnull=True)
+
+    def due(self, now=None) -> SourceQuerySet:
+        now = now or timezone.now()
+        return self.active().filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+
+    def failing(self) -> SourceQuerySet:
+        return self.filter(Q(consecutive_failures__gt=0) | Q(paused_at__isnull=False))
+
+
+class Source(models.Model):
+    """An RSS/Atom/JSON feed we poll, with its fetch state kept between polls."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    site_url = models.URLField(max_length=500, blank=True, validators=[validate_http_url])
+    feed_url = models.URLField(max_length=1000, unique=True, validators=[validate_http_url])
+    language = models.CharField(max_length=16, blank=True)
+    topics = models.ManyToManyField(Topic, blank=True, related_name="sources")
+    is_active = models.BooleanField(default=True)
+    # Auto-publish: only for explicitly trusted sources, and only fully grounded summaries.
+    auto_publish = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Fetch state.
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    poll_interval_seconds = models.PositiveIntegerField(default=3600)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_status = models.CharField(max_length=32, blank=True)
+    last_error_class = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(blank=True)
+    # A permanent redirect must be seen on several consecutive polls before we move the URL.
+    redirect_target = models.URLField(max_length=1000, blank=True)
+    redirect_streak = models.PositiveSmallIntegerField(default=0)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=300, blank=True)
+
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.slug:
+            self.slug = unique_slug(Source, self.name or urlsplit(self.feed_url).hostname or "source")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("source", args=[self.slug])
+
+
+class FetchAttempt(models.Model):
+    """One poll of one source: kept so an editor can see why a feed is failing."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("OK")
+        NOT_MODIFIED = "not-modified", _("Not modified")
+        FAILED = "failed", _("Failed")
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="fetch_attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # network, timeout, too-large, not-a-feed, http-error, blocked, thin-content, ...
+    error_class = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    entries_found = models.PositiveIntegerField(default=0)
+    entries_new = models.PositiveIntegerField(default=0)
+    entries_duplicate = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["source", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
+
+
+class IllegalTransition(Exception):
+    """An article was asked to move to a status its current status cannot reach."""
+
+
+class ArticleQuerySet(models.QuerySet["Article"]):
+    def published(self) -> ArticleQuerySet:
+        return self.filter(status=Article.Status.PUBLISHED, published_on_site_at__lte=timezone.now())
+
+    def in_review(self) -> ArticleQuerySet:
+        return self.filter(status=Article.Status.IN_REVIEW)
+
+    def due_for_summary(self) -> ArticleQuerySet:
+        return self.filter(status=Article.Status.EXTRACTED, duplicate_of__isnull=True)
+
+    def stuck_summarizing(self, older_than_seconds: int) -> ArticleQuerySet:
+        cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+        return self.filter(status=Article.Status.SUMMARIZING, status_changed_at__lt=cutoff)
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        EXTRACTED = "extracted", _("Extracted")
+        SUMMARIZING = "summarizing", _("Summarizing")
+        IN_REVIEW = "in_review", _("In review")
+        PUBLISHED = "published", _("Published")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
+
+    # The status machine. Anything not listed here raises IllegalTransition.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.NEW: frozenset({Status.EXTRACTED, Status.FAILED}),
+        Status.EXTRACTED: frozenset({Status.SUMMARIZING, Status.FAILED}),
+        Status.SUMMARIZING: frozenset({Status.IN_REVIEW, Status.EXTRACTED, Status.FAILED}),
+        Status.IN_REVIEW: frozenset({Status.PUBLISHED, Status.REJECTED, Status.SUMMARIZING}),
+        Status.PUBLISHED: frozenset({Status.IN_REVIEW, Status.SUMMARIZING}),
+        Status.REJECTED: frozenset({Status.IN_REVIEW, Status.SUMMARIZING}),
+        Status.FAILED: frozenset({Status.NEW, Status.EXTRACTED}),
+    }
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="articles")
+    url = models.URLField(_("canonical URL"), max_length=1000, unique=True, validators=[validate_http_url])
+    guid = models.CharField(max_length=1000, blank=True)
+    title = models.CharField(max_length=500)
+    author = models.CharField(max_length=300, blank=True)
+    published_at = models.DateTimeField(default=timezone.now, db_index=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    feed_summary = models.TextField(blank=True, help_text=_("The entry's summary/content from the feed, as text."))
+    extracted_text = models.TextField(blank=True)
+    word_count = models.PositiveIntegerField(default=0)
+    read_time = models.PositiveSmallIntegerField(_("read time (minutes)"), default=0)
+    language = models.CharField(max_length=16, blank=True)
+    lead_image_url = models.URLField(max_length=1000, blank=True)
+    slug = models.SlugField(max_length=220, unique=True)
+    topics = models.ManyToManyField(Topic, blank=True, related_name="articles")
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, db_index=True)
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    summary_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set when an editor schedules publication; the publishing task acts on it.
+    scheduled_for = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_on_site_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Last time a published summary was changed: readers see "corrected on DATE".
+    corrected_at = models.DateTimeField(null=True, blank=True)
+    # A reader reported a claim as wrong; the desk sees it in the review queue.
+    needs_attention = models.BooleanField(default=False)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "guid"], condition=~Q(guid=""), name="article_unique_guid_per_source"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-published_on_site_at"]),
+            models.Index(fields=["status", "status_changed_at"]),
+        ]
+        permissions = [
+            ("approve_article", "Can approve, reject, schedule and regenerate summaries"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        super().clean()
+        if not (self.title or "").strip():
+            raise ValidationError({"title": _("An article needs a title.")})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.slug:
+            self.slug = unique_slug(Article, self.title, max_length=200)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("article", args=[self.slug])
+
+    def set_text(self, text: str) -> None:
+        """Store extracted text with the numbers derived from it."""
+        self.extracted_text = text
+        self.word_count = len(text.split())
+        self.read_time = read_time_minutes(self.word_count)
+        self.content_hash = text_hash(text) if text.strip() else ""
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, frozenset())
+
+    def transition_to(self, status: str, *, reason: str = "", save: bool = True) -> None:
+        """Move to `status` or raise IllegalTransition; never overwrites silently."""
+        if status not in self.Status.values:
+            raise IllegalTransition(f"Unknown status {status!r}.")
+        if not self.can_transition_to(status):
+            raise IllegalTransition(f"An article cannot go from {self.status!r} to {status!r}.")
+        self.status = status
+        self.status_reason = reason
+        self.status_changed_at = timezone.now()
+        if save:
+            self.save(update_fields=["status", "status_reason", "status_changed_at"])
+
+    @property
+    def current_summary(self) -> Summary | None:
+        """The latest approved version; None until an editor (or auto-publish) approves one."""
+        return self.summaries.filter(approved_at__isnull=False).order_by("-version").first()
+
+    @property
+    def latest_summary(self) -> Summary | None:
+        return self.summaries.order_by("-version").first()
+
+
+class SummaryQuerySet(models.QuerySet["Summary"]):
+    def approved(self) -> SummaryQuerySet:
+        return self.filter(approved_at__isnull=False)
+
+
+class Summary(models.Model):
+    """One version of an article's summary. Versions are never overwritten: edits add one.
+
+    key_points: [{"heading": "What happened", "text": ..., "evidence": [quote, ...]}, ×3]
+    faq:        [{"question": ..., "answer": ..., "evidence": [quote, ...]}, ...]
+    """
+
+    class Kind(models.TextChoices):
+        AI = "ai", _("AI model")
+        EXTRACTIVE = "extractive", _("Extractive (offline)")
+        EDITOR = "editor", _("Editor")
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="summaries")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key_takeaway = models.TextField()
+    key_points = models.JSONField(default=list)
+    faq = models.JSONField(default=list, blank=True)
+    suggested_topics = models.JSONField(default=list, blank=True)
+    # "claude-haiku-4-5", "extractive", or the editor's name for an edit.
+    producer = models.CharField(max_length=200)
+    prompt_version = models.CharField(max_length=32, blank=True)
+    # Hash of (text, prompt version, model): the same input is never paid for twice.
+    input_hash = models.CharField(max_length=64, blank=True, db_index=True)
+
+    grounding_score = models.FloatField(default=1.0)
+    unverified_claims = models.JSONField(default=list, blank=True)
+    validation_warnings = models.JSONField(default=list, blank=True)
+
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    editor_note = models.TextField(blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = SummaryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["article", "-version"]
+        verbose_name_plural = "summaries"
+        constraints = [
+            models.UniqueConstraint(fields=["article", "version"], name="summary_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article} — v{self.version}"
+
+    @property
+    def is_flagged(self) -> bool:
+        return self.grounding_score < 1.0 or bool(self.validation_warnings)
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        if not (self.key_takeaway or "").strip():
+            errors["key_takeaway"] = _("The key takeaway cannot be empty.")
+        points = self.key_points if isinstance(self.key_points, list) else []
+        if len(points) != 3:
+            errors["key_points"] = _("A summary has exactly three key points.")
+        elif [p.get("heading") for p in points] != list(KEY_POINT_HEADINGS):
+            errors["key_points"] = _("Key points must be What happened, Why it matters, What to watch.")
+        elif any(not str(p.get("text", "")).strip() for p in points):
+            errors["key_points"] = _("Every key point needs text.")
+        for row in self.faq or []:
+            if not str(row.get("question", "")).strip() or not str(row.get("answer", "")).strip():
+                errors["faq"] = _("Every FAQ row needs both a question and an answer.")
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def create_version(cls, *, article: Article, **fields: Any) -> Summary:
+        """Add the next version for `article`, validated; never touches earlier versions.
+
+        The article row is locked so two writers cannot claim the same version number.
+        """
+        with transaction.atomic():
+            Article.objects.select_for_update().filter(pk=article.pk).first()
+            last = cls.objects.filter(article=article).aggregate(m=models.Max("version"))["m"] or 0
+            summary = cls(article=article, version=last + 1, **fields)
+            summary.full_clean()
+            summary.save()
+        return summary
+
+
+class ModelCall(models.Model):
+    """Every paid call to a model, successful or not: the source of truth for spend."""
+
+    article = models.ForeignKey(Article, null=True, on_delete=models.SET_NULL, related_name="model_calls")
+    backend = models.CharField(max_length=32)
+    model = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    outcome = models.CharField(max_length=32)  # ok, invalid-output, error, batch
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.outcome} ${self.cost_usd}"
+
+
+class SummaryBatch(models.Model):
+    """A Message Batches API job carrying a backlog of articles at half price."""
+
+    batch_id = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=32, default="in_progress")
+    article_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "summary batches"
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} ({self.status})"
+
+
+class AuditEntry(models.Model):
+    """Append-only record of every transition and edit on the desk. Never edited or deleted."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # True when the system acted (auto-publish, sweeper, scheduled publish), not a person.
+    automatic = models.BooleanField(default=False)
+    action = models.CharField(max_length=64, db_index=True)
+    article = models.ForeignKey(
+        Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    # For actions on other things (a comment, a user): its model label and primary key.
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        who = self.actor or ("system" if self.automatic else "unknown")
+        return f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValidationError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValidationError("Audit entries are append-only.")
+
+    @classmethod
+    def record(
+        cls,
+        action: str,
+        *,
+        actor=None,
+        article: Article | None = None,
+        target: models.Model | None = None,
+        from_status: str = "",
+        to_status: str = "",
+        reason: str = "",
+        automatic: bool = False,
+        **details: Any,
+    ) -> AuditEntry:
+        return cls.objects.create(
+            action=action,
+            actor=actor if getattr(actor, "pk", None) else None,
+            article=article,
+            target_type=target._meta.label_lower if target is not None else "",
+            target_id=str(target.pk) if target is not None else "",
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            automatic=automatic,
+            details=details,
+        )
+
+
+def unique_slug(model: type[models.Model], text: str, *, max_length: int = 200) -> str:
+    """A slug for `text` not yet used by `model`: "title", then "title-2", "title-3"..."""
+    base = slugify(text)[:max_length].strip("-") or "item"
+    taken = set(
+        model.objects.filter(slug__startswith=base).values_list("slug", flat=True)  # type: ignore[attr-defined]
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
