@@ -193,7 +193,9 @@ class Article(models.Model):
     author = models.CharField(max_length=300, blank=True)
     published_at = models.DateTimeField(default=timezone.now, db_index=True)
     fetched_at = models.DateTimeField(default=timezone.now)
-    feed_summary = models.TextField(blank=True, help_text=_("The entry's summary/content from the feed, as text."))
+    feed_summary = models.TextField(
+        blank=True, help_text=_("The entry's summary/content from the feed, as text.")
+    )
     extracted_text = models.TextField(blank=True)
     word_count = models.PositiveIntegerField(default=0)
     read_time = models.PositiveSmallIntegerField(_("read time (minutes)"), default=0)

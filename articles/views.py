@@ -16,7 +16,9 @@ def _published():
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    page = Paginator(_published().order_by("-published_on_site_at"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(_published().order_by("-published_on_site_at"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(request, "articles/home.html", {"page": page, "topics": Topic.objects.all()})
 
 
@@ -24,14 +26,18 @@ def topic(request: HttpRequest, slug: str) -> HttpResponse:
     topic = get_object_or_404(Topic, slug=slug)
     articles = _published().filter(topics=topic).order_by("-published_on_site_at")
     page = Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "articles/home.html", {"page": page, "topics": Topic.objects.all(), "topic": topic})
+    return render(
+        request, "articles/home.html", {"page": page, "topics": Topic.objects.all(), "topic": topic}
+    )
 
 
 def source(request: HttpRequest, slug: str) -> HttpResponse:
     source = get_object_or_404(Source, slug=slug)
     articles = _published().filter(source=source).order_by("-published_on_site_at")
     page = Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "articles/home.html", {"page": page, "topics": Topic.objects.all(), "source": source})
+    return render(
+        request, "articles/home.html", {"page": page, "topics": Topic.objects.all(), "source": source}
+    )
 
 
 def article(request: HttpRequest, slug: str) -> HttpResponse:

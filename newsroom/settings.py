@@ -186,9 +186,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 FETCH_ALLOWED_PRIVATE_HOSTS = env.list("FETCH_ALLOWED_PRIVATE_HOSTS", default=[])
 FETCH_TIMEOUT_SECONDS = env.float("FETCH_TIMEOUT_SECONDS", default=10.0)
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=5 * 1024 * 1024)
-FETCH_USER_AGENT = env.str(
-    "FETCH_USER_AGENT", default=f"NewsroomBot/1.0 (+{SITE_URL}/about/bot)"
-)
+FETCH_USER_AGENT = env.str("FETCH_USER_AGENT", default=f"NewsroomBot/1.0 (+{SITE_URL}/about/bot)")
 SOURCE_PAUSE_AFTER_FAILURES = env.int("SOURCE_PAUSE_AFTER_FAILURES", default=10)
 
 # --- Summaries --------------------------------------------------------------------------
@@ -198,9 +196,7 @@ ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-haiku-4-5")
 OPENAI_COMPAT_BASE_URL = env.str("OPENAI_COMPAT_BASE_URL", default="")
 OPENAI_COMPAT_MODEL = env.str("OPENAI_COMPAT_MODEL", default="")
 OPENAI_COMPAT_API_KEY = env.str("OPENAI_COMPAT_API_KEY", default="")
-SUMMARY_BACKEND = env.str(
-    "SUMMARY_BACKEND", default="anthropic" if ANTHROPIC_API_KEY else "extractive"
-)
+SUMMARY_BACKEND = env.str("SUMMARY_BACKEND", default="anthropic" if ANTHROPIC_API_KEY else "extractive")
 if SUMMARY_BACKEND == "anthropic" and not ANTHROPIC_API_KEY:
     raise ImproperlyConfigured("SUMMARY_BACKEND=anthropic needs ANTHROPIC_API_KEY.")
 if SUMMARY_BACKEND == "openai_compat" and not (OPENAI_COMPAT_BASE_URL and OPENAI_COMPAT_MODEL):

@@ -1,0 +1,71 @@
+# Newsroom: `make run` serves the demo site, `make test` runs the suite. Nothing else is needed.
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-ingest bench-summaries bench-http bench-digest load clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Newsroom is running at http://127.0.0.1:8000/"
+	@echo "  Desk (admin):  http://127.0.0.1:8000/admin/  editor@newsroom.test / newsroom-editor"
+	@echo "  Reader login:  reader@newsroom.test / newsroom-reader"
+	@echo ""
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Skips the slow browser and fault tests, for a quick local loop.
+test-fast: install
+	$(PY) -m pytest -m "not browser and not faults" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+worker: install
+	$(VENV)/bin/celery -A newsroom worker -Q default,ingest -l info
+
+beat: install
+	$(VENV)/bin/celery -A newsroom beat -l info
+
+bench-ingest: install
+	$(PY) bench/ingest.py
+
+bench-summaries: install
+	$(PY) bench/summaries.py
+
+bench-http: install
+	$(PY) bench/http.py
+
+bench-digest: install
+	$(PY) bench/digest.py
+
+bench: install
+	$(PY) bench/run_all.py
+
+load: install
+	$(PY) bench/load.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache db.sqlite3

@@ -1,0 +1,112 @@
+"""Plain factory functions for test data: each returns a saved, valid row."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from accounts.models import User
+from articles.models import KEY_POINT_HEADINGS, Article, Source, Summary, Topic
+
+_seq = itertools.count(1)
+
+ARTICLE_TEXT = (
+    "The city council voted on Tuesday to build a new light-rail line across the river. "
+    "The project will cost 2.4 billion dollars and take seven years to finish. "
+    "Supporters say the line will cut commuting times in half for forty thousand riders. "
+    "Critics worry that construction will close the main bridge for two summers. "
+    "The first public hearings on the route are planned for the spring."
+)
+
+
+def make_user(
+    *, email: str | None = None, group: str | None = None, staff: bool = False, **extra: Any
+) -> User:
+    user = User.objects.create_user(
+        email=email or f"user{next(_seq)}@example.com",
+        password="correct horse battery",
+        is_staff=staff,
+        **extra,
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_topic(name: str | None = None) -> Topic:
+    name = name or f"Topic {next(_seq)}"
+    topic, _ = Topic.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})
+    return topic
+
+
+def make_source(**fields: Any) -> Source:
+    n = next(_seq)
+    fields.setdefault("name", f"Source {n}")
+    fields.setdefault("feed_url", f"https://source{n}.example.com/feed.xml")
+    fields.setdefault("site_url", f"https://source{n}.example.com/")
+    return Source.objects.create(**fields)
+
+
+def make_article(
+    *, source: Source | None = None, status: str = Article.Status.EXTRACTED, **fields: Any
+) -> Article:
+    n = next(_seq)
+    article = Article(
+        source=source or make_source(),
+        url=fields.pop("url", f"https://news.example.com/story-{n}"),
+        title=fields.pop("title", f"Council approves light-rail line {n}"),
+        **fields,
+    )
+    article.set_text(fields.get("extracted_text") or ARTICLE_TEXT)
+    article.status = status
+    article.save()
+    return article
+
+
+def summary_fields(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "kind": Summary.Kind.EXTRACTIVE,
+        "producer": "extractive",
+        "key_takeaway": "The council approved a 2.4 billion dollar light-rail line across the river.",
+        "key_points": [
+            {
+                "heading": KEY_POINT_HEADINGS[0],
+                "text": "The council voted to build a light-rail line.",
+                "evidence": [
+                    "The city council voted on Tuesday to build a new light-rail line across the river."
+                ],
+            },
+            {
+                "heading": KEY_POINT_HEADINGS[1],
+                "text": "Commutes could be cut in half.",
+                "evidence": ["cut commuting times in half for forty thousand riders"],
+            },
+            {
+                "heading": KEY_POINT_HEADINGS[2],
+                "text": "Public hearings come in the spring.",
+                "evidence": ["The first public hearings on the route are planned for the spring."],
+            },
+        ],
+        "faq": [
+            {
+                "question": "How much will it cost?",
+                "answer": "2.4 billion dollars over seven years.",
+                "evidence": ["The project will cost 2.4 billion dollars and take seven years to finish."],
+            }
+        ],
+    }
+    fields.update(overrides)
+    return fields
+
+
+def make_published_article(*, approved_by: User | None = None, **fields: Any) -> Article:
+    """An article with an approved summary, live on the site."""
+    article = make_article(status=Article.Status.PUBLISHED, **fields)
+    now = timezone.now()
+    Summary.create_version(article=article, approved_at=now, approved_by=approved_by, **summary_fields())
+    article.published_on_site_at = now
+    article.save(update_fields=["published_on_site_at"])
+    return article
