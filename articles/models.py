@@ -275,6 +275,37 @@ class Article(models.Model):
         if save:
             self.save(update_fields=["status", "status_reason", "status_changed_at"])
 
+    def publish(self, summary: Summary, *, by=None, automatic: bool = False, reason: str = "") -> None:
+        """Approve `summary` and put the article (back) on the site, with an audit entry.
+
+        A first publication stamps published_on_site_at; a later one is a correction and
+        stamps corrected_at, which readers see as "corrected on DATE".
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            from_status = self.status
+            if from_status != self.Status.PUBLISHED:
+                self.transition_to(self.Status.PUBLISHED, reason=reason, save=False)
+            if self.published_on_site_at is None:
+                self.published_on_site_at = now
+            else:
+                self.corrected_at = now
+            self.scheduled_for = None
+            self.save()
+            Summary.objects.filter(pk=summary.pk).update(approved_at=now, approved_by=by)
+            summary.approved_at, summary.approved_by = now, by
+            AuditEntry.record(
+                "publish",
+                actor=by,
+                article=self,
+                target=summary,
+                from_status=from_status,
+                to_status=self.Status.PUBLISHED,
+                reason=reason,
+                automatic=automatic,
+                version=summary.version,
+            )
+
     @property
     def current_summary(self) -> Summary | None:
         """The latest approved version; None until an editor (or auto-publish) approves one."""
