@@ -6,3 +6,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("articles.urls")),
 ]
+
+# Styled error pages that need no database (articles/views.py); 404 uses templates/404.html.
+handler500 = "articles.views.server_error"
