@@ -109,8 +109,10 @@ class AnonymousPageCacheMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         timeout = settings.PAGE_CACHE_SECONDS
-        if timeout <= 0 or not _is_cacheable_request(request):
+        if not _is_cacheable_request(request):
             return self.get_response(request)
+        if timeout <= 0:
+            return self._with_validators(request, self.get_response(request))
 
         key = _entry_key(request)
         try:
