@@ -23,10 +23,7 @@ RELATED_LIMIT = 4
 
 def _latest_approved(field: str) -> Subquery:
     return Subquery(
-        Summary.objects.approved()
-        .filter(article=OuterRef("pk"))
-        .order_by("-version")
-        .values(field)[:1]
+        Summary.objects.approved().filter(article=OuterRef("pk")).order_by("-version").values(field)[:1]
     )
 
 

@@ -25,8 +25,10 @@ class ArticleSitemap(_SiteUrlSitemap):
     limit = 5000
 
     def items(self):
-        return Article.objects.published().only("slug", "published_on_site_at", "corrected_at").order_by(
-            "-published_on_site_at", "-pk"
+        return (
+            Article.objects.published()
+            .only("slug", "published_on_site_at", "corrected_at")
+            .order_by("-published_on_site_at", "-pk")
         )
 
     def lastmod(self, item: Article) -> datetime:

@@ -32,3 +32,15 @@ def reader(db):
 @pytest.fixture
 def published_article(db):
     return factories.make_published_article()
+
+
+@pytest.fixture(autouse=True)
+def _clean_page_cache():
+    """Empty the cache around every test: a page cached by an earlier test (articles/pagecache.py)
+    would describe rows that were rolled back, and on_commit invalidation never fires inside
+    a test's transaction. Use django_capture_on_commit_callbacks(execute=True) to test it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -54,4 +54,6 @@ def absdate(value: datetime | None) -> SafeString:
     if value is None:
         return mark_safe("")
     value = timezone.localtime(value)
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(), formats.date_format(value, "j F Y"))
+    return format_html(
+        '<time datetime="{}">{}</time>', value.isoformat(), formats.date_format(value, "j F Y")
+    )

@@ -208,7 +208,9 @@ def test_pages_carry_a_self_only_csp_and_no_inline_script_or_style(client, story
         for script in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S):
             attrs, body = script
             assert 'type="application/ld+json"' in attrs or (" src=" in attrs and not body.strip())
-        assert "https://" not in "".join(re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)) or all(
+        assert "https://" not in "".join(
+            re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+        ) or all(
             not u.startswith(("http://", "https://", "//"))
             for u in re.findall(r'<(?:script|link rel="stylesheet")[^>]+(?:src|href)="([^"]+)"', html)
         )
@@ -270,7 +272,12 @@ def test_healthz_reports_ok_when_database_and_cache_answer(client):
 
 
 def test_healthz_names_the_cache_when_it_is_down(client):
-    broken = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
+    broken = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
     with override_settings(CACHES=broken):  # port 9 (discard): nothing listens there
         response = client.get("/healthz")
     assert response.status_code == 503

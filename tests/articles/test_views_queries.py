@@ -21,7 +21,8 @@ def _world(size: int, reader) -> Article:
     topics = [factories.make_topic(f"Topic {n}") for n in range(4)]
     sources = [factories.make_source() for _ in range(3)]
     articles = [
-        factories.make_published_article(source=sources[n % 3], title=f"Story number {n}") for n in range(size)
+        factories.make_published_article(source=sources[n % 3], title=f"Story number {n}")
+        for n in range(size)
     ]
     through = Article.topics.through
     through.objects.bulk_create(
@@ -69,7 +70,14 @@ def test_the_article_page_stays_within_the_query_budget(client, reader, settings
 def test_feeds_search_sitemap_and_corrections_stay_bounded(client, reader, settings, size):
     settings.PAGE_CACHE_SECONDS = 0
     _world(size, reader)
-    for url in ["/feed/", "/feed/atom/", "/feed.json", "/topics/topic-1/feed/", "/search/?q=story", "/corrections/"]:
+    for url in [
+        "/feed/",
+        "/feed/atom/",
+        "/feed.json",
+        "/topics/topic-1/feed/",
+        "/search/?q=story",
+        "/corrections/",
+    ]:
         queries, _ = _count(client, url)
         assert queries <= 6, (url, queries)
     queries, _ = _count(client, "/sitemap.xml")

@@ -1,0 +1,80 @@
+"""Search: published articles only, ranked, with highlighted and escaped snippets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from articles.models import Article, Summary
+from articles.search import search_articles
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _published(title: str, takeaway: str, *, hours_ago: int = 0) -> Article:
+    article = factories.make_published_article(title=title)
+    article.summaries.update(key_takeaway=takeaway)
+    article.published_on_site_at = timezone.now() - timedelta(hours=hours_ago)
+    article.save(update_fields=["published_on_site_at"])
+    return article
+
+
+def test_search_finds_words_in_titles_and_takeaways(db):
+    rail = _published("Council approves light-rail line", "The city will build a tram across the river.")
+    ferry = _published("Ferry timetable changes", "Boats now leave every twenty minutes.")
+    assert [a.pk for a in search_articles(query="ferry")] == [ferry.pk]
+    assert [a.pk for a in search_articles(query="river tram")] == [rail.pk]
+    assert search_articles(query="submarine") == []
+    assert search_articles(query="   ") == []
+
+
+def test_search_highlights_matches_and_escapes_article_text(db):
+    _published("Harbour <b>news</b>", "Cranes & <script>alert(1)</script> at the harbour today.")
+    [result] = search_articles(query="harbour")
+    assert "<mark>" in result.snippet
+    assert "<script>" not in result.snippet and "&lt;script&gt;" in result.snippet
+    assert "&amp;" in result.snippet
+
+
+def test_search_never_returns_unpublished_articles(db):
+    _published("Tram depot opens", "A new tram depot opened.")
+    draft = factories.make_article(title="Tram draft", status=Article.Status.IN_REVIEW)
+    Summary.create_version(article=draft, **factories.summary_fields(key_takeaway="Tram draft takeaway"))
+    scheduled = _published("Tram schedule story", "Trams later.")
+    scheduled.published_on_site_at = timezone.now() + timedelta(days=1)
+    scheduled.save(update_fields=["published_on_site_at"])
+    assert [a.title for a in search_articles(query="tram")] == ["Tram depot opens"]
+
+
+@pytest.mark.skipif(
+    not settings.IS_POSTGRES, reason="ranking needs PostgreSQL full-text search (DATABASE_URL)"
+)
+def test_title_matches_rank_above_takeaway_matches_on_postgres(db):
+    older_title_hit = _published("Bridge repairs begin", "Work starts on Monday.", hours_ago=5)
+    newer_body_hit = _published("Council news", "The council discussed the bridge.", hours_ago=1)
+    results = search_articles(query="bridge")
+    assert [a.pk for a in results] == [older_title_hit.pk, newer_body_hit.pk]
+    assert results[0].rank > results[1].rank
+
+
+@pytest.mark.skipif(
+    not settings.IS_POSTGRES, reason="stemming needs PostgreSQL full-text search (DATABASE_URL)"
+)
+def test_postgres_search_matches_word_forms_and_websearch_syntax(db):
+    rail = _published("Councils approving rail lines", "Trains are coming.")
+    _published("Rail museum", "Old trains on show.")
+    assert rail.pk in [a.pk for a in search_articles(query="approve")]
+    assert [a.pk for a in search_articles(query="rail -museum")] == [rail.pk]
+
+
+def test_the_search_page_shows_results_with_a_labelled_form(client, db):
+    _published("Council approves light-rail line", "The city will build a tram across the river.")
+    html = client.get("/search/?q=tram").content.decode()
+    assert '<label for="search-q">' in html
+    assert "1 result for “tram”" in html
+    assert "<mark>" in html
+    assert client.get("/search/").status_code == 200
