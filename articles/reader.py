@@ -62,18 +62,15 @@ def article_for_page(slug: str) -> Article | None:
 def related_articles(article: Article) -> list[Article]:
     """Up to four other published articles sharing a topic or the story, most recent first."""
     topic_ids = [topic.pk for topic in article.topics.all()]
+    # Straight from the topic link table: one index lookup, not a join of articles to articles.
+    sharing_a_topic = Article.topics.through.objects.filter(topic_id__in=topic_ids).values("article_id")
     same_story = Q(duplicate_of_id=article.pk)
     if article.duplicate_of_id:
         same_story |= Q(pk=article.duplicate_of_id) | Q(duplicate_of_id=article.duplicate_of_id)
-    ids = (
-        Article.objects.published()
-        .filter(Q(topics__in=topic_ids) | same_story)
-        .exclude(pk=article.pk)
-        .values("pk")
-    )
     return list(
         Article.objects.published()
-        .filter(pk__in=ids)
+        .filter(Q(pk__in=sharing_a_topic) | same_story)
+        .exclude(pk=article.pk)
         .select_related("source")
         .annotate(key_takeaway=_latest_approved("key_takeaway"))
         .order_by("-published_on_site_at", "-pk")[:RELATED_LIMIT]

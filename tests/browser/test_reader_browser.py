@@ -72,7 +72,7 @@ def _pages(site) -> dict[str, str]:
 def test_screenshots_of_home_and_an_article_at_desktop_and_phone_widths(site, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     blocked: list[str] = []
-    for label, width in WIDTHS.items():
+    for width in WIDTHS.values():
         page = browser.new_page(viewport={"width": width, "height": 900})
         # Anything the page loads from another origin would be a third-party asset.
         page.on("request", lambda r: None if r.url.startswith(site["url"]) else blocked.append(r.url))
