@@ -21,7 +21,7 @@ from .models import Article, Summary, Topic
 RELATED_LIMIT = 4
 
 
-def _latest_approved(field: str) -> Subquery:
+def latest_approved(field: str) -> Subquery:
     return Subquery(
         Summary.objects.approved().filter(article=OuterRef("pk")).order_by("-version").values(field)[:1]
     )
@@ -34,7 +34,7 @@ def published_cards() -> QuerySet[Article]:
         .select_related("source")
         .prefetch_related(Prefetch("topics", queryset=Topic.objects.order_by("name")))
         .annotate(
-            key_takeaway=_latest_approved("key_takeaway"),
+            key_takeaway=latest_approved("key_takeaway"),
             comment_count=Count("comments", filter=Q(comments__status="visible"), distinct=True),
         )
         .order_by("-published_on_site_at", "-pk")
@@ -72,7 +72,7 @@ def related_articles(article: Article) -> list[Article]:
         .filter(Q(pk__in=sharing_a_topic) | same_story)
         .exclude(pk=article.pk)
         .select_related("source")
-        .annotate(key_takeaway=_latest_approved("key_takeaway"))
+        .annotate(key_takeaway=latest_approved("key_takeaway"))
         .order_by("-published_on_site_at", "-pk")[:RELATED_LIMIT]
     )
 

@@ -15,12 +15,12 @@ import re
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Article
-from .reader import published_cards
+from .models import Article, Summary
+from .reader import latest_approved, published_cards
 
 SEARCH_CONFIG = "english"
 MAX_QUERY_LENGTH = 200
@@ -51,15 +51,45 @@ def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
 
 
 def _search_postgres(query: str, limit: int) -> list[Article]:
+    """Two queries: rank the matching ids, then load those cards with their headlines.
+
+    The match is `title @@ q OR current takeaway @@ q`, each side over the exact expression
+    of a GIN index (migration 0002_reader_search_indexes). Ranking weighs title (A) above
+    takeaway (B) and runs only on matching rows; ts_headline, the expensive part, only on
+    the page of results.
+    """
     ts_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-    vector = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
+    takeaway_matches = (
+        Summary.objects.approved()
+        .annotate(document=SearchVector("key_takeaway", config=SEARCH_CONFIG))
+        .filter(document=ts_query)
+        # Only the current version: a takeaway an editor corrected away must not match.
+        .exclude(
+            Exists(
+                Summary.objects.approved().filter(
+                    article=OuterRef("article"), version__gt=OuterRef("version")
+                )
+            )
+        )
+        .values("article_id")
+    )
+    weighted = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
         "key_takeaway", weight="B", config=SEARCH_CONFIG
     )
+    ranked = list(
+        Article.objects.published()
+        .annotate(title_document=SearchVector("title", config=SEARCH_CONFIG))
+        .filter(Q(title_document=ts_query) | Q(pk__in=takeaway_matches))
+        .annotate(key_takeaway=latest_approved("key_takeaway"))
+        .annotate(rank=SearchRank(weighted, ts_query))
+        .order_by("-rank", "-published_on_site_at", "-pk")
+        .values_list("pk", "rank")[:limit]
+    )
+    ranks = dict(ranked)
     results = list(
         published_cards()
+        .filter(pk__in=ranks)
         .annotate(
-            document=vector,
-            rank=SearchRank(vector, ts_query),
             headline=SearchHeadline(
                 F("key_takeaway"),
                 ts_query,
@@ -67,12 +97,13 @@ def _search_postgres(query: str, limit: int) -> list[Article]:
                 start_sel=_START,
                 stop_sel=_STOP,
                 highlight_all=True,  # a takeaway is one short paragraph: show all of it
-            ),
+            )
         )
-        .filter(document=ts_query)
-        .order_by("-rank", "-published_on_site_at", "-pk")[:limit]
     )
+    order = {pk: position for position, (pk, _) in enumerate(ranked)}
+    results.sort(key=lambda article: order[article.pk])
     for article in results:
+        article.rank = ranks[article.pk]
         article.snippet = _highlight(article.headline or "")
         article.title_html = _highlight(article.title)
     return results

@@ -29,25 +29,30 @@ def test_a_second_anonymous_get_is_served_from_the_cache_without_sql(client, pub
 
 
 def test_a_cache_hit_is_one_round_trip_to_the_cache(client, published_article, monkeypatch):
+    from articles import pagecache
+
     client.get("/")
     calls: list[str] = []
     depth = [0]
-    for name in ("get", "get_many", "set", "add", "incr", "has_key"):
-        original = getattr(cache, name)
 
-        def spy(*args, _name=name, _original=original, **kwargs):
-            # Count only the middleware's own calls: locmem's get_many loops over get().
+    def spying(name, original):
+        def spy(*args, **kwargs):
+            # Count only top-level calls: locmem's get_many loops over get().
             if depth[0] == 0:
-                calls.append(_name)
+                calls.append(name if name != "_get_many" else f"_get_many({len(args[0])} keys)")
             depth[0] += 1
             try:
-                return _original(*args, **kwargs)
+                return original(*args, **kwargs)
             finally:
                 depth[0] -= 1
 
-        monkeypatch.setattr(cache, name, spy)
+        return spy
+
+    for name in ("get", "get_many", "set", "add", "incr", "has_key"):
+        monkeypatch.setattr(cache, name, spying(name, getattr(cache, name)))
+    monkeypatch.setattr(pagecache, "_get_many", spying("_get_many", pagecache._get_many))
     assert client.get("/")["X-Page-Cache"] == "hit"
-    assert calls == ["get_many"]
+    assert calls == ["_get_many(2 keys)"]
 
 
 def test_the_cached_page_is_stored_as_bytes_and_headers_not_a_response(client, published_article):

@@ -78,3 +78,35 @@ def test_the_search_page_shows_results_with_a_labelled_form(client, db):
     assert "1 result for “tram”" in html
     assert "<mark>" in html
     assert client.get("/search/").status_code == 200
+
+
+def test_a_corrected_takeaway_no_longer_matches_its_old_wording(db, editor):
+    article = _published("Budget vote", "The council approved a zeppelin port.")
+    assert [a.pk for a in search_articles(query="zeppelin")] == [article.pk]
+    fields = factories.summary_fields(
+        kind="editor", producer="E", key_takeaway="The council approved a ferry port."
+    )
+    article.publish(Summary.create_version(article=article, **fields), by=editor)
+    assert search_articles(query="zeppelin") == []
+    assert [a.pk for a in search_articles(query="ferry")] == [article.pk]
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="GIN indexes exist only on PostgreSQL (DATABASE_URL)")
+def test_postgres_search_filters_match_the_gin_index_expressions(db):
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+    from django.db import connection
+
+    from articles.search import SEARCH_CONFIG
+
+    _published("Bridge repairs begin", "Work starts on Monday.")
+    query = SearchQuery("bridge", search_type="websearch", config=SEARCH_CONFIG)
+    titles = Article.objects.annotate(d=SearchVector("title", config=SEARCH_CONFIG)).filter(d=query)
+    takeaways = Summary.objects.annotate(d=SearchVector("key_takeaway", config=SEARCH_CONFIG)).filter(d=query)
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table would otherwise be scanned
+    try:
+        assert "article_title_fts" in titles.explain()
+        assert "summary_takeaway_fts" in takeaways.explain()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = on")
