@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from .models import Article, Summary, Topic
 
 RELATED_LIMIT = 4
+# The original's full text is never shown to readers (copyright, and it is the heaviest column).
+READER_DEFERRED = ("extracted_text", "feed_summary")
 
 
 def latest_approved(field: str) -> Subquery:
@@ -31,6 +33,7 @@ def published_cards() -> QuerySet[Article]:
     """Published articles ready for a card: source, topics, key takeaway, comment count."""
     return (
         Article.objects.published()
+        .defer(*READER_DEFERRED)
         .select_related("source")
         .prefetch_related(Prefetch("topics", queryset=Topic.objects.order_by("name")))
         .annotate(
@@ -46,6 +49,7 @@ def article_for_page(slug: str) -> Article | None:
     approved = Summary.objects.approved().select_related("approved_by").order_by("-version")
     article = (
         Article.objects.published()
+        .defer(*READER_DEFERRED)
         .select_related("source")
         .prefetch_related(
             Prefetch("topics", queryset=Topic.objects.order_by("name")),
@@ -71,6 +75,7 @@ def related_articles(article: Article) -> list[Article]:
         Article.objects.published()
         .filter(Q(pk__in=sharing_a_topic) | same_story)
         .exclude(pk=article.pk)
+        .defer(*READER_DEFERRED)
         .select_related("source")
         .annotate(key_takeaway=latest_approved("key_takeaway"))
         .order_by("-published_on_site_at", "-pk")[:RELATED_LIMIT]
