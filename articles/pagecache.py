@@ -115,6 +115,8 @@ def _replay(request: HttpRequest, entry: dict) -> HttpResponseBase:
     for name, value in entry["headers"]:
         response.headers[name] = value
     response.headers["X-Page-Cache"] = "hit"
+    # A HEAD answer states the length of the GET body it stands for.
+    response.headers["Content-Length"] = str(len(entry["body"]))
     conditional = get_conditional_response(
         request, etag=entry["headers_etag"], last_modified=entry["stored_at"], response=response
     )

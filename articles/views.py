@@ -46,8 +46,12 @@ def topic(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def source(request: HttpRequest, slug: str) -> HttpResponse:
-    lookup = {"pk": int(slug)} if slug.isdigit() else {"slug": slug}
-    source = get_object_or_404(Source, **lookup)
+    # By slug, or by id for links that only know the id (a slug may itself be all digits).
+    source = Source.objects.filter(slug=slug).first()
+    if source is None and slug.isdigit():
+        source = Source.objects.filter(pk=int(slug)).first()
+    if source is None:
+        raise Http404("No such source.")
     page = _card_page(request, reader.published_cards().filter(source=source))
     return render(
         request, "articles/home.html", {"page": page, "topics": Topic.objects.all(), "source": source}

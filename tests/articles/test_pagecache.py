@@ -177,10 +177,12 @@ def test_uncached_anonymous_pages_also_answer_304(client, published_article):
 
 
 def test_head_requests_get_headers_without_a_body_from_the_cache(client, published_article):
-    client.get("/")
+    body = client.get("/").content
     response = client.head("/")
+    assert response["X-Page-Cache"] == "hit"
     assert response.status_code == 200
     assert response.content == b""
+    assert response["Content-Length"] == str(len(body))
 
 
 def test_a_cache_outage_serves_pages_uncached(client, published_article):
@@ -203,3 +205,16 @@ def test_query_strings_are_cached_separately(client):
     assert "Page 1 of 2" in client.get("/").content.decode()
     assert "Page 2 of 2" in client.get("/?page=2").content.decode()
     assert "Page 1 of 2" in client.get("/").content.decode()
+
+
+def test_the_page_cache_runs_before_every_other_middleware(settings):
+    assert settings.MIDDLEWARE[0] == "articles.pagecache.AnonymousPageCacheMiddleware"
+
+
+def test_error_pages_are_not_cached(client, db, django_capture_on_commit_callbacks):
+    assert client.get("/a/coming-soon/").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        article = factories.make_published_article(title="Coming soon")
+    assert article.slug == "coming-soon"
+    assert client.get("/a/coming-soon/").status_code == 200
+    assert client.get("/a/nothing-here/").get("X-Page-Cache") is None
