@@ -110,12 +110,18 @@ def _search_postgres(query: str, limit: int) -> list[Article]:
 
 
 def _search_fallback(query: str, limit: int) -> list[Article]:
-    words = [w.strip("\"'") for w in query.split() if w.strip("\"'-")]
+    words = [w.strip("\"'") for w in query.split()]
+    wanted = [w for w in words if w and not w.startswith("-")]
+    unwanted = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
     condition = Q()
-    for word in words:
+    for word in wanted:
         condition &= Q(title__icontains=word) | Q(key_takeaway__icontains=word)
+    for word in unwanted:  # "-word" excludes, as websearch_to_tsquery does on PostgreSQL
+        condition &= ~(Q(title__icontains=word) | Q(key_takeaway__icontains=word))
+    if not wanted:
+        return []
     results = list(published_cards().filter(condition)[:limit])
     for article in results:
-        article.snippet = _highlight(_python_marks(article.key_takeaway or "", words))
-        article.title_html = _highlight(_python_marks(article.title, words))
+        article.snippet = _highlight(_python_marks(article.key_takeaway or "", wanted))
+        article.title_html = _highlight(_python_marks(article.title, wanted))
     return results
