@@ -289,3 +289,16 @@ def test_robots_txt_points_at_the_sitemap(client):
     assert response["Content-Type"].startswith("text/plain")
     assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in response.content.decode()
     assert "Disallow: /admin/" in response.content.decode()
+
+
+def test_healthz_names_the_database_when_it_is_down(client, monkeypatch):
+    class DownConnection:
+        def cursor(self):
+            raise OperationalError("could not connect to server")
+
+    # Pure logic: which part is named. Taking a real database down mid-test is the fault suite's job.
+    monkeypatch.setattr("articles.views.connection", DownConnection())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["database"]
+    assert response.json()["checks"]["cache"] == "ok"
