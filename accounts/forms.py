@@ -12,7 +12,9 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "notify_replies"]
-        help_texts = {"display_name": _("Shown beside your comments. Leave empty to use the start of your email.")}
+        help_texts = {
+            "display_name": _("Shown beside your comments. Leave empty to use the start of your email.")
+        }
 
 
 class DeleteAccountForm(forms.Form):

@@ -20,7 +20,11 @@ class ReviewFilter(admin.SimpleListFilter):
     parameter_name = "review"
 
     def lookups(self, request, model_admin):
-        return [("queue", _("Needs review (held or flagged)")), ("held", _("Held")), ("flagged", _("Flagged"))]
+        return [
+            ("queue", _("Needs review (held or flagged)")),
+            ("held", _("Held")),
+            ("flagged", _("Flagged")),
+        ]
 
     def queryset(self, request, queryset):
         flagged = Q(flag_count__gt=0) & ~Q(status=Comment.Status.REMOVED)
@@ -59,8 +63,21 @@ class CommentAdmin(admin.ModelAdmin):
     inlines = [CommentFlagInline]
     # Moderators decide through the actions, which keep the audit log; nobody edits text here.
     readonly_fields = [
-        "article", "author", "parent", "depth", "body", "body_html", "status", "status_reason",
-        "is_deleted", "created_at", "edited_at", "claim", "reports_wrong_claim", "flag_count", "ip_address",
+        "article",
+        "author",
+        "parent",
+        "depth",
+        "body",
+        "body_html",
+        "status",
+        "status_reason",
+        "is_deleted",
+        "created_at",
+        "edited_at",
+        "claim",
+        "reports_wrong_claim",
+        "flag_count",
+        "ip_address",
     ]
     exclude = ["body_html"]
 
@@ -98,7 +115,9 @@ class CommentAdmin(admin.ModelAdmin):
                 return
         self.message_user(request, _("%(count)d comment(s) updated.") % {"count": done}, messages.SUCCESS)
 
-    def _with_reason(self, request: HttpRequest, queryset: QuerySet, action: str, title: str) -> HttpResponse | None:
+    def _with_reason(
+        self, request: HttpRequest, queryset: QuerySet, action: str, title: str
+    ) -> HttpResponse | None:
         form = ReasonForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():
             self._moderate(request, queryset, action, form.cleaned_data["reason"])
@@ -127,4 +146,6 @@ class CommentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Remove and ban the authors (with a reason)"), permissions=["moderate"])
     def ban_author(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        return self._with_reason(request, queryset, ModerationAction.BAN, _("Remove comments and ban authors"))
+        return self._with_reason(
+            request, queryset, ModerationAction.BAN, _("Remove comments and ban authors")
+        )

@@ -22,9 +22,8 @@ LINK_REL = "nofollow ugc noopener"
 _INVISIBLE = re.compile("[\u0000\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)")
 
-_markdown = (
-    MarkdownIt("zero", {"breaks": True, "html": False})
-    .enable(["emphasis", "link", "backticks", "fence", "code", "blockquote", "list", "newline"])
+_markdown = MarkdownIt("zero", {"breaks": True, "html": False}).enable(
+    ["emphasis", "link", "backticks", "fence", "code", "blockquote", "list", "newline"]
 )
 
 

@@ -71,9 +71,7 @@ def _check_body(body: str) -> str:
     if not body:
         raise CommentRefused(_("Please write something before posting."))
     if len(body) > MAX_BODY_LENGTH:
-        raise CommentRefused(
-            _("Comments can be at most %(max)d characters long.") % {"max": MAX_BODY_LENGTH}
-        )
+        raise CommentRefused(_("Comments can be at most %(max)d characters long.") % {"max": MAX_BODY_LENGTH})
     return body
 
 
@@ -253,7 +251,7 @@ def comment_flag(*, comment: Comment, user: Any) -> bool:
     if comment.is_deleted or comment.status == Comment.Status.REMOVED:
         raise CommentRefused(_("This comment has been removed."))
     with transaction.atomic():
-        _, created = CommentFlag.objects.get_or_create(comment=comment, user=user)
+        _flag, created = CommentFlag.objects.get_or_create(comment=comment, user=user)
         if not created:
             return False
         Comment.objects.filter(pk=comment.pk).update(flag_count=F("flag_count") + 1)

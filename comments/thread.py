@@ -56,7 +56,9 @@ def make_node(
         else:
             node.placeholder = "[hidden pending review]"
     live = not node.placeholder and comment.status == Comment.Status.VISIBLE
-    node.can_edit = bool(mine and not node.placeholder and comment_can_edit(comment=comment, user=user, now=now))
+    node.can_edit = bool(
+        mine and not node.placeholder and comment_can_edit(comment=comment, user=user, now=now)
+    )
     node.can_reply = bool(may_post and live and comment.depth + 1 < MAX_DEPTH)
     node.can_flag = bool(may_post and live and not mine)
     node.flagged = comment.pk in flagged_ids

@@ -66,17 +66,28 @@ def post(request: HttpRequest, article_id: int) -> HttpResponse:
     form = CommentForm(request.POST)
     template = "comments/post_page.html"
     if form.is_bot():
-        return _refused(request, CommentRefused(_("Your comment could not be posted.")), article=article,
-                        form=form, template=template)
+        return _refused(
+            request,
+            CommentRefused(_("Your comment could not be posted.")),
+            article=article,
+            form=form,
+            template=template,
+        )
     if not form.is_valid():
-        return _refused(request, CommentRefused(_first_error(form)), article=article, form=form,
-                        template=template)
+        return _refused(
+            request, CommentRefused(_first_error(form)), article=article, form=form, template=template
+        )
     parent = None
     if form.cleaned_data["parent"]:
         parent = Comment.objects.filter(pk=form.cleaned_data["parent"], article=article).first()
         if parent is None:
-            return _refused(request, CommentRefused(_("This comment can no longer be replied to.")),
-                            article=article, form=form, template=template)
+            return _refused(
+                request,
+                CommentRefused(_("This comment can no longer be replied to.")),
+                article=article,
+                form=form,
+                template=template,
+            )
     try:
         comment = comment_post(
             user=request.user,
@@ -162,4 +173,3 @@ def flag(request: HttpRequest, pk: int) -> HttpResponse:
         return JsonResponse({"message": message})
     messages.success(request, message)
     return _back_to(comment, f"comment-{comment.pk}")
-

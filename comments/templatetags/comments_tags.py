@@ -44,7 +44,9 @@ def discussion(context: template.Context, article) -> dict:
     flagged_ids: set[int] = set()
     if may_post and comments:
         flagged_ids = set(
-            CommentFlag.objects.filter(user=user, comment__article=article).values_list("comment_id", flat=True)
+            CommentFlag.objects.filter(user=user, comment__article=article).values_list(
+                "comment_id", flat=True
+            )
         )
     roots, shown = build_thread(comments, user=user, may_post=may_post, flagged_ids=flagged_ids)
     for node in roots:
