@@ -22,7 +22,15 @@ LINK_REL = "nofollow ugc noopener"
 _INVISIBLE = re.compile("[\u0000\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)")
 
-_markdown = MarkdownIt("zero", {"breaks": True, "html": False}).enable(
+
+class _CommentMarkdown(MarkdownIt):
+    def validateLink(self, url: str) -> bool:  # noqa: N802 - markdown-it's name
+        # Only absolute web and mail links: a relative or scheme-less target has no use in
+        # a comment and is the usual disguise for an encoded "javascript:".
+        return url.strip().lower().startswith(("http://", "https://", "mailto:"))
+
+
+_markdown = _CommentMarkdown("zero", {"breaks": True, "html": False}).enable(
     ["emphasis", "link", "backticks", "fence", "code", "blockquote", "list", "newline"]
 )
 

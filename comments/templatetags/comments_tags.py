@@ -1,13 +1,14 @@
 """{% discussion article %}: the Discussion section of an article page.
 
 The whole thread costs a constant number of queries however long it is: one for the
-comments with their authors, and for a logged-in reader one for their flags and one for
-their verified email. The tree is built in Python (comments/thread.py).
+comments with their authors (and, for a logged-in reader, which of them they flagged),
+plus one for a logged-in reader's verified email. The tree is built in Python (comments/thread.py).
 """
 
 from __future__ import annotations
 
 from django import template
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from comments.models import Comment, CommentFlag
@@ -38,16 +39,16 @@ def discussion(context: template.Context, article) -> dict:
         summary = article.current_summary
     authenticated = bool(getattr(user, "is_authenticated", False))
 
-    comments = list(Comment.objects.filter(article=article).select_related("author"))
     problem = comment_permission_problem(user) if authenticated else None
     may_post = authenticated and problem is None
-    flagged_ids: set[int] = set()
-    if may_post and comments:
-        flagged_ids = set(
-            CommentFlag.objects.filter(user=user, comment__article=article).values_list(
-                "comment_id", flat=True
-            )
+    comments = Comment.objects.filter(article=article).select_related("author")
+    if may_post:
+        # Whether this reader flagged each comment rides along in the same query.
+        comments = comments.annotate(
+            flagged_by_me=Exists(CommentFlag.objects.filter(comment=OuterRef("pk"), user=user))
         )
+    comments = list(comments)
+    flagged_ids = {c.pk for c in comments if getattr(c, "flagged_by_me", False)}
     roots, shown = build_thread(comments, user=user, may_post=may_post, flagged_ids=flagged_ids)
     for node in roots:
         if node.comment.claim:

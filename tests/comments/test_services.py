@@ -103,7 +103,9 @@ def test_replies_nest_three_levels_and_no_deeper(commenter, other_commenter, pub
         post(other_commenter, published_article, "level four", parent=third)
 
 
-def test_replying_to_a_removed_or_deleted_comment_is_refused(commenter, other_commenter, moderator, published_article):
+def test_replying_to_a_removed_or_deleted_comment_is_refused(
+    commenter, other_commenter, moderator, published_article
+):
     removed = post(commenter, published_article, "to be removed")
     comment_moderate(comment=removed, moderator=moderator, action=ModerationAction.REMOVE, reason="spam")
     deleted = post(commenter, published_article, "to be deleted")
@@ -132,7 +134,9 @@ def test_the_per_user_limit_stores_exactly_the_allowed_number(commenter, publish
 
 
 @override_settings(COMMENT_RATE_LIMIT_USER="100/m", COMMENT_RATE_LIMIT_IP="2/m")
-def test_the_per_ip_limit_covers_several_accounts_on_one_address(commenter, other_commenter, published_article):
+def test_the_per_ip_limit_covers_several_accounts_on_one_address(
+    commenter, other_commenter, published_article
+):
     post(commenter, published_article, "one", ip="203.0.113.9")
     post(other_commenter, published_article, "two", ip="203.0.113.9")
     with pytest.raises(CommentRefused, match="too quickly"):
@@ -179,11 +183,15 @@ def test_editing_someone_elses_comment_is_refused(commenter, other_commenter, pu
 
 def test_an_edit_adding_many_links_holds_the_comment_again(commenter, published_article):
     comment = post(commenter, published_article, "Plain")
-    comment_edit(comment=comment, user=commenter, body="https://a.example https://b.example https://c.example")
+    comment_edit(
+        comment=comment, user=commenter, body="https://a.example https://b.example https://c.example"
+    )
     assert comment.status == Comment.Status.HELD
 
 
-def test_deleting_blanks_the_text_but_keeps_the_row_for_replies(commenter, other_commenter, published_article):
+def test_deleting_blanks_the_text_but_keeps_the_row_for_replies(
+    commenter, other_commenter, published_article
+):
     top = post(commenter, published_article, "Parent text")
     reply = post(other_commenter, published_article, "Reply", parent=top)
     comment_delete(comment=top, user=commenter)
@@ -193,7 +201,9 @@ def test_deleting_blanks_the_text_but_keeps_the_row_for_replies(commenter, other
 
 
 @override_settings(COMMENT_FLAG_HIDE_THRESHOLD=2)
-def test_each_reader_flags_once_and_enough_flags_hide_the_comment(commenter, other_commenter, published_article):
+def test_each_reader_flags_once_and_enough_flags_hide_the_comment(
+    commenter, other_commenter, published_article
+):
     comment = post(commenter, published_article)
     third = make_commenter()
     assert comment_flag(comment=comment, user=other_commenter) is True
@@ -253,7 +263,9 @@ def test_moderation_decisions_are_audited_and_banning_stops_posting(commenter, m
     assert commenter.is_banned is True
     assert held.status == Comment.Status.REMOVED and held.status_reason == "spam links"
     actions = list(
-        AuditEntry.objects.filter(target_id=str(held.pk)).order_by("id").values_list("action", "actor", "reason")
+        AuditEntry.objects.filter(target_id=str(held.pk))
+        .order_by("id")
+        .values_list("action", "actor", "reason")
     )
     assert actions == [
         ("comment.approved", moderator.pk, ""),
