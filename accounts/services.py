@@ -69,8 +69,11 @@ def user_delete(*, user: User) -> None:
     and flags go with the user row. The audit log keeps a line with the user id only.
     """
     with transaction.atomic():
-        Comment.objects.filter(author=user).update(
-            author=None, is_deleted=True, body="", body_html="", ip_address=None
-        )
+        # One save per comment rather than update(), so the Comment save signal clears the
+        # cached article pages that still show the name and text.
+        for comment in Comment.objects.filter(author=user).select_for_update():
+            comment.author, comment.is_deleted, comment.body, comment.body_html = None, True, "", ""
+            comment.ip_address = None
+            comment.save(update_fields=["author", "is_deleted", "body", "body_html", "ip_address"])
         AuditEntry.record("user.deleted", target=user)
         user.delete()

@@ -255,12 +255,14 @@ def comment_flag(*, comment: Comment, user: Any) -> bool:
         if not created:
             return False
         Comment.objects.filter(pk=comment.pk).update(flag_count=F("flag_count") + 1)
-        Comment.objects.filter(
-            pk=comment.pk,
-            status=Comment.Status.VISIBLE,
-            flag_count__gte=settings.COMMENT_FLAG_HIDE_THRESHOLD,
-        ).update(status=Comment.Status.HELD, status_reason="flagged by readers")
-    comment.refresh_from_db(fields=["flag_count", "status", "status_reason"])
+        comment.refresh_from_db(fields=["flag_count", "status", "status_reason"])
+        if (
+            comment.status == Comment.Status.VISIBLE
+            and comment.flag_count >= settings.COMMENT_FLAG_HIDE_THRESHOLD
+        ):
+            # save(), not update(): the page cache is invalidated by the Comment save signal.
+            comment.status, comment.status_reason = Comment.Status.HELD, "flagged by readers"
+            comment.save(update_fields=["status", "status_reason"])
     return True
 
 

@@ -191,3 +191,22 @@ def test_deleting_the_account_keeps_threads_and_removes_personal_data(
     html = Client().get(published_article.get_absolute_url()).content.decode()
     assert "[deleted]" in html and "Good point" in html
     assert "My opinion" not in html and "Riley" not in html and email not in html
+
+
+def test_every_account_page_renders_in_the_sites_look(client, commenter):
+    client.force_login(commenter)
+    for name in ("account_email", "account_change_password", "account_logout", "profile", "profile_delete"):
+        response = client.get(reverse(name))
+        assert response.status_code == 200, name
+        assert '<header class="site-header">' in response.content.decode(), name
+    client.logout()
+    for name in ("account_login", "account_signup", "account_reset_password"):
+        assert '<header class="site-header">' in client.get(reverse(name)).content.decode(), name
+
+
+def test_logging_out_is_a_post_and_leaves_no_message_behind(client, commenter, published_article):
+    client.force_login(commenter)
+    response = client.post(reverse("account_logout"))
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert not list(response.wsgi_request._messages)

@@ -35,7 +35,11 @@ def page(monkeypatch):
 
 
 def test_a_new_reader_signs_up_verifies_comments_and_replies(live_server, settings, page):
+    from django.core.cache import cache
+
     from tests.factories import make_published_article
+
+    cache.clear()  # no rate-limit counters left over from an earlier run
 
     settings.COMMENT_HOLD_ACCOUNT_AGE_HOURS = 0  # a brand-new account, posting straight away
     # The live server serves static files from the source folders, without collectstatic's hashed names.
