@@ -85,3 +85,9 @@ def test_a_new_reader_signs_up_verifies_comments_and_replies(live_server, settin
     assert page.locator(".comments > li.comment").count() == 1
     assert page.locator(".comments .replies li.comment").count() == 1
     assert "newcomer" in page.locator(".comments .author").first.inner_text()
+
+    # The discussion section (forms, thread, reply boxes) passes axe's checks.
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    results = axe.Axe().run(page, context="#discussion")
+    assert results.response["passes"], "axe did not run"
+    assert results.violations_count == 0, results.generate_report()
