@@ -22,9 +22,11 @@ from .forms import CommentEditForm, CommentForm
 from .models import Comment
 from .services import (
     CommentRefused,
+    comment_can_edit,
     comment_delete,
     comment_edit,
     comment_flag,
+    comment_permission_problem,
     comment_post,
 )
 from .thread import make_node
@@ -120,6 +122,22 @@ def post(request: HttpRequest, article_id: int) -> HttpResponse:
 
 @never_cache
 @login_required
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reply form on its own page, for readers without JavaScript."""
+    parent = get_object_or_404(Comment.objects.select_related("article", "author"), pk=pk)
+    article = parent.article
+    node = make_node(parent, user=request.user, may_post=comment_permission_problem(request.user) is None)
+    if not node.can_reply or not Article.objects.published().filter(pk=article.pk).exists():
+        error = CommentRefused(
+            comment_permission_problem(request.user) or _("This comment can no longer be replied to."),
+            status=403,
+        )
+        return _refused(request, error, article=article, template="comments/post_page.html")
+    return render(request, "comments/reply_page.html", {"article": article, "parent": parent})
+
+
+@never_cache
+@login_required
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
     template = "comments/edit_page.html"
@@ -135,8 +153,12 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
             return _back_to(comment, f"comment-{comment.pk}")
         if comment.author_id != request.user.pk:
             raise CommentRefused(_("You can only change your own comments."), status=403)
+        if not comment_can_edit(comment=comment, user=request.user):
+            raise CommentRefused(_("Comments can only be edited in the first 15 minutes."), status=403)
     except CommentRefused as error:
-        return _refused(request, error, article=comment.article, form=form, template=template)
+        # A refusal of the edit itself shows no form; a problem with the text shows it again.
+        shown = form if error.status != 403 else None
+        return _refused(request, error, article=comment.article, form=shown, template=template)
     return render(request, template, {"article": comment.article, "form": form, "comment": comment})
 
 

@@ -178,6 +178,8 @@ ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# One address per reader: "change email" replaces it once the new one is verified.
+ACCOUNT_CHANGE_EMAIL = True
 # allauth's brute-force protection, written out so the numbers are visible and reviewable.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",

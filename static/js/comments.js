@@ -27,6 +27,21 @@
     });
   }
 
+  // "Reply" is a link to a reply page; with JavaScript the one reply form on the page
+  // (a <template>) opens under the comment instead.
+  var replyTemplate = document.getElementById("reply-form-template");
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-reply-to]");
+    if (!link || !replyTemplate) return;
+    event.preventDefault();
+    var open = document.querySelector(".discussion .reply-form");
+    if (open) open.remove();
+    var form = replyTemplate.content.firstElementChild.cloneNode(true);
+    form.querySelector("input[name=parent]").value = link.getAttribute("data-reply-to");
+    link.closest(".comment-actions").after(form);
+    form.querySelector("textarea").focus();
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.matches("[data-comment-form]")) {
@@ -43,9 +58,7 @@
         if (list) list.insertAdjacentHTML("beforeend", result.data.html);
         var empty = document.querySelector("[data-comment-empty]");
         if (empty) empty.remove();
-        form.reset();
-        var details = form.closest("details");
-        if (details) details.open = false;
+        if (form.classList.contains("reply-form")) form.remove(); else form.reset();
         say(result.data.message, false);
       }).catch(function () {
         if (button) button.disabled = false;

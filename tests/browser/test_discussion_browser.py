@@ -75,7 +75,7 @@ def test_a_new_reader_signs_up_verifies_comments_and_replies(live_server, settin
     comment.get_by_text("This really matters.", exact=False).wait_for()
     assert page.locator("[data-comment-status]").inner_text() == "Your comment is posted."
 
-    comment.locator("details.reply summary").click()
+    comment.get_by_role("link", name="Reply").click()
     comment.get_by_label("Your reply").fill("Replying to myself, politely.")
     comment.get_by_role("button", name="Post reply").click()
     comment.locator(".replies li.comment").get_by_text("Replying to myself, politely.").wait_for()

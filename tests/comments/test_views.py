@@ -251,3 +251,37 @@ def test_the_article_page_stays_within_eight_queries_with_hundreds_of_comments(
         response = client.get(published_article.get_absolute_url())
     assert response.status_code == 200
     assert response.content.decode().count('class="comment') >= 280
+
+
+def test_without_javascript_reply_opens_a_reply_page_that_posts_the_reply(
+    logged_in, other_commenter, published_article
+):
+    top = comment_post(user=other_commenter, article=published_article, body="Top")
+    page = logged_in.get(reverse("comments:reply", args=[top.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'name="parent" value="{top.pk}"' in html and "<p>Top</p>" in html
+    logged_in.post(post_url(published_article), {"body": "Answer", "parent": top.pk})
+    assert Comment.objects.get(body="Answer").parent == top
+
+
+def test_the_reply_page_refuses_removed_comments_and_unverified_readers(
+    logged_in, other_commenter, moderator, published_article
+):
+    top = comment_post(user=other_commenter, article=published_article, body="Top")
+    removed = comment_post(user=other_commenter, article=published_article, body="Gone")
+    comment_moderate(comment=removed, moderator=moderator, action=ModerationAction.REMOVE, reason="off topic")
+    assert logged_in.get(reverse("comments:reply", args=[removed.pk])).status_code == 403
+    unverified = Client()
+    unverified.force_login(factories.make_user())
+    response = unverified.get(reverse("comments:reply", args=[top.pk]))
+    assert response.status_code == 403 and "verify your email" in response.content.decode()
+
+
+def test_the_edit_page_is_refused_after_the_window(logged_in, commenter, published_article):
+    mine = comment_post(user=commenter, article=published_article, body="Old")
+    assert logged_in.get(reverse("comments:edit", args=[mine.pk])).status_code == 200
+    Comment.objects.filter(pk=mine.pk).update(created_at=timezone.now() - timedelta(minutes=16))
+    response = logged_in.get(reverse("comments:edit", args=[mine.pk]))
+    assert response.status_code == 403 and "15 minutes" in response.content.decode()
+    assert "<textarea" not in response.content.decode()
