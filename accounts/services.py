@@ -13,6 +13,18 @@ from comments.models import Comment, CommentFlag
 from .models import User
 
 
+def user_mark_email_verified(*, user: User) -> EmailAddress:
+    """Record the user's address as verified and primary, as if they had clicked the link.
+
+    Email verification is mandatory, so accounts made outside sign-up (createsuperuser,
+    seed_demo, the admin) need this before they can log in through allauth. Idempotent.
+    """
+    address, _created = EmailAddress.objects.update_or_create(
+        user=user, email__iexact=user.email, defaults={"email": user.email, "verified": True, "primary": True}
+    )
+    return address
+
+
 def user_export(*, user: User) -> dict[str, Any]:
     """Everything we hold about `user`, and nothing about anyone else.
 

@@ -210,3 +210,17 @@ def test_logging_out_is_a_post_and_leaves_no_message_behind(client, commenter, p
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
     assert not list(response.wsgi_request._messages)
+
+
+def test_a_seeded_editor_marked_verified_logs_in_through_allauth_and_reaches_the_admin(client, editor):
+    from accounts.services import user_mark_email_verified
+
+    user_mark_email_verified(user=editor)
+    user_mark_email_verified(user=editor)  # idempotent
+    assert EmailAddress.objects.filter(user=editor, verified=True, primary=True).count() == 1
+    response = client.post(
+        reverse("account_login") + "?next=/admin/",
+        {"login": editor.email, "password": "correct horse battery"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
