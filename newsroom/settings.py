@@ -223,8 +223,9 @@ COMMENT_FLAG_HIDE_THRESHOLD = env.int("COMMENT_FLAG_HIDE_THRESHOLD", default=3)
 
 # --- Email ------------------------------------------------------------------------------
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# EMAIL_URL: consolemail:// (default), smtp://user:pass@host:587, smtp+tls://..., smtp+ssl://...
+# Only the keys the URL really sets are applied (Django 6.1 warns about unused email settings).
+vars().update({k: v for k, v in env.email_url("EMAIL_URL", default="consolemail://").items() if v})
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Newsroom <newsroom@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
