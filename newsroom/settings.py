@@ -214,8 +214,11 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never attach a social login to an 
 # Issue #7. Rate limits are "count/period" with period s, m, h or d, comma-separated.
 COMMENT_RATE_LIMIT_USER = env.str("COMMENT_RATE_LIMIT_USER", default="5/m,50/d")
 COMMENT_RATE_LIMIT_IP = env.str("COMMENT_RATE_LIMIT_IP", default="10/m,200/d")
+# Only for load tests, where many commenters share one loopback address.
+COMMENT_RATE_LIMITS_DISABLED = env.bool("COMMENT_RATE_LIMITS_DISABLED", default=False)
 COMMENT_EDIT_WINDOW_SECONDS = env.int("COMMENT_EDIT_WINDOW_SECONDS", default=15 * 60)
 # Comments from accounts younger than this, or with more links than this, wait for a moderator.
+COMMENT_HOLD_NEW_ACCOUNTS = env.bool("COMMENT_HOLD_NEW_ACCOUNTS", default=True)
 COMMENT_HOLD_ACCOUNT_AGE_HOURS = env.int("COMMENT_HOLD_ACCOUNT_AGE_HOURS", default=24)
 COMMENT_HOLD_MAX_LINKS = env.int("COMMENT_HOLD_MAX_LINKS", default=2)
 # This many reader flags hide a comment until a moderator looks at it.

@@ -309,3 +309,12 @@ def test_a_held_reply_sends_no_email(commenter, published_article, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         post(newcomer, published_article, "held reply", parent=top)
     assert mail.outbox == []
+
+
+@override_settings(
+    COMMENT_RATE_LIMIT_USER="1/m", COMMENT_RATE_LIMITS_DISABLED=True, COMMENT_HOLD_NEW_ACCOUNTS=False
+)
+def test_the_load_test_switches_lift_the_limits_and_the_new_account_hold(published_article):
+    newcomer = make_commenter(age_days=0)
+    comments = [post(newcomer, published_article, f"quick {n}") for n in range(3)]
+    assert [c.status for c in comments] == [Comment.Status.VISIBLE] * 3
