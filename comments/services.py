@@ -25,6 +25,7 @@ from .ratelimit import limit_reached
 from .rendering import clean_body, count_links, render_body
 
 MAX_BODY_LENGTH = 5000
+DUPLICATE_LOOKBACK = 200  # earlier comments compared word by word; exact copies are checked for all time
 _CLAIM = re.compile(r"^(kp|faq):(\d{1,2})$")
 
 
@@ -99,6 +100,16 @@ def _rate_limited(*, user: Any, ip: str | None, consume: bool) -> bool:
     return hit
 
 
+def _is_duplicate(*, user: Any, body: str) -> bool:
+    """The same text (ignoring case) ever, or the same words with other spacing recently."""
+    own = Comment.objects.filter(author=user, is_deleted=False)
+    if own.filter(body__iexact=body).exists():
+        return True
+    normalised = " ".join(body.split()).casefold()
+    recent = own.order_by("-created_at").values_list("body", flat=True)[:DUPLICATE_LOOKBACK]
+    return any(" ".join(earlier.split()).casefold() == normalised for earlier in recent)
+
+
 def comment_post(
     *,
     user: Any,
@@ -142,9 +153,7 @@ def comment_post(
     elif reports_wrong_claim:
         raise CommentRefused(_("Choose which part of the summary looks wrong."))
 
-    normalised = " ".join(body.split()).casefold()
-    earlier = Comment.objects.filter(author=user, is_deleted=False).values_list("body", flat=True)
-    if any(" ".join(b.split()).casefold() == normalised for b in earlier.iterator()):
+    if _is_duplicate(user=user, body=body):
         raise CommentRefused(_("You have already posted this comment."))
 
     if _rate_limited(user=user, ip=ip, consume=False) or _rate_limited(user=user, ip=ip, consume=True):
