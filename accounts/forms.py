@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account import app_settings as allauth_settings
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -42,3 +44,19 @@ class DeleteAccountForm(forms.Form):
         if not ok:
             raise forms.ValidationError(_("That does not match; your account was not deleted."))
         return value
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form; its honeypot is hidden with our CSS class, because the
+    inline style allauth puts on it is blocked by the site's Content-Security-Policy."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name = allauth_settings.SIGNUP_FORM_HONEYPOT_FIELD
+        if name and name in self.fields:
+            self.fields[name].widget.attrs = {
+                "class": "hp",
+                "tabindex": "-1",
+                "autocomplete": "off",
+                "aria-hidden": "true",
+            }

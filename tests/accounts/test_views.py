@@ -224,3 +224,14 @@ def test_a_seeded_editor_marked_verified_logs_in_through_allauth_and_reaches_the
     )
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_a_sign_up_that_fills_the_honeypot_creates_no_account(client, db):
+    page = client.get(reverse("account_signup")).content.decode()
+    assert 'name="website"' in page and 'class="hp"' in page and "style=" not in page
+    client.post(
+        reverse("account_signup"),
+        {"email": "bot@example.com", "password1": PASSWORD, "password2": PASSWORD, "website": "http://spam"},
+    )
+    assert not User.objects.filter(email="bot@example.com").exists()
+    assert mail.outbox == []
