@@ -25,6 +25,12 @@ from .ratelimit import limit_reached
 from .rendering import clean_body, count_links, render_body
 
 MAX_BODY_LENGTH = 5000
+# Why a comment waits for a moderator (Comment.status_reason while held).
+HOLD_NEW_ACCOUNT = "new account"
+HOLD_MANY_LINKS = "many links"
+HOLD_EDITED_LINKS = "many links added in an edit"
+HOLD_FLAGGED = "flagged by readers"
+HELD_ON_ARRIVAL = {HOLD_NEW_ACCOUNT, HOLD_MANY_LINKS}  # never public yet, so no reply email went out
 DUPLICATE_LOOKBACK = 200  # earlier comments compared word by word; exact copies are checked for all time
 _CLAIM = re.compile(r"^(kp|faq):(\d{1,2})$")
 
@@ -80,9 +86,9 @@ def _must_hold(*, user: Any, body: str) -> str:
     """Why a new comment waits for a moderator, or "" when it can appear straight away."""
     age = timezone.now() - user.date_joined
     if settings.COMMENT_HOLD_NEW_ACCOUNTS and age < timedelta(hours=settings.COMMENT_HOLD_ACCOUNT_AGE_HOURS):
-        return "new account"
+        return HOLD_NEW_ACCOUNT
     if count_links(body) > settings.COMMENT_HOLD_MAX_LINKS:
-        return "many links"
+        return HOLD_MANY_LINKS
     return ""
 
 
@@ -232,7 +238,7 @@ def comment_edit(*, comment: Comment, user: Any, body: str) -> Comment:
     comment.edited_at = timezone.now()
     fields = ["body", "body_html", "edited_at"]
     if count_links(body) > settings.COMMENT_HOLD_MAX_LINKS and comment.status == Comment.Status.VISIBLE:
-        comment.status, comment.status_reason = Comment.Status.HELD, "many links"
+        comment.status, comment.status_reason = Comment.Status.HELD, HOLD_EDITED_LINKS
         fields += ["status", "status_reason"]
     comment.save(update_fields=fields)
     return comment
@@ -272,7 +278,7 @@ def comment_flag(*, comment: Comment, user: Any) -> bool:
             and comment.flag_count >= settings.COMMENT_FLAG_HIDE_THRESHOLD
         ):
             # save(), not update(): the page cache is invalidated by the Comment save signal.
-            comment.status, comment.status_reason = Comment.Status.HELD, "flagged by readers"
+            comment.status, comment.status_reason = Comment.Status.HELD, HOLD_FLAGGED
             comment.save(update_fields=["status", "status_reason"])
     return True
 
@@ -286,16 +292,22 @@ class ModerationAction:
 def comment_moderate(*, comment: Comment, moderator: Any, action: str, reason: str = "") -> Comment:
     """A moderator's decision on one comment, written to the audit log.
 
-    approve: visible again, flags cleared. remove: hidden with a reason (required).
+    approve: visible again, flags cleared; a held reply now emails the parent's author.
+    remove: hidden with a reason (required).
     ban: the author can no longer post, and the comment is removed with the reason.
     """
     reason = reason.strip()
     if action in (ModerationAction.REMOVE, ModerationAction.BAN) and not reason:
         raise CommentRefused(_("Give a reason."))
-    from_status = comment.status
+    from_status, from_reason = comment.status, comment.status_reason
     with transaction.atomic():
         if action == ModerationAction.APPROVE:
             comment.status, comment.status_reason, comment.flag_count = Comment.Status.VISIBLE, "", 0
+            if from_status == Comment.Status.HELD and from_reason in HELD_ON_ARRIVAL and comment.parent_id:
+                # A reply held on arrival sent no email then; it goes out now it is public.
+                from .tasks import notify_reply
+
+                notify_reply.delay_on_commit(comment.pk)
         elif action in (ModerationAction.REMOVE, ModerationAction.BAN):
             comment.status, comment.status_reason = Comment.Status.REMOVED, reason[:300]
         else:

@@ -318,3 +318,28 @@ def test_the_load_test_switches_lift_the_limits_and_the_new_account_hold(publish
     newcomer = make_commenter(age_days=0)
     comments = [post(newcomer, published_article, f"quick {n}") for n in range(3)]
     assert [c.status for c in comments] == [Comment.Status.VISIBLE] * 3
+
+
+def test_approving_a_held_reply_sends_the_reply_email_then(
+    commenter, moderator, published_article, django_capture_on_commit_callbacks
+):
+    top = post(commenter, published_article, "Top")
+    newcomer = make_commenter(age_days=0)
+    held = post(newcomer, published_article, "held reply", parent=top)
+    with django_capture_on_commit_callbacks(execute=True):
+        comment_moderate(comment=held, moderator=moderator, action=ModerationAction.APPROVE)
+    assert [m.to for m in mail.outbox] == [[commenter.email]]
+
+
+@override_settings(COMMENT_FLAG_HIDE_THRESHOLD=1)
+def test_approving_a_reply_hidden_by_flags_does_not_email_twice(
+    commenter, other_commenter, moderator, published_article, django_capture_on_commit_callbacks
+):
+    top = post(commenter, published_article, "Top")
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = post(other_commenter, published_article, "reply", parent=top)
+    comment_flag(comment=reply, user=commenter)
+    assert reply.status == Comment.Status.HELD
+    with django_capture_on_commit_callbacks(execute=True):
+        comment_moderate(comment=reply, moderator=moderator, action=ModerationAction.APPROVE)
+    assert len(mail.outbox) == 1
