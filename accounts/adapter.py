@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 
@@ -23,6 +24,12 @@ def user_display(user: Any) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # Without django.contrib.sites allauth only knows the request's host name; our
+        # emails (templates/account/email/) sign with the site's own name and address.
+        context = {**context, "SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL}
+        super().send_mail(template_prefix, email, context)
+
     def add_message(
         self,
         request: HttpRequest,

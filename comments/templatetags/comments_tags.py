@@ -71,3 +71,13 @@ def discussion(context: template.Context, article) -> dict:
         "request": request,
         "messages": context.get("messages") if authenticated else None,
     }
+
+
+@register.inclusion_tag("comments/_claim_link.html")
+def claim_comment_link(claim: str) -> dict:
+    """'Comment on this / report a mistake' beside a key point or FAQ answer.
+
+    Usage in the article template: {% claim_comment_link "kp:0" %}. It links to the
+    discussion form with that claim chosen; the same markup for every reader, so cacheable.
+    """
+    return {"claim": claim}

@@ -36,6 +36,7 @@ def confirmation_link() -> str:
 
 def test_sign_up_sends_a_verification_link_that_verifies_and_logs_in(client, db):
     sign_up(client)
+    assert mail.outbox[-1].body.startswith("Hello from Newsroom!")
     user = User.objects.get(email="new@example.com")
     assert not EmailAddress.objects.get(user=user).verified
     assert "_auth_user_id" not in client.session  # mandatory verification: not logged in yet

@@ -285,3 +285,12 @@ def test_the_edit_page_is_refused_after_the_window(logged_in, commenter, publish
     response = logged_in.get(reverse("comments:edit", args=[mine.pk]))
     assert response.status_code == 403 and "15 minutes" in response.content.decode()
     assert "<textarea" not in response.content.decode()
+
+
+def test_a_claim_link_opens_the_form_with_that_claim_chosen(logged_in, published_article):
+    from django.template import Context, Template
+
+    link = Template('{% load comments_tags %}{% claim_comment_link "faq:0" %}').render(Context())
+    assert 'href="?claim=faq%3A0#discussion"' in link
+    html = logged_in.get(published_article.get_absolute_url() + "?claim=faq:0").content.decode()
+    assert '<option value="faq:0" selected>' in html
