@@ -16,7 +16,13 @@ from .base import BackendReply, SummarizerError, SummaryRequest, Usage
 MIN_WORDS, MAX_WORDS = 6, 60
 MIN_CJK_CHARS, MAX_CJK_CHARS = 12, 160  # for scripts written without spaces
 
-_SENTENCE = re.compile(r"[^\n.!?。！？]+(?:[.!?。！？]+[\"'”’»)\]]*|(?=\n)|$)")
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by whitespace, at a CJK
+# full stop, or at a line break; "2.4" and "example.com" do not end one.
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’»)\]])\s+|(?<=[。！？])|\n+")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|etc|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z](?:\.[A-Z])*)\.$"
+)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _LETTER = re.compile(r"[^\W\d_]")
 _WHY = re.compile(
@@ -40,12 +46,25 @@ _BOILERPLATE = re.compile(
 )
 
 
+def split_sentences(text: str) -> list[str]:
+    """Sentences as exact slices of `text` (stripped of surrounding whitespace only)."""
+    sentences: list[str] = []
+    start = 0
+    for boundary in _BOUNDARY.finditer(text):
+        piece = text[start : boundary.start()]
+        if "\n" not in boundary.group(0) and _ABBREVIATION.search(piece):
+            continue  # "Mr. Smith", "U.S. officials": not a sentence end
+        sentences.append(piece.strip())
+        start = boundary.end()
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
+
+
 def candidate_sentences(text: str) -> list[str]:
     """Sentences that can stand alone as a summary line, each a verbatim slice of `text`."""
     found: list[str] = []
-    for match in _SENTENCE.finditer(text):
-        sentence = match.group(0).strip()
-        if not sentence or not _LETTER.search(sentence) or _BOILERPLATE.search(sentence):
+    for sentence in split_sentences(text):
+        if not _LETTER.search(sentence) or _BOILERPLATE.search(sentence):
             continue
         if _CJK.search(sentence) and len(sentence.split()) < MIN_WORDS:
             size_ok = MIN_CJK_CHARS <= len(sentence) <= MAX_CJK_CHARS
@@ -87,7 +106,9 @@ class ExtractiveSummarizer:
             ("How much money is involved?", _MONEY),
             ("What did those involved say?", _SAID),
         ):
-            answer = next((s for s in sentences if s not in used and pattern.search(s)), None)
+            matching = [s for s in sentences if pattern.search(s)]
+            # Prefer a sentence no key point uses; repeating one is redundant but still honest.
+            answer = next((s for s in matching if s not in used), matching[0] if matching else None)
             if answer:
                 used.add(answer)
                 faq.append({"question": question, "answer": answer, "evidence": [answer]})
