@@ -45,6 +45,18 @@ def fake_openai(settings):
         yield fake
 
 
+@pytest.fixture(autouse=True)
+def eager_tasks():
+    # Tasks enqueued here (sweeper, batch fallback, admin retry) run in-process on both CI
+    # legs; with REDIS_URL set they would otherwise sit in the real broker with no worker.
+    from newsroom.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 def summarize(article: Article, **kwargs) -> services.SummarizeOutcome:
     outcome = services.article_summarize(article_id=article.pk, **kwargs)
     article.refresh_from_db()
