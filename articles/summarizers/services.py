@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
+import threading
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
@@ -71,19 +73,36 @@ class SummarizeOutcome:
 # --- Backends, prices and hashes -----------------------------------------------------
 
 
+_backends: dict[tuple, Summarizer] = {}
+_backends_lock = threading.Lock()
+
+
 def get_summarizer(name: str | None = None) -> Summarizer:
+    """The configured backend. Clients are reused across calls and threads (httpx clients are
+    thread-safe): building one per article costs a TLS context and a connection pool each time."""
     name = name or settings.SUMMARY_BACKEND
     if name == "anthropic":
-        from .anthropic_backend import AnthropicSummarizer
-
-        return AnthropicSummarizer()
-    if name == "openai_compat":
-        from .openai_compat import OpenAICompatSummarizer
-
-        return OpenAICompatSummarizer()
-    if name == "extractive":
+        from .anthropic_backend import AnthropicSummarizer as backend_class
+    elif name == "openai_compat":
+        from .openai_compat import OpenAICompatSummarizer as backend_class
+    elif name == "extractive":
         return ExtractiveSummarizer()
-    raise ValueError(f"Unknown summary backend {name!r}; use anthropic, openai_compat or extractive.")
+    else:
+        raise ValueError(f"Unknown summary backend {name!r}; use anthropic, openai_compat or extractive.")
+    key = (
+        name,
+        settings.ANTHROPIC_MODEL,
+        settings.ANTHROPIC_API_KEY,
+        os.environ.get("ANTHROPIC_BASE_URL", ""),  # read by the SDK itself
+        settings.OPENAI_COMPAT_BASE_URL,
+        settings.OPENAI_COMPAT_MODEL,
+        settings.OPENAI_COMPAT_API_KEY,
+        settings.SUMMARY_MODEL_TIMEOUT_SECONDS,
+    )
+    with _backends_lock:
+        if key not in _backends:
+            _backends[key] = backend_class()
+        return _backends[key]
 
 
 def price_for(model: str) -> dict[str, Decimal] | None:
