@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from celery.exceptions import Retry
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
@@ -143,16 +142,28 @@ def test_a_529_releases_the_article_for_retry_and_the_next_attempt_succeeds(fake
     assert list(ModelCall.objects.order_by("id").values_list("outcome", flat=True)) == ["error", "ok"]
 
 
-def test_the_task_retries_a_429_no_sooner_than_its_retry_after(fake_anthropic):
+def test_a_429_is_retried_no_sooner_than_its_retry_after(fake_anthropic):
     article = factories.make_article()
     fake_anthropic.script.append(error(429, "rate_limit_error", "Slow down", headers={"retry-after": "17"}))
 
-    with pytest.raises(Retry) as retry:  # eager mode propagates the retry it would schedule
-        summarize_article.apply(args=[article.pk])
+    with pytest.raises(services.SummaryTemporaryError) as exc_info:
+        summarize(article, final_attempt=False)
 
-    assert 17 <= retry.value.when <= 20
+    assert exc_info.value.retry_after == 17
+    assert all(17 <= services.retry_delay(n, exc_info.value.retry_after) <= 18 for n in (1, 2))
     article.refresh_from_db()
     assert article.status == Status.EXTRACTED
+
+
+def test_an_eager_task_leaves_a_temporarily_failed_article_for_the_sweeper(fake_anthropic):
+    article = factories.make_article()
+    fake_anthropic.script.append(error(529, "overloaded_error", "Overloaded"))
+
+    result = summarize_article.apply(args=[article.pk])  # no broker: must not raise into the caller
+
+    assert result.result["result"] == "retry-later"
+    article.refresh_from_db()
+    assert article.status == Status.EXTRACTED and "Overloaded" in article.status_reason
 
 
 def test_the_last_attempt_fails_the_article_with_the_reason(fake_anthropic, settings):
