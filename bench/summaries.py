@@ -15,6 +15,7 @@ database "<name>_bench", dropped and re-created each run) and REDIS_URL. Example
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,8 @@ def main() -> int:
     db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not db_url.startswith("postgres") or not redis_url:
         print("bench/summaries.py needs DATABASE_URL (postgres://...) and REDIS_URL; see its docstring.")
+        skipped = {"benchmark": "summaries", "metric": "skipped: needs DATABASE_URL (postgres) and REDIS_URL"}
+        print("RESULT_JSON " + json.dumps([{**skipped, "value": None, "unit": ""}]))
         return 2
 
     from tests.fakes.anthropic_server import FakeAnthropic
@@ -163,6 +166,17 @@ def main() -> int:
         f" (+{cache_write:.0f} written); cache_read_input_tokens > 0 from the 2nd call: {cache_read > 0}"
     )
     print(f"cost per summary: ${cost_with:.5f} with caching, ${cost_without:.5f} without")
+    row = {"benchmark": "summaries", "ceiling": None, "ratio": None, "target": ""}
+    rows = [
+        {**row, "metric": f"articles/min, concurrency {args.concurrency}, {args.latency:g} s latency",
+         "value": round(per_min, 1), "unit": "articles/min", "ceiling": ideal,
+         "ratio": round(per_min / ideal, 3), "target": ">= 0.8 of ideal"},
+        {**row, "metric": "input tokens per summary, no caching", "value": round(without), "unit": "tokens"},
+        {**row, "metric": "uncached input tokens per summary, with caching", "value": round(uncached),
+         "unit": "tokens", "target": "cache_read > 0 from 2nd call"},
+        {**row, "metric": "cache-read tokens per summary", "value": round(cache_read), "unit": "tokens"},
+    ]  # fmt: skip
+    print("RESULT_JSON " + json.dumps(rows))
     return 0
 
 

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 
 from articles.models import Article, ModelCall
-from tests import factories
+from tests import factories, processes
 from tests.fakes.anthropic_server import FakeAnthropic, error
 
 pytestmark = [
@@ -26,46 +21,35 @@ pytestmark = [
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_summarises_articles_and_retries_a_529_with_backoff():
+def test_a_real_worker_summarises_articles_and_retries_a_529_with_backoff(tmp_path):
     from articles.tasks import summarize_article
-    from newsroom.celery import app
 
-    queue, node = f"test_summaries_{os.getpid()}", f"test-summaries-{os.getpid()}@{socket.gethostname()}"
+    queue = f"test_summaries_{os.getpid()}"
     articles = [factories.make_article() for _ in range(4)]
-    db = settings.DATABASES["default"]
-    test_db_url = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + db["NAME"]))
 
     with FakeAnthropic(latency=0.2) as fake:
         fake.script.append(error(529, "overloaded_error", "Overloaded"))
-        env = {
-            **os.environ,
-            "DATABASE_URL": test_db_url,
-            "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_API_KEY": "worker-key",
-            "SUMMARY_BACKEND": "anthropic",
-            "SUMMARY_DAILY_BUDGET_USD": "0",
-        }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "newsroom", "worker", "-P", "threads", "-c", "4",
-             "-Q", queue, "--prefetch-multiplier", "1", "-n", node, "-l", "warning"],
-            cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+        worker = processes.start_worker(
+            tmp_path / "worker.log",
+            queues=queue,
+            concurrency=4,
+            ANTHROPIC_BASE_URL=fake.url,
+            ANTHROPIC_API_KEY="worker-key",
+            SUMMARY_BACKEND="anthropic",
+            SUMMARY_DAILY_BUDGET_USD="0",
+        )
         try:
-            deadline = time.monotonic() + 30
-            while not app.control.ping(destination=[node], timeout=0.5):
-                assert worker.poll() is None and time.monotonic() < deadline, "worker did not start"
-            for article in articles:
+            for article in articles:  # queued before the worker is up: nothing is lost
                 summarize_article.apply_async(args=[article.pk], queue=queue)
-            deadline = time.monotonic() + 30
-            while Article.objects.filter(status=Article.Status.IN_REVIEW).count() < len(articles):
-                assert time.monotonic() < deadline, list(
-                    Article.objects.values_list("status", "status_reason")
-                )
-                time.sleep(0.2)
+            processes.wait_until(
+                lambda: Article.objects.filter(status=Article.Status.IN_REVIEW).count() == len(articles),
+                timeout=45,
+                message="all articles in review",
+            )
         finally:
-            worker.terminate()
-            output = worker.communicate(timeout=30)[0]
+            processes.stop(worker)
 
+    output = (tmp_path / "worker.log").read_text()
     assert "Traceback" not in output, output
     assert len(fake.requests) == len(articles) + 1  # one 529, retried once
     assert ModelCall.objects.filter(outcome="error").count() == 1
