@@ -454,16 +454,18 @@ def summaries_sweep(*, limit: int = 500) -> list[int]:
       ran): enqueue again. Claiming is compare-and-set, so a duplicate task is harmless.
     """
     age = settings.SUMMARY_STUCK_AFTER_SECONDS
-    batched = _batched_article_ids()
-    for article in Article.objects.stuck_summarizing(age).exclude(pk__in=batched)[:limit]:
-        released = Article.objects.filter(
+    released: list[int] = []
+    stuck = Article.objects.stuck_summarizing(age).exclude(pk__in=_batched_article_ids())
+    for article in stuck[:limit]:
+        # Conditioned on status_changed_at too: if a worker moved it meanwhile, leave it be.
+        if Article.objects.filter(
             pk=article.pk, status=Status.SUMMARIZING, status_changed_at=article.status_changed_at
         ).update(
             status=Status.EXTRACTED,
             status_reason="Re-queued by the sweeper.",
             status_changed_at=timezone.now(),
-        )
-        if released:
+        ):
+            released.append(article.pk)
             AuditEntry.record(
                 "summarize-sweep",
                 article=article,
@@ -473,12 +475,12 @@ def summaries_sweep(*, limit: int = 500) -> list[int]:
                 automatic=True,
             )
     if settings.SUMMARY_BACKEND != "extractive" and budget.budget_exhausted():
-        return []  # they would only pause again; tomorrow's sweep picks them up
+        return []  # they would only pause again; the first sweep after midnight picks them up
     cutoff = timezone.now() - timezone.timedelta(seconds=age)
-    released_now = Article.objects.filter(status_reason="Re-queued by the sweeper.", status=Status.EXTRACTED)
-    waiting = Article.objects.due_for_summary().filter(status_changed_at__lt=cutoff)
-    ids = list((waiting | released_now).order_by("status_changed_at").values_list("pk", flat=True)[:limit])
-    return ids
+    waiting = (
+        Article.objects.due_for_summary().filter(status_changed_at__lt=cutoff).order_by("status_changed_at")
+    )
+    return released + list(waiting.values_list("pk", flat=True)[: max(0, limit - len(released))])
 
 
 # --- Message Batches -----------------------------------------------------------------------

@@ -373,6 +373,21 @@ def test_the_sweeper_requeues_an_article_stuck_in_summarizing(fake_anthropic, se
     assert AuditEntry.objects.filter(article=stuck, action="summarize-sweep", automatic=True).exists()
 
 
+def test_the_sweeper_resumes_articles_left_waiting_unless_the_budget_is_spent(fake_anthropic, settings):
+    old = timezone.now() - timedelta(seconds=settings.SUMMARY_STUCK_AFTER_SECONDS + 60)
+    waiting = factories.make_article()
+    just_arrived = factories.make_article()
+    Article.objects.filter(pk=waiting.pk).update(status_changed_at=old)
+    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("1")
+    ModelCall.objects.create(backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("1"))
+
+    assert services.summaries_sweep() == []  # paused: re-enqueueing would only pause again
+
+    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("0")  # no cap (or: the next day)
+    assert services.summaries_sweep() == [waiting.pk]
+    assert just_arrived.pk not in services.summaries_sweep()  # its own task is still queued
+
+
 # --- Budget -------------------------------------------------------------------------------------
 
 
