@@ -52,7 +52,8 @@ def summarize_article(
             # the task. The article is back in `extracted`; the sweeper picks it up later.
             return {"article_id": article_id, "result": "retry-later", "detail": exc.reason}
         raise self.retry(
-            countdown=services.retry_delay(attempt, exc.retry_after), max_retries=settings.SUMMARY_MAX_ATTEMPTS
+            countdown=services.retry_delay(attempt, exc.retry_after),
+            max_retries=settings.SUMMARY_MAX_ATTEMPTS,
         ) from exc
     return outcome.as_dict()
 
@@ -78,7 +79,6 @@ def poll_summary_batches() -> int:
         summarize_article.delay(article_id, allow_batch=False)
     services.summaries_submit_batch()
     return len(fallback)
-
 
 
 # ======================================================================================
