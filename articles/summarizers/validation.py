@@ -21,7 +21,12 @@ TAKEAWAY_WORD_LIMIT = 75  # the prompt asks for 60 ("about 60 words"); this is t
 MAX_SENTENCES = 3
 
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|&(?:lt|gt|amp|quot|#\d+);")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"')\]]+"
+    # Bare domains too ("evil.example/win", "deals.xyz"): a link needs no scheme to be clicked.
+    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|info|biz|xyz|app|dev|ly|me|ru|cn|top|site|example)\b[^\s<>\"')\]]*",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"[.!?。！？](?:[\"'”’)]*)(?=\s|$)")
 
 

@@ -64,6 +64,7 @@ def test_a_valid_reply_passes_and_unknown_topics_are_dropped():
             lambda d: d.update(key_takeaway="More at www.example.org/x today."),
             "URL that is not in the article",
         ),
+        (lambda d: d.update(key_takeaway="Deals at harborcity-deals.example now."), "URL that is not in"),
         (lambda d: d.update(extra="field"), "extra"),
     ],
     ids=[
@@ -74,6 +75,7 @@ def test_a_valid_reply_passes_and_unknown_topics_are_dropped():
         "no-evidence",
         "html",
         "url",
+        "bare-domain",
         "extra",
     ],
 )
