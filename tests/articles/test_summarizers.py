@@ -166,6 +166,18 @@ def test_an_eager_task_leaves_a_temporarily_failed_article_for_the_sweeper(fake_
     assert article.status == Status.EXTRACTED and "Overloaded" in article.status_reason
 
 
+def test_a_slow_model_call_times_out_and_is_retried_later(fake_anthropic, settings):
+    settings.SUMMARY_MODEL_TIMEOUT_SECONDS = 0.2
+    fake_anthropic.latency = 1.0
+    article = factories.make_article()
+
+    with pytest.raises(services.SummaryTemporaryError, match="timeout"):
+        summarize(article, final_attempt=False)
+
+    article.refresh_from_db()
+    assert article.status == Status.EXTRACTED
+
+
 def test_the_last_attempt_fails_the_article_with_the_reason(fake_anthropic, settings):
     article = factories.make_article()
     fake_anthropic.script.append(error(500, "api_error", "Internal trouble"))
