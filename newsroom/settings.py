@@ -147,6 +147,7 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.extract_article": {"queue": "ingest"},
     "articles.tasks.summarize_article": {"queue": "summaries"},
     "articles.tasks.poll_summary_batches": {"queue": "summaries"},
+    "articles.tasks.sweep_stuck_summaries": {"queue": "summaries"},
     "newsletter.tasks.*": {"queue": "default"},
 }
 # Every periodic job lives here, each with why it runs at that interval. Later work adds to it.
@@ -267,6 +268,14 @@ SUMMARY_STUCK_AFTER_SECONDS = env.int("SUMMARY_STUCK_AFTER_SECONDS", default=900
 SUMMARY_PRICES = {
     "claude-haiku-4-5": {"input": "1.00", "output": "5.00", "cache_write": "1.25", "cache_read": "0.10"},
     "claude-sonnet-4-5": {"input": "3.00", "output": "15.00", "cache_write": "3.75", "cache_read": "0.30"},
+}
+# Periodic summary jobs (added here, in the Summaries section, to keep merges local).
+CELERY_BEAT_SCHEDULE |= {
+    # Every 5 minutes recovers a dead worker's article well within SUMMARY_STUCK_AFTER_SECONDS
+    # and resumes budget-paused articles after midnight; it costs two indexed queries.
+    "sweep-stuck-summaries": {"task": "articles.tasks.sweep_stuck_summaries", "schedule": 300.0},
+    # Batches take minutes to hours; polling each minute costs one GET per open batch.
+    "poll-summary-batches": {"task": "articles.tasks.poll_summary_batches", "schedule": 60.0},
 }
 
 # --- Newsletter -------------------------------------------------------------------------
