@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,6 +16,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.statuses: dict[str, tuple[int, str]] = {}
+        self.slow_seconds = 0.0  # post the message, then answer only after this long
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,12 +26,17 @@ class FakeSlack:
                     {"path": self.path, "headers": dict(self.headers), "json": json.loads(body or b"null")}
                 )
                 code, text = fake.statuses.get(self.path, (200, "ok"))
+                if fake.slow_seconds:
+                    time.sleep(fake.slow_seconds)
                 data = text.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting
 
             def log_message(self, *args: Any) -> None:
                 pass
