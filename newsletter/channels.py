@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 
 
@@ -97,7 +97,8 @@ class EmailChannel:
     idempotent = False
 
     def __init__(self) -> None:
-        self.connection = get_connection(fail_silently=False)
+        # mailers.default: Django 6.1's replacement for get_connection(), either settings style.
+        self.connection = mailers.default
         self._opened = False
 
     def build(self, *, message: DigestMessage, recipient: Recipient) -> EmailMultiAlternatives:
