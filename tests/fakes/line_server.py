@@ -45,7 +45,9 @@ class FakeLine:
                     )
                 status = fake.user_status.get(body.get("to", ""))
                 if status:
-                    return self._reply(status, {"message": "The property, 'to', in the request body is invalid"})
+                    return self._reply(
+                        status, {"message": "The property, 'to', in the request body is invalid"}
+                    )
                 request_id = str(uuid.uuid4())
                 if key:
                     fake.accepted_keys[key] = request_id
@@ -71,7 +73,9 @@ class FakeLine:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -72,7 +72,9 @@ def test_slack_receives_a_block_kit_message_with_every_story_and_the_manage_link
     first = payload["blocks"][1]["text"]
     assert first["type"] == "mrkdwn"
     # Titles are escaped so they cannot break out of the link markup.
-    assert first["text"].startswith("*<https://news.example.org/a/council-approves/|Council approves &lt;light-rail&gt; &amp; more>*")
+    assert first["text"].startswith(
+        "*<https://news.example.org/a/council-approves/|Council approves &lt;light-rail&gt; &amp; more>*"
+    )
     assert "_City Paper_" in first["text"]
     context = payload["blocks"][-1]["elements"][0]["text"]
     assert "|Unsubscribe>" in context and message.preferences_url in context
@@ -105,7 +107,8 @@ def test_an_unreachable_webhook_is_a_temporary_failure(message):
         port = sock.getsockname()[1]
     with pytest.raises(ChannelError) as info:
         SlackChannel().send(
-            message=message, recipient=Recipient(slack_webhook_url=f"http://127.0.0.1:{port}/services/T1/B1/x")
+            message=message,
+            recipient=Recipient(slack_webhook_url=f"http://127.0.0.1:{port}/services/T1/B1/x"),
         )
     assert info.value.kind == FailureKind.TEMPORARY
 
@@ -150,7 +153,9 @@ def test_line_rejecting_the_user_is_a_hard_failure(settings, message, status, ki
         settings.LINE_API_BASE_URL = line.base_url
         line.user_status[LINE_USER] = status
         with pytest.raises(ChannelError) as info:
-            LineChannel().send(message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY))
+            LineChannel().send(
+                message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+            )
     assert info.value.kind == kind
 
 
@@ -158,7 +163,9 @@ def test_a_wrong_line_token_is_our_problem_not_the_subscribers(settings, message
     with FakeLine(token="the-real-token") as line:
         settings.LINE_API_BASE_URL = line.base_url
         with pytest.raises(ChannelError) as info:
-            LineChannel().send(message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY))
+            LineChannel().send(
+                message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+            )
     assert info.value.kind == FailureKind.TEMPORARY
 
 
@@ -168,7 +175,9 @@ def test_a_line_timeout_is_retryable_because_the_retry_key_makes_repeats_harmles
         settings.LINE_API_BASE_URL = line.base_url
         line.slow_seconds = 1.0
         with pytest.raises(ChannelError) as info:
-            LineChannel().send(message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY))
+            LineChannel().send(
+                message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+            )
         assert info.value.kind == FailureKind.TEMPORARY
         line.slow_seconds = 0
         LineChannel().send(message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY))

@@ -65,7 +65,11 @@ def test_when_dst_repeats_the_send_hour_the_digest_goes_out_only_once():
     # New York falls back on 1 November 2026: 01:00-02:00 local happens twice.
     subscriber = make_subscriber(timezone="America/New_York", send_hour=1)
     rows = deliveries_over(subscriber, dt.datetime(2026, 10, 31, 4, 0, tzinfo=UTC), hours=72)
-    assert [r.digest_date for r in rows] == [dt.date(2026, 10, 31), dt.date(2026, 11, 1), dt.date(2026, 11, 2)]
+    assert [r.digest_date for r in rows] == [
+        dt.date(2026, 10, 31),
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 2),
+    ]
     # The first 01:00 (EDT, 05:00 UTC) sends; the second (EST, 06:00 UTC) finds the row.
     assert rows[1].claimed_at == dt.datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
 
@@ -82,7 +86,7 @@ def test_two_overlapping_beat_runs_send_each_subscriber_one_digest(todays_story)
     first = services.due_subscribers(now=now)
     second = services.due_subscribers(now=now)  # runs before the first one has sent anything
     assert first == second
-    (day, ids), = first.items()
+    ((day, ids),) = first.items()
     a = services.digest_deliver_chunk(subscriber_ids=ids, day=day, now=now)
     b = services.digest_deliver_chunk(subscriber_ids=ids, day=day, now=now)
     assert sum(a.sent.values()) == 5
@@ -148,7 +152,9 @@ def test_a_line_push_interrupted_by_a_crash_is_resent_with_the_same_retry_key_an
         assert Delivery.objects.get().status == Delivery.Status.SENT
 
 
-def test_an_exception_mid_chunk_marks_what_was_sent_and_releases_what_was_not_tried(monkeypatch, todays_story):
+def test_an_exception_mid_chunk_marks_what_was_sent_and_releases_what_was_not_tried(
+    monkeypatch, todays_story
+):
     first, second, third = (make_subscriber() for _ in range(3))
     real_send = EmailChannel.send
 
@@ -159,7 +165,9 @@ def test_an_exception_mid_chunk_marks_what_was_sent_and_releases_what_was_not_tr
 
     monkeypatch.setattr(EmailChannel, "send", send)
     with pytest.raises(RuntimeError):
-        services.digest_deliver_chunk(subscriber_ids=[first.pk, second.pk, third.pk], day=timezone.now().date())
+        services.digest_deliver_chunk(
+            subscriber_ids=[first.pk, second.pk, third.pk], day=timezone.now().date()
+        )
     status = dict(Delivery.objects.values_list("subscriber__email", "status"))
     assert status == {first.email: "sent", second.email: "claimed"}  # third released for the next run
 
@@ -234,7 +242,9 @@ def test_a_slack_post_that_times_out_is_not_retried_because_it_may_have_arrived(
     assert subscriber.status == "confirmed"
 
 
-def test_an_operator_can_release_a_stuck_delivery_for_the_next_run(todays_story, django_capture_on_commit_callbacks):
+def test_an_operator_can_release_a_stuck_delivery_for_the_next_run(
+    todays_story, django_capture_on_commit_callbacks
+):
     subscriber = make_subscriber()
     delivery = Delivery.objects.create(
         subscriber=subscriber,

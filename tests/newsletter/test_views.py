@@ -170,7 +170,13 @@ def test_the_visible_unsubscribe_link_asks_before_unsubscribing(client):
 
 def preferences_post(client, subscriber, **changes):
     token = services.subscriber_token(subscriber=subscriber, purpose="manage")
-    data = {"channel": "email", "send_hour": 7, "timezone": "UTC", "slack_webhook_url": "", "line_user_id": ""}
+    data = {
+        "channel": "email",
+        "send_hour": 7,
+        "timezone": "UTC",
+        "slack_webhook_url": "",
+        "line_user_id": "",
+    }
     data.update(changes)
     return client.post(reverse("newsletter_preferences", args=[token]), data)
 
