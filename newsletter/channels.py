@@ -6,6 +6,7 @@ about the database: failures come back as `ChannelError` with a `kind` the servi
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import smtplib
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
+from django.utils.html import escape
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,41 @@ class EmailChannel:
     name = "email"
     idempotent = False
 
+    # Stand-ins for the per-subscriber links while rendering: subscribers who follow the same
+    # topics get the same digest, so a batch renders each distinct body once, not per person.
+    _PREFERENCES = "https://newsletter.invalid/preferences-placeholder"
+    _UNSUBSCRIBE = "https://newsletter.invalid/unsubscribe-placeholder"
+
     def __init__(self) -> None:
         # mailers.default: Django 6.1's replacement for get_connection(), either settings style.
         self.connection = mailers.default
         self._opened = False
+        self._rendered: dict[tuple, tuple[str, str]] = {}
+
+    def render(self, message: DigestMessage) -> tuple[str, str]:
+        """(text, html) for `message`, from templates rendered once per distinct digest."""
+        key = (message.day, tuple(message.items), message.archive_url, bool(message.preferences_url))
+        if key not in self._rendered:
+            generic = dataclasses.replace(
+                message,
+                preferences_url=message.preferences_url and self._PREFERENCES,
+                unsubscribe_url=message.unsubscribe_url and self._UNSUBSCRIBE,
+            )
+            context = {"digest": generic}
+            self._rendered[key] = (
+                render_to_string("emails/digest.txt", context),
+                render_to_string("emails/digest.html", context),
+            )
+        text, html = self._rendered[key]
+        if message.preferences_url:
+            links = {self._PREFERENCES: message.preferences_url, self._UNSUBSCRIBE: message.unsubscribe_url}
+            for placeholder, url in links.items():
+                text = text.replace(placeholder, url)
+                html = html.replace(placeholder, escape(url))
+        return text, html
 
     def build(self, *, message: DigestMessage, recipient: Recipient) -> EmailMultiAlternatives:
-        context = {"digest": message}
-        text = render_to_string("emails/digest.txt", context)
-        html = render_to_string("emails/digest.html", context)
+        text, html = self.render(message)
         headers = {}
         if message.unsubscribe_url:
             # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to this URL.

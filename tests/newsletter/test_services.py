@@ -302,3 +302,16 @@ def test_a_chunk_costs_the_same_handful_of_queries_however_many_subscribers_it_h
         services.digest_deliver_chunk(subscriber_ids=large, day=day)
     assert len(many) == len(few) <= 10
     assert len(mail.outbox) == 40
+
+
+def test_subscribers_with_the_same_digest_each_get_their_own_manage_links(todays_story):
+    alice, bob = make_subscriber(email="alice@example.com"), make_subscriber(email="bob@example.com")
+    services.digest_deliver_chunk(subscriber_ids=[alice.pk, bob.pk], day=timezone.now().date())
+    for subscriber in (alice, bob):
+        (message,) = [m for m in mail.outbox if m.to == [subscriber.email]]
+        preferences_url, unsubscribe_url = services.manage_urls(subscriber=subscriber)
+        html = message.alternatives[0].content
+        assert message.extra_headers["List-Unsubscribe"] == f"<{unsubscribe_url}>"
+        assert f"Unsubscribe: {unsubscribe_url}" in message.body
+        assert f'href="{preferences_url}"' in html and f'href="{unsubscribe_url}"' in html
+        assert "invalid" not in html + message.body
