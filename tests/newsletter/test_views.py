@@ -263,3 +263,24 @@ def test_the_call_to_action_form_carries_no_csrf_token_and_posts_to_subscribe(rf
     assert "Summaries like this, in your inbox every morning" in html
     assert 'action="/newsletter/subscribe/"' in html
     assert "csrfmiddlewaretoken" not in html
+
+
+def test_a_logged_in_reader_subscribing_their_own_address_is_linked_but_still_confirms(
+    client, reader, django_capture_on_commit_callbacks
+):
+    client.force_login(reader)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(SUBSCRIBE, {"email": reader.email})
+    subscriber = Subscriber.objects.get()
+    assert subscriber.user == reader
+    assert subscriber.status == Subscriber.Status.PENDING
+    assert len(mail.outbox) == 1
+
+
+def test_the_call_to_action_is_prefilled_for_a_logged_in_reader(rf, reader):
+    from django.template import Context, Template
+
+    request = rf.get("/accounts/profile/")
+    request.user = reader
+    html = Template("{% load newsletter_tags %}{% newsletter_cta %}").render(Context({"request": request}))
+    assert f'value="{reader.email}"' in html
