@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -12,6 +13,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.csp import CSP
 from django.views.decorators.http import require_POST
 
 from . import services
@@ -77,7 +79,11 @@ class SubscriberAdmin(admin.ModelAdmin):
             "item_count": len(items),
             "opts": self.model._meta,
         }
-        return TemplateResponse(request, "admin/newsletter/preview.html", context)
+        response = TemplateResponse(request, "admin/newsletter/preview.html", context)
+        # The email's inline styles must show in the preview frame (srcdoc inherits this
+        # page's policy). Staff-only page; the email template escapes every value.
+        response._csp_config = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
+        return response
 
     def send_test_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):

@@ -81,3 +81,9 @@ def test_the_delivery_list_counts_per_day_and_shows_failure_reasons(desk):
     assert rows[today - dt.timedelta(days=1)]["claimed"] == 1
     failed = desk.get("/admin/newsletter/delivery/", {"status__exact": "failed"})
     assert b"no_service" in failed.content
+
+
+def test_the_preview_page_lets_the_emails_inline_styles_show(desk):
+    response = desk.get("/admin/newsletter/subscriber/preview/")
+    assert "'unsafe-inline'" in response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in desk.get("/admin/newsletter/delivery/")["Content-Security-Policy"]
