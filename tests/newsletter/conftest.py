@@ -17,13 +17,24 @@ _seq = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in-process here even on the Redis leg: these tests check what a task does,
+    not the broker. Celery caches its config, so set it on the app, not only in settings."""
+    from newsroom.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture(autouse=True)
 def newsletter_settings(settings):
     settings.SITE_URL = "https://news.example.org"
     # Loopback fakes are on 127.0.0.1; the fetcher's private-address guard must allow them.
     settings.FETCH_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
     settings.LINE_CHANNEL_ACCESS_TOKEN = "test-channel-token"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     cache.clear()
     yield settings
     cache.clear()

@@ -51,3 +51,11 @@ def test_sending_for_a_date_reaches_everyone_once_and_a_second_run_sends_nothing
 def test_a_malformed_date_is_a_clear_error():
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         run("--date", "24/11/2026")
+
+
+def test_without_a_date_it_sends_to_whoever_the_beat_would_pick_now(todays_story):
+    due = make_subscriber(send_hour=0, timezone="UTC")
+    make_subscriber(send_hour=0, timezone="UTC", status="paused")
+    output = run()
+    assert "email: sent 1" in output
+    assert [m.to for m in mail.outbox] == [[due.email]]
