@@ -8,13 +8,12 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.csp import CSP
-from django.views.decorators.http import require_POST
 
 from . import services
 from .models import Delivery, Subscriber
@@ -86,17 +85,15 @@ class SubscriberAdmin(admin.ModelAdmin):
         return response
 
     def send_test_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: email the chosen day's digest to the logged-in staff member."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
-        return _send_test(request, self)
-
-
-@require_POST
-def _send_test(request: HttpRequest, model_admin: SubscriberAdmin) -> HttpResponse:
-    day = _day_from(request)
-    count = services.digest_send_test(to_email=request.user.email, day=day)
-    model_admin.message_user(request, f"Sent the {day} digest ({count} stories) to {request.user.email}.")
-    return HttpResponseRedirect(reverse("admin:newsletter_digest_preview") + f"?date={day.isoformat()}")
+        day = _day_from(request)
+        count = services.digest_send_test(to_email=request.user.email, day=day)
+        self.message_user(request, f"Sent the {day} digest ({count} stories) to {request.user.email}.")
+        return HttpResponseRedirect(reverse("admin:newsletter_digest_preview") + f"?date={day.isoformat()}")
 
 
 @admin.register(Delivery)

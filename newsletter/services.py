@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import uuid
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -39,7 +40,16 @@ from django.utils import timezone
 
 from articles.models import Article, Summary, Topic
 
-from .channels import ChannelError, ChannelPool, DigestItem, DigestMessage, FailureKind, Recipient
+from .channels import (
+    CHANNELS,
+    ChannelError,
+    ChannelPool,
+    DigestItem,
+    DigestMessage,
+    EmailChannel,
+    FailureKind,
+    Recipient,
+)
 from .models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -316,9 +326,7 @@ class DeliveryReport:
 
 def deliveries_claim(*, subscriber_ids: Sequence[int], day: dt.date, now: dt.datetime) -> list[Delivery]:
     """Insert (subscriber, day) rows for confirmed subscribers and return only those this call
-    inserted; rows another run already holds are silently left alone. Three queries."""
-    import uuid
-
+    inserted; rows another run already holds are silently left alone. Four queries."""
     token = uuid.uuid4()
     rows = Subscriber.objects.confirmed().filter(pk__in=subscriber_ids).values_list("pk", "channel")
     Delivery.objects.bulk_create(
@@ -412,8 +420,6 @@ def _mark(ids: list[int], status: str, *, now: dt.datetime) -> None:
 def _record_failure(*, delivery: Delivery, error: ChannelError, now: dt.datetime) -> None:
     """Temporary: retry with exponential backoff up to NEWSLETTER_MAX_ATTEMPTS. Hard: pause the
     subscription. Ambiguous: retry only where the channel is idempotent. Error: give up."""
-    from .channels import CHANNELS
-
     attempts = delivery.attempts + 1
     kind = error.kind
     if kind == FailureKind.AMBIGUOUS and CHANNELS[delivery.channel].idempotent:
@@ -478,8 +484,6 @@ def delivery_release(*, delivery: Delivery, now: dt.datetime | None = None) -> b
 
 def digest_send_test(*, to_email: str, day: dt.date) -> int:
     """Email `day`'s unfiltered digest to a staff member; no Delivery row, no links to manage."""
-    from .channels import EmailChannel
-
     items = digest_catalogue(until=day_end_utc(day)).items_for()
     message = digest_message(day=day, items=items)
     channel = EmailChannel()

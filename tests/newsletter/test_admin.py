@@ -87,3 +87,8 @@ def test_the_preview_page_lets_the_emails_inline_styles_show(desk):
     response = desk.get("/admin/newsletter/subscriber/preview/")
     assert "'unsafe-inline'" in response["Content-Security-Policy"]
     assert "'unsafe-inline'" not in desk.get("/admin/newsletter/delivery/")["Content-Security-Policy"]
+
+
+def test_send_me_a_test_only_answers_a_post(desk):
+    assert desk.get("/admin/newsletter/subscriber/send-test/").status_code == 405
+    assert mail.outbox == []
