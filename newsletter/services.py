@@ -360,11 +360,11 @@ def deliveries_send(*, deliveries: list[Delivery], now: dt.datetime) -> Delivery
     """Send claimed deliveries. Sent rows are marked in groups; failures are recorded one by
     one (they are rare). On an exception, sent rows are marked and unattempted ones released."""
     report = DeliveryReport()
-    catalogue = digest_catalogue(until=now)
     sent: list[int] = []
     skipped: list[int] = []
     attempted = 0
     try:
+        catalogue = digest_catalogue(until=now)
         with ChannelPool() as pool:
             for delivery in deliveries:
                 attempted += 1
@@ -397,8 +397,13 @@ def deliveries_send(*, deliveries: list[Delivery], now: dt.datetime) -> Delivery
         # attempted are released for the next beat run; the one in flight stays claimed.
         _mark(sent, Delivery.Status.SENT, now=now)
         _mark(skipped, Delivery.Status.SKIPPED, now=now)
-        unattempted = [d.pk for d in deliveries[attempted:]]
-        Delivery.objects.filter(pk__in=unattempted, status=Delivery.Status.CLAIMED).delete()
+        unattempted = Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries[attempted:]], status=Delivery.Status.CLAIMED
+        )
+        # A fresh claim is simply dropped; a retry keeps its row (and LINE retry key) and
+        # goes back in the retry queue.
+        unattempted.filter(attempts=0).delete()
+        unattempted.update(status=Delivery.Status.FAILED, next_retry_at=now)
         raise
     _mark(sent, Delivery.Status.SENT, now=now)
     _mark(skipped, Delivery.Status.SKIPPED, now=now)

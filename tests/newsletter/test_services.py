@@ -315,3 +315,26 @@ def test_subscribers_with_the_same_digest_each_get_their_own_manage_links(todays
         assert f"Unsubscribe: {unsubscribe_url}" in message.body
         assert f'href="{preferences_url}"' in html and f'href="{unsubscribe_url}"' in html
         assert "invalid" not in html + message.body
+
+
+def test_a_retry_interrupted_before_sending_keeps_its_row_and_retry_key(monkeypatch, settings, todays_story):
+    subscriber = make_subscriber(channel="line", line_user_id=LINE_USER)
+    now = timezone.now()
+    delivery = Delivery.objects.create(
+        subscriber=subscriber,
+        digest_date=now.date(),
+        channel="line",
+        status="failed",
+        attempts=1,
+        next_retry_at=now,
+        claim_token="00000000-0000-0000-0000-000000000000",
+    )
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "digest_catalogue", broken)
+    with pytest.raises(RuntimeError):
+        services.delivery_retry(delivery_id=delivery.pk, now=now)
+    kept = Delivery.objects.get(pk=delivery.pk)
+    assert (kept.status, kept.retry_key, kept.next_retry_at) == ("failed", delivery.retry_key, now)
