@@ -288,3 +288,14 @@ def test_the_call_to_action_is_prefilled_only_on_the_profile_page(rf, reader):
     # Anywhere else the block may end up in a shared cache: no address in it.
     elsewhere = Template("{% load newsletter_tags %}{% newsletter_cta %}").render(context)
     assert reader.email not in elsewhere
+
+
+def test_on_a_topic_page_the_call_to_action_offers_that_topic_ticked(rf):
+    from django.template import Context, Template
+
+    climate, sport = factories.make_topic("Climate"), factories.make_topic("Sport")
+    html = Template("{% load newsletter_tags %}{% newsletter_cta topic %}").render(
+        Context({"topic": climate})
+    )
+    assert 'value="climate" checked' in html
+    assert 'value="sport">' in html
