@@ -293,7 +293,8 @@ def test_the_call_to_action_is_prefilled_only_on_the_profile_page(rf, reader):
 def test_on_a_topic_page_the_call_to_action_offers_that_topic_ticked(rf):
     from django.template import Context, Template
 
-    climate, sport = factories.make_topic("Climate"), factories.make_topic("Sport")
+    climate = factories.make_topic("Climate")
+    factories.make_topic("Sport")
     html = Template("{% load newsletter_tags %}{% newsletter_cta topic %}").render(
         Context({"topic": climate})
     )
