@@ -172,6 +172,60 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
+# Accounts and discussion (issue #7): our adapter, templates in templates/account/.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# Bots that fill this hidden field get a fake "verification sent" page and no account.
+ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# One address per reader: "change email" replaces it once the new one is verified.
+ACCOUNT_CHANGE_EMAIL = True
+# allauth's brute-force protection, written out so the numbers are visible and reviewable.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/180s/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+}
+# Social login: a provider is switched on only when its client id is set; an id without
+# its secret is a misconfiguration and refuses to start.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
+for _provider in ("github", "google"):
+    _client_id = env.str(f"{_provider.upper()}_CLIENT_ID", default="")
+    _secret = env.str(f"{_provider.upper()}_CLIENT_SECRET", default="")
+    if _client_id and not _secret:
+        raise ImproperlyConfigured(f"{_provider.upper()}_CLIENT_ID needs {_provider.upper()}_CLIENT_SECRET.")
+    if _client_id:
+        INSTALLED_APPS.append(f"allauth.socialaccount.providers.{_provider}")
+        SOCIALACCOUNT_PROVIDERS[_provider] = {
+            "APPS": [{"client_id": _client_id, "secret": _secret, "key": ""}],
+            "SCOPE": ["user:email"] if _provider == "github" else ["profile", "email"],
+            "VERIFIED_EMAIL": _provider == "google",
+        }
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never attach a social login to an existing account by email
+
+# --- Comments ---------------------------------------------------------------------------
+
+# Issue #7. Rate limits are "count/period" with period s, m, h or d, comma-separated.
+COMMENT_RATE_LIMIT_USER = env.str("COMMENT_RATE_LIMIT_USER", default="5/m,50/d")
+COMMENT_RATE_LIMIT_IP = env.str("COMMENT_RATE_LIMIT_IP", default="10/m,200/d")
+# Only for load tests, where many commenters share one loopback address.
+COMMENT_RATE_LIMITS_DISABLED = env.bool("COMMENT_RATE_LIMITS_DISABLED", default=False)
+COMMENT_EDIT_WINDOW_SECONDS = env.int("COMMENT_EDIT_WINDOW_SECONDS", default=15 * 60)
+# Comments from accounts younger than this, or with more links than this, wait for a moderator.
+COMMENT_HOLD_NEW_ACCOUNTS = env.bool("COMMENT_HOLD_NEW_ACCOUNTS", default=True)
+COMMENT_HOLD_ACCOUNT_AGE_HOURS = env.int("COMMENT_HOLD_ACCOUNT_AGE_HOURS", default=24)
+COMMENT_HOLD_MAX_LINKS = env.int("COMMENT_HOLD_MAX_LINKS", default=2)
+# This many reader flags hide a comment until a moderator looks at it.
+COMMENT_FLAG_HIDE_THRESHOLD = env.int("COMMENT_FLAG_HIDE_THRESHOLD", default=3)
 
 # --- Email ------------------------------------------------------------------------------
 
@@ -300,6 +354,8 @@ if env.bool("BEHIND_PROXY", default=PRODUCTION):
 # How many reverse proxies sit in front of us; 0 means REMOTE_ADDR is the client.
 # A spoofed X-Forwarded-For must not dodge rate limits, so only this many hops are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# allauth's rate limits read the client IP through the same trusted hop count (issue #7).
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # --- Logging ----------------------------------------------------------------------------
 
