@@ -283,6 +283,27 @@ CELERY_BEAT_SCHEDULE |= {
 LINE_CHANNEL_ACCESS_TOKEN = env.str("LINE_CHANNEL_ACCESS_TOKEN", default="")
 LINE_API_BASE_URL = env.str("LINE_API_BASE_URL", default="https://api.line.me")
 SLACK_WEBHOOK_HOSTS = env.list("SLACK_WEBHOOK_HOSTS", default=["hooks.slack.com"])
+# Daily digest (issue #8, docs/digest.md).
+NEWSLETTER_CONFIRM_MAX_AGE_SECONDS = env.int("NEWSLETTER_CONFIRM_MAX_AGE_SECONDS", default=3 * 24 * 3600)
+# Preference and unsubscribe links sit in old digests; they must keep working for a long time.
+NEWSLETTER_LINK_MAX_AGE_DAYS = env.int("NEWSLETTER_LINK_MAX_AGE_DAYS", default=400)
+# A pending address gets at most one confirmation email per cooldown, however often it is entered.
+NEWSLETTER_CONFIRM_COOLDOWN_SECONDS = env.int("NEWSLETTER_CONFIRM_COOLDOWN_SECONDS", default=600)
+NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR = env.int("NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR", default=10)
+NEWSLETTER_CHUNK_SIZE = env.int("NEWSLETTER_CHUNK_SIZE", default=500)
+NEWSLETTER_MAX_ITEMS = env.int("NEWSLETTER_MAX_ITEMS", default=10)
+NEWSLETTER_CATALOGUE_LIMIT = env.int("NEWSLETTER_CATALOGUE_LIMIT", default=300)
+NEWSLETTER_MAX_ATTEMPTS = env.int("NEWSLETTER_MAX_ATTEMPTS", default=5)
+NEWSLETTER_RETRY_BASE_SECONDS = env.int("NEWSLETTER_RETRY_BASE_SECONDS", default=900)
+# Longer than a chunk task's hard time limit: an older claim belongs to a dead worker.
+NEWSLETTER_STALE_CLAIM_SECONDS = env.int("NEWSLETTER_STALE_CLAIM_SECONDS", default=900)
+NEWSLETTER_HTTP_TIMEOUT_SECONDS = env.float("NEWSLETTER_HTTP_TIMEOUT_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["newsletter-schedule-digests"] = {
+    # Every 15 minutes: send hours are whole hours in any timezone (incl. :30/:45 offsets),
+    # so a digest leaves at most 15 minutes late; the same beat picks up due retries.
+    "task": "newsletter.tasks.schedule_digests",
+    "schedule": 15 * 60,
+}
 
 # --- Static files -----------------------------------------------------------------------
 

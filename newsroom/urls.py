@@ -12,4 +12,5 @@ urlpatterns = [
     path("profile/", include("accounts.urls")),
     path("", include("comments.urls")),
     path("", include("articles.urls")),
+    path("", include("newsletter.urls")),
 ]
