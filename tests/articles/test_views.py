@@ -58,7 +58,7 @@ def test_article_page_shows_the_anatomy_in_order(client, story):
         "What happened",
         "Why it matters",
         "What to watch",
-        "<details>",
+        "<details",
         "How much will it cost?",
         "reviewed by an editor on",
         "Read the original at",
