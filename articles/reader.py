@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from .models import Article, Summary, Topic
@@ -45,21 +45,28 @@ def published_cards() -> QuerySet[Article]:
 
 
 def article_for_page(slug: str) -> Article | None:
-    """One published article with its topics and current (latest approved) summary."""
-    approved = Summary.objects.approved().select_related("approved_by").order_by("-version")
-    article = (
-        Article.objects.published()
-        .defer(*READER_DEFERRED)
-        .select_related("source")
-        .prefetch_related(
-            Prefetch("topics", queryset=Topic.objects.order_by("name")),
-            Prefetch("summaries", queryset=approved, to_attr="approved_summaries"),
-        )
-        .filter(slug=slug)
+    """One published article with its source, topics and current (latest approved) summary.
+
+    Two queries: the current summary joined to its article and source, then the topics. Only
+    an article published without any approved summary needs a third, to load it alone.
+    """
+    published = Article.objects.published().filter(slug=slug)
+    summary = (
+        Summary.objects.approved()
+        .filter(article__in=published)
+        .select_related("article__source", "approved_by")
+        .defer(*(f"article__{field}" for field in READER_DEFERRED))
+        .order_by("-version")
         .first()
     )
-    if article is not None:
-        article.summary = article.approved_summaries[0] if article.approved_summaries else None
+    if summary is not None:
+        article = summary.article
+    else:
+        article = published.defer(*READER_DEFERRED).select_related("source").first()
+        if article is None:
+            return None
+    prefetch_related_objects([article], Prefetch("topics", queryset=Topic.objects.order_by("name")))
+    article.summary = summary
     return article
 
 
