@@ -214,18 +214,28 @@ def parse_with_feedparser(content: bytes) -> ParsedFeed:
     return parsed
 
 
+RSS_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
+
+
 def parse_feed(content: bytes) -> ParsedFeed:
     """Parse feed bytes; raise FeedError (or UnsafeFeed) for anything that is not a feed."""
     content = prepare_bytes(content)
+    parsed = None
     try:
         parsed = parse_with_fastfeedparser(content)
-        if parsed.entries and any(e.title or e.link for e in parsed.entries):
-            return parsed
-    except Exception:  # noqa: BLE001, S110 - any failure here means "try the tolerant parser"
-        pass
-    try:
-        return parse_with_feedparser(content)
-    except FeedError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a parser crash is a bad feed, never our crash
-        raise FeedError(f"Not a readable feed: {type(exc).__name__}: {exc}") from exc
+        if not (parsed.entries and any(e.title or e.link for e in parsed.entries)):
+            parsed = None
+    except Exception:  # noqa: BLE001 - any failure here means "try the tolerant parser"
+        parsed = None
+    if parsed is None:
+        try:
+            parsed = parse_with_feedparser(content)
+        except FeedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a parser crash is a bad feed, never our crash
+            raise FeedError(f"Not a readable feed: {type(exc).__name__}: {exc}") from exc
+    if parsed.ttl_minutes is None:
+        # fastfeedparser does not report RSS <ttl>; it sits in the channel, before the items.
+        match = RSS_TTL.search(content[:HEAD_BYTES])
+        parsed.ttl_minutes = _ttl(match.group(1).decode()) if match else None
+    return parsed

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -146,3 +147,17 @@ def rss(items: list[tuple[str, str]], *, title: str = "Test feed", extra: str = 
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
         f"<link>https://example.org/</link>{extra}{body}</channel></rss>"
     ).encode()
+
+
+def fixtures_dir() -> Path | None:
+    """The shared real-world fixtures beside the project root, or None when absent.
+
+    A git worktree sits one level deeper (/work/wt/<name>), so its grandparent is tried too.
+    """
+    from django.conf import settings
+
+    base = Path(settings.BASE_DIR)
+    for candidate in (base.parent / "shared" / "fixtures", base.parent.parent / "shared" / "fixtures"):
+        if candidate.is_dir():
+            return candidate
+    return None
