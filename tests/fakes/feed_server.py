@@ -137,8 +137,10 @@ def serve(settings) -> Iterator[FeedServer]:
 
 def rss(items: list[tuple[str, str]], *, title: str = "Test feed", extra: str = "") -> bytes:
     """A small RSS 2.0 document from (title, link) pairs."""
+    from xml.sax.saxutils import escape
+
     body = "".join(
-        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
         f"<pubDate>Tue, 24 Nov 2026 {10 + i % 10:02d}:00:00 GMT</pubDate>"
         f"<description>Summary of {t}.</description></item>"
         for i, (t, link) in enumerate(items)
