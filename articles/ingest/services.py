@@ -524,17 +524,12 @@ class OpmlOutline:
     category: str = ""
 
 
-OUTLINE_TAG = re.compile(r"<outline\b(.*?)/?>(?=\s*(?:<|$))", re.IGNORECASE | re.DOTALL)
-
-
 def _lenient_attr(tag: str, name: str) -> str:
     # Real OPML files carry raw & and unescaped quotes in attributes; take the value up to the
     # quote that is followed by another attribute or the end of the tag.
-    match = re.search(rf'\b{name}\s*=\s*"(.*?)"(?=\s+[\w:]+\s*=|\s*/?\s*$)', tag, re.IGNORECASE | re.DOTALL)
+    match = re.search(rf'\b{name}\s*=\s*"(.*?)"(?=\s+[\w:]+\s*=|\s*$)', tag, re.IGNORECASE | re.DOTALL)
     if not match:
-        match = re.search(
-            rf"\b{name}\s*=\s*'(.*?)'(?=\s+[\w:]+\s*=|\s*/?\s*$)", tag, re.IGNORECASE | re.DOTALL
-        )
+        match = re.search(rf"\b{name}\s*=\s*'(.*?)'(?=\s+[\w:]+\s*=|\s*$)", tag, re.IGNORECASE | re.DOTALL)
     return match.group(1).replace("&amp;", "&").strip() if match else ""
 
 
@@ -568,8 +563,11 @@ def opml_outlines(content: bytes) -> list[OpmlOutline]:
         pass
     text = content.decode("utf-8", errors="replace")
     category = ""
-    for match in OUTLINE_TAG.finditer(text):
-        attrs = match.group(1)
+    # Raw "<p>" and quotes inside attribute values defeat any tag regex; split on "<outline"
+    # instead and read each piece's attributes up to its closing "/>" or ">".
+    for piece in re.split(r"<outline\b", text)[1:]:
+        attrs = re.split(r"</outline|</body", piece, maxsplit=1)[0].strip()
+        attrs = attrs.removesuffix("/>").removesuffix(">").strip()
         url = _lenient_attr(attrs, "xmlUrl")
         label = _lenient_attr(attrs, "title") or _lenient_attr(attrs, "text")
         if not url:
