@@ -33,7 +33,9 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 class OpmlImportForm(forms.Form):
-    file = forms.FileField(label="OPML file", help_text="Feeds already present are left alone; nothing is fetched.")
+    file = forms.FileField(
+        label="OPML file", help_text="Feeds already present are left alone; nothing is fetched."
+    )
 
 
 class FetchAttemptInline(admin.TabularInline):
@@ -117,7 +119,9 @@ class SourceAdmin(admin.ModelAdmin):
     @admin.action(description="Pause", permissions=["change"])
     def pause(self, request, queryset) -> None:
         for source in queryset.filter(paused_at__isnull=True):
-            ingest_services.source_pause(source=source, reason=f"Paused by {request.user}.", actor=request.user)
+            ingest_services.source_pause(
+                source=source, reason=f"Paused by {request.user}.", actor=request.user
+            )
         self.message_user(request, "Paused.", messages.SUCCESS)
 
     @admin.action(description="Resume", permissions=["change"])
@@ -129,13 +133,19 @@ class SourceAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
         # The desk must see a feed that stopped, not discover it weeks later.
-        extra_context["paused_sources"] = list(Source.objects.filter(paused_at__isnull=False).order_by("-paused_at")[:20])
+        extra_context["paused_sources"] = list(
+            Source.objects.filter(paused_at__isnull=False).order_by("-paused_at")[:20]
+        )
         extra_context["can_import_opml"] = self.has_add_permission(request)
         return super().changelist_view(request, extra_context=extra_context)
 
     def get_urls(self):
         custom = [
-            path("import-opml/", self.admin_site.admin_view(self.import_opml_view), name="articles_source_import_opml"),
+            path(
+                "import-opml/",
+                self.admin_site.admin_view(self.import_opml_view),
+                name="articles_source_import_opml",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -158,13 +168,26 @@ class SourceAdmin(admin.ModelAdmin):
                     messages.SUCCESS,
                 )
                 return redirect("admin:articles_source_changelist")
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "title": "Import OPML"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": "Import OPML",
+        }
         return TemplateResponse(request, "admin/articles/source/import_opml.html", context)
 
 
 @admin.register(FetchAttempt)
 class FetchAttemptAdmin(admin.ModelAdmin):
-    list_display = ["source", "started_at", "outcome", "http_status", "error_class", "entries_new", "duration_ms"]
+    list_display = [
+        "source",
+        "started_at",
+        "outcome",
+        "http_status",
+        "error_class",
+        "entries_new",
+        "duration_ms",
+    ]
     list_filter = ["outcome", "error_class"]
     list_select_related = ["source"]
     search_fields = ["source__name"]
