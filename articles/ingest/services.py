@@ -127,6 +127,17 @@ def article_slug(title: str, url: str) -> str:
     return f"{slugify(title)[:180].strip('-') or 'article'}-{digest}"
 
 
+def _known_keys(*, source: Source, urls: set[str], guids: set[str]) -> tuple[set[str], set[str]]:
+    """One query: which of these URLs exist anywhere, which GUIDs exist in this source."""
+    known_urls, known_guids = set(), set()
+    rows = Article.objects.filter(Q(url__in=urls) | Q(source=source, guid__in=guids))
+    for url, guid, source_id in rows.values_list("url", "guid", "source_id"):
+        known_urls.add(url)
+        if source_id == source.pk and guid:
+            known_guids.add(guid)
+    return known_urls, known_guids
+
+
 def entries_store(
     *, source: Source, feed: ParsedFeed, base_url: str, now: datetime | None = None
 ) -> tuple[list[int], int]:
@@ -148,14 +159,11 @@ def entries_store(
     if not candidates:
         return [], 0
 
-    urls = {url for url, _, _ in candidates}
-    guids = {guid for _, guid, _ in candidates if guid}
-    known = Article.objects.filter(Q(url__in=urls) | Q(source=source, guid__in=guids))
-    known_urls, known_guids = set(), set()
-    for url, guid, source_id in known.values_list("url", "guid", "source_id"):
-        known_urls.add(url)
-        if source_id == source.pk and guid:
-            known_guids.add(guid)
+    known_urls, known_guids = _known_keys(
+        source=source,
+        urls={url for url, _, _ in candidates},
+        guids={guid for _, guid, _ in candidates if guid},
+    )
 
     new_rows: list[Article] = []
     duplicates = 0
@@ -185,14 +193,20 @@ def entries_store(
         )
     if not new_rows:
         return [], duplicates
-    # ignore_conflicts: another source's poll may insert the same URL between our query and
-    # this insert; that row simply stays theirs.
-    Article.objects.bulk_create(new_rows, batch_size=500, ignore_conflicts=True)
-    ids = list(
-        Article.objects.filter(source=source, url__in=[a.url for a in new_rows], fetched_at=now).values_list(
-            "id", flat=True
+    try:
+        # The common case: one INSERT ... RETURNING id for the whole batch.
+        with transaction.atomic():
+            Article.objects.bulk_create(new_rows, batch_size=500)
+        ids = [a.pk for a in new_rows if a.pk is not None]
+    except IntegrityError:
+        # Another source's poll inserted one of these URLs between our query and this insert;
+        # that row stays theirs and the rest go in.
+        Article.objects.bulk_create(new_rows, batch_size=500, ignore_conflicts=True)
+        ids = list(
+            Article.objects.filter(
+                source=source, url__in=[a.url for a in new_rows], fetched_at=now
+            ).values_list("id", flat=True)
         )
-    )
     duplicates += len(new_rows) - len(ids)
     topic_ids = list(source.topics.values_list("id", flat=True))
     if topic_ids and ids:

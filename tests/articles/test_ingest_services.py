@@ -335,3 +335,14 @@ def test_a_temporary_redirect_never_moves_the_feed_url(feed_server, settings):
         services.source_poll(source=source)
     source.refresh_from_db()
     assert source.feed_url == feed_server.url("/old") and source.redirect_streak == 0
+
+
+def test_a_url_inserted_by_someone_else_meanwhile_is_counted_as_a_duplicate(monkeypatch):
+    source = factories.make_source()
+    feed = ParsedFeed(entries=[ParsedEntry(title=f"T{i}", link=f"https://x.org/{i}") for i in range(3)])
+    # Another poll stored entry 1 after our dedupe query ran (which therefore saw nothing).
+    factories.make_article(url="https://x.org/1")
+    monkeypatch.setattr(services, "_known_keys", lambda **kwargs: (set(), set()))
+    ids, dupes = services.entries_store(source=source, feed=feed, base_url="https://x.org/feed")
+    assert (len(ids), dupes) == (2, 1)
+    assert Article.objects.filter(source=source).count() == 2
