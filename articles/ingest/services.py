@@ -416,6 +416,13 @@ def article_extract(*, article: Article) -> str:
         article.title = article.title if article.title and article.title != article.url else page.title[:500]
         article.author = article.author or page.author[:300]
         article.language = page.language or article.language
+        # An entry without a date was stamped with the fetch time; the page may know better.
+        if (
+            page.published
+            and article.published_at == article.fetched_at
+            and page.published < article.fetched_at
+        ):
+            article.published_at = page.published
         if page.image_url.startswith(("http://", "https://")) and len(page.image_url) <= 1000:
             article.lead_image_url = page.image_url
 
