@@ -15,6 +15,7 @@ loopback HTTP server, and prints:
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
@@ -33,7 +34,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -112,8 +112,31 @@ def store_parallel(sources: list[Source], docs: list[bytes], *, workers: int) ->
     return stored, time.perf_counter() - started
 
 
-def rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:,.0f}/s ({count} in {seconds:.2f}s)"
+ROWS: list[dict] = []  # collected for bench/run_all.py's RESULT_JSON line
+
+
+def rate(
+    count: int,
+    seconds: float,
+    *,
+    metric: str,
+    unit: str = "entries/s",
+    ceiling: float | None = None,
+    target: str = "",
+) -> str:
+    value = count / seconds if seconds else 0.0
+    ROWS.append(
+        {
+            "benchmark": "ingest",
+            "metric": metric,
+            "value": round(value, 1),
+            "unit": unit,
+            "ceiling": round(ceiling, 1) if ceiling else None,
+            "ratio": round(value / ceiling, 2) if ceiling else None,
+            "target": target,
+        }
+    )
+    return f"{value:,.0f}/s ({count} in {seconds:.2f}s)"
 
 
 def main() -> None:
@@ -138,6 +161,7 @@ def main() -> None:
             run(server, args)
     finally:
         connection.creation.destroy_test_db(db_name, verbosity=0)
+    print("RESULT_JSON " + json.dumps(ROWS))
 
 
 def run(server: FeedServer, args: argparse.Namespace) -> None:
@@ -149,11 +173,14 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
     # Parse only, both parsers, on the same bytes.
     started = time.perf_counter()
     n = sum(len(parse.parse_with_fastfeedparser(d).entries) for d in docs)
-    print(f"  parse only, fastfeedparser:           {rate(n, time.perf_counter() - started)}")
+    figure = rate(n, time.perf_counter() - started, metric="parse only, fastfeedparser")
+    print(f"  parse only, fastfeedparser:           {figure}")
+    parse_ceiling = ROWS[-1]["value"]
     sample = docs[: max(1, len(docs) // 10)]
     started = time.perf_counter()
     n = sum(len(parse.parse_with_feedparser(d).entries) for d in sample)
-    print(f"  parse only, feedparser (1/10 sample): {rate(n, time.perf_counter() - started)}")
+    figure = rate(n, time.perf_counter() - started, metric="parse only, feedparser")
+    print(f"  parse only, feedparser (1/10 sample): {figure}")
 
     # Parse + dedupe + store, bodies already in hand (what the target measures).
     sources = [
@@ -161,9 +188,10 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
         for i in range(args.feeds)
     ]
     stored, seconds, parse_seconds = store_all(sources, docs)
-    print(
-        f"  parse + dedupe + store, 1 process:    {rate(stored, seconds)}  (target >= 2,000/s on PostgreSQL)"
-    )
+    target = ">= 2,000 entries/s on PostgreSQL"
+    metric = f"parse+dedupe+store, 1 process ({connection.vendor})"
+    figure = rate(stored, seconds, metric=metric, ceiling=parse_ceiling, target=target)
+    print(f"  parse + dedupe + store, 1 process:    {figure}  (target {target})")
     print(
         f"    of which parse_feed {parse_seconds:.2f}s; dedupe + store {seconds - parse_seconds:.2f}s "
         f"= {stored / (seconds - parse_seconds):,.0f} entries/s"
@@ -173,9 +201,10 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
         # As deployed: an `ingest` Celery worker runs one process per core, each polling its
         # own sources; this runs the same split over forked processes.
         stored, seconds = store_parallel(sources, docs, workers=args.workers)
-        print(f"  parse + dedupe + store, {args.workers} processes:  {rate(stored, seconds)}")
+        metric = f"parse+dedupe+store, {args.workers} processes ({connection.vendor})"
+        figure = rate(stored, seconds, metric=metric, ceiling=parse_ceiling, target=target)
+        print(f"  parse + dedupe + store, {args.workers} processes:  {figure}")
         Article.objects.all().delete()
-    Article.objects.all().delete()
 
     # The whole poll over loopback HTTP, as poll_sources runs it.
     for i, doc in enumerate(docs):
@@ -190,12 +219,13 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
     poll_seconds = time.perf_counter() - started
     new = sum(r.new for r in results)
     failed = [r for r in results if r.failed]
-    print(f"  full poll (fetch+parse+dedupe+store): {rate(new, poll_seconds)}  failed={len(failed)}")
+    figure = rate(new, poll_seconds, metric="full poll over loopback HTTP, 1 process", ceiling=parse_ceiling)
+    print(f"  full poll (fetch+parse+dedupe+store): {figure}  failed={len(failed)}")
     started = time.perf_counter()
     again = [services.source_poll(source=s) for s in sources]
+    figure = rate(len(again), time.perf_counter() - started, metric="re-poll answered 304", unit="feeds/s")
     print(
-        f"  re-poll, all 304:                     {rate(len(again), time.perf_counter() - started)} feeds, "
-        f"not-modified={sum(r.outcome == 'not-modified' for r in again)}"
+        f"  re-poll, all 304:                     {figure} feeds, not-modified={sum(r.outcome == 'not-modified' for r in again)}"
     )
 
     # Extraction: real fixture pages when present, else generated ones.
@@ -232,13 +262,16 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
         outcomes.append(services.article_extract(article=article))
         timings.append(time.perf_counter() - t)
     seconds = time.perf_counter() - started
-    print(
-        f"  extraction (fetch+trafilatura+save):  {rate(len(articles), seconds)} pages, "
-        f"median {statistics.median(timings) * 1000:.0f} ms/page, outcomes "
-        f"{ {o: outcomes.count(o) for o in set(outcomes)} }"
+    figure = rate(
+        len(articles), seconds, metric="extraction (robots, fetch, trafilatura, save)", unit="pages/s"
     )
-    fetch_limit = settings.FETCH_MAX_BYTES
-    print(f"  (fetch cap {fetch_limit:,} bytes; per-host concurrency {settings.FETCH_PER_HOST_CONCURRENCY})")
+    counts = {o: outcomes.count(o) for o in sorted(set(outcomes))}
+    print(
+        f"  extraction (fetch+trafilatura+save):  {figure} pages, "
+        f"median {statistics.median(timings) * 1000:.0f} ms/page, outcomes {counts}"
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(f"  ({os.cpu_count()} cores, load average {load:.1f} during the run)")
 
 
 if __name__ == "__main__":

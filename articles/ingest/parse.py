@@ -48,7 +48,7 @@ class ParsedEntry:
     guid: str = ""
     author: str = ""
     published: datetime | None = None
-    summary: str = ""  # plain text
+    summary: str = ""  # plain text of the description, only for entries without content
     content: str = ""  # plain text of content:encoded / atom:content, when present
 
 
@@ -145,6 +145,14 @@ def _content_text(entry: dict) -> str:
     return ""
 
 
+def _texts(summary_html: object, entry: dict) -> dict[str, str]:
+    # The summary is only a fallback for entries without full content; converting it anyway
+    # would double the HTML work for the usual content:encoded feed.
+    content = _content_text(entry)
+    summary = html_to_text(str(summary_html or "")) if not content else ""
+    return {"summary": summary, "content": content}
+
+
 def parse_with_fastfeedparser(content: bytes) -> ParsedFeed:
     data = fastfeedparser.parse(content)  # bytes, never a URL string: it would fetch it itself
     feed = data.get("feed", {}) or {}
@@ -162,8 +170,7 @@ def parse_with_fastfeedparser(content: bytes) -> ParsedFeed:
                 guid=str(entry.get("id") or ""),
                 author=html_to_text(entry.get("author"), single_line=True),
                 published=_aware(entry.get("published") or entry.get("updated")),
-                summary=html_to_text(entry.get("description")),
-                content=_content_text(entry),
+                **_texts(entry.get("description"), entry),
             )
         )
     return parsed
@@ -197,8 +204,7 @@ def parse_with_feedparser(content: bytes) -> ParsedFeed:
                 guid=str(entry.get("id") or ""),
                 author=html_to_text(entry.get("author"), single_line=True),
                 published=_struct_time(entry.get("published_parsed") or entry.get("updated_parsed")),
-                summary=html_to_text(entry.get("summary")),
-                content=_content_text(entry),
+                **_texts(entry.get("summary"), entry),
             )
         )
     if not parsed.entries and (data.get("bozo") or not data.get("version")):
