@@ -130,7 +130,7 @@ def article_slug(title: str, url: str) -> str:
 def _known_keys(*, source: Source, urls: set[str], guids: set[str]) -> tuple[set[str], set[str]]:
     """One query: which of these URLs exist anywhere, which GUIDs exist in this source."""
     known_urls, known_guids = set(), set()
-    rows = Article.objects.filter(Q(url__in=urls) | Q(source=source, guid__in=guids))
+    rows = Article.objects.filter(Q(url__in=urls) | Q(source=source, guid__in=guids)).order_by()
     for url, guid, source_id in rows.values_list("url", "guid", "source_id"):
         known_urls.add(url)
         if source_id == source.pk and guid:

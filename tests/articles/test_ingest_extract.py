@@ -219,7 +219,9 @@ def test_canonical_urls_drop_what_does_not_identify_the_page(url, expected):
 
 
 def test_an_undated_entry_takes_the_date_from_its_page(feed_server):
-    page = PAGE.replace("<title>", '<meta property="article:published_time" content="2025-03-01T10:00:00+00:00"><title>')
+    page = PAGE.replace(
+        "<title>", '<meta property="article:published_time" content="2025-03-01T10:00:00+00:00"><title>'
+    )
     feed_server.routes["/dated"] = Route(body=page.encode(), content_type="text/html")
     article = new_article(feed_server.url("/dated"))
     Article.objects.filter(pk=article.pk).update(published_at=article.fetched_at)
