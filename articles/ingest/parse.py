@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 HEAD_BYTES = 256 * 1024
 DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
-XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding=", re.IGNORECASE)
+XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*encoding\s*=\s*["'])([A-Za-z0-9._\-]+)(["'])""", re.IGNORECASE)
 HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!DOCTYPE\s+html|<html)", re.IGNORECASE | re.DOTALL)
 BLOCK_START = re.compile(
     r"<(p|div|br|li|ul|ol|h[1-6]|blockquote|pre|tr|table|section|article|figure|figcaption)\b", re.IGNORECASE
@@ -101,14 +101,18 @@ def prepare_bytes(content: bytes) -> bytes:
     if HTML_START.match(head) and not re.search(rb"<(rss|feed|rdf:RDF)[\s>]", head):
         raise FeedError("The URL serves an HTML page, not a feed.")
     has_bom = content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
-    if not has_bom and not XML_ENCODING.match(content):
+    declared = XML_ENCODING.match(content)
+    label = declared.group(2).decode("ascii", "ignore").lower() if declared else ""
+    if not has_bom and label in ("", "utf-8", "utf8"):
         try:
             content.decode("utf-8")
         except UnicodeDecodeError:
-            # No declaration and not UTF-8 (a KOI8-R feed, say): guess once, hand over UTF-8.
+            # Undeclared or falsely declared UTF-8 (a KOI8-R or Latin-1 feed, say): guess the
+            # real encoding once and hand the parsers UTF-8 with a matching declaration.
             best = from_bytes(content[:HEAD_BYTES]).best()
             if best is not None:
-                return content.decode(best.encoding, errors="replace").encode("utf-8")
+                text = content.decode(best.encoding, errors="replace").encode("utf-8")
+                return XML_ENCODING.sub(rb"\g<1>utf-8\g<3>", text, count=1)
     return content
 
 
