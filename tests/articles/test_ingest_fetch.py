@@ -229,4 +229,4 @@ def test_no_more_than_the_per_host_limit_of_requests_run_at_once(feed_server, se
         t.join()
     assert errors == []
     assert len(feed_server.hits_for("/slow")) == 6
-    assert feed_server.max_active == 2
+    assert 1 <= feed_server.max_active <= 2  # never more than the limit on one host
