@@ -396,6 +396,8 @@ def article_extract(*, article: Article) -> str:
     notes: list[str] = []
     page = None
     try:
+        # Blocked addresses are reported as such, not as a robots.txt refusal.
+        fetch.check_url_allowed(article.url)
         if not robots.robots_allowed(article.url):
             notes.append("robots.txt disallows the page")
         else:

@@ -228,3 +228,11 @@ def test_an_undated_entry_takes_the_date_from_its_page(feed_server):
     services.article_extract(article=article)
     article.refresh_from_db()
     assert article.published_at.date().isoformat() == "2025-03-01"
+
+
+def test_an_article_on_a_private_address_is_never_fetched_and_falls_back_to_the_feed(settings):
+    settings.FETCH_ALLOWED_PRIVATE_HOSTS = []
+    article = new_article("http://10.0.0.5/story", feed_summary=LONG_TEXT)
+    assert services.article_extract(article=article) == "extracted"
+    article.refresh_from_db()
+    assert "blocked" in article.status_reason and article.word_count > 80
