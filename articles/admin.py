@@ -54,6 +54,21 @@ class FetchAttemptInline(admin.TabularInline):
         return super().get_queryset(request).filter(pk__in=list(ids.values_list("pk", flat=True)[:20]))
 
 
+class PausedFilter(admin.SimpleListFilter):
+    title = "paused"
+    parameter_name = "paused"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Paused"), ("no", "Not paused")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(paused_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(paused_at__isnull=True)
+        return queryset
+
+
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
     list_display = [
@@ -66,7 +81,7 @@ class SourceAdmin(admin.ModelAdmin):
         "next_poll_at",
         "is_active",
     ]
-    list_filter = ["is_active", ("paused_at", admin.EmptyFieldListFilter), "last_error_class", "topics"]
+    list_filter = ["is_active", PausedFilter, "last_error_class", "topics"]
     search_fields = ["name", "feed_url"]
     actions = ["poll_now", "pause", "resume"]
     inlines = [FetchAttemptInline]

@@ -111,3 +111,11 @@ def test_the_import_page_renders_for_an_editor(client, editor):
     client.force_login(editor)
     response = client.get(reverse("admin:articles_source_import_opml"))
     assert response.status_code == 200 and b'type="file"' in response.content
+
+
+def test_the_sources_list_filters_paused_sources(client, editor):
+    factories.make_source(name="Stopped feed", paused_at=timezone.now())
+    factories.make_source(name="Healthy feed")
+    client.force_login(editor)
+    html = client.get(reverse(CHANGELIST), {"paused": "yes"}).content.decode()
+    assert "Stopped feed" in html and "Healthy feed" not in html
