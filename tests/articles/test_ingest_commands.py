@@ -17,7 +17,6 @@ from articles import tasks
 from articles.ingest import services
 from articles.ingest.services import opml_outlines
 from articles.models import Article, FetchAttempt, Source
-from newsroom.celery import app as celery_app
 from tests import factories
 from tests.articles.test_ingest_parse import LAUGHS
 from tests.fakes.feed_server import Route, fixtures_dir, rss, serve
@@ -41,9 +40,9 @@ def feed_server(settings):
 
 
 @pytest.fixture
-def eager(monkeypatch):
+def eager(eager_celery):
     # The PostgreSQL + Redis leg runs Celery for real; these tests want the tasks inline.
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    pass
 
 
 def run(*args: str) -> str:
