@@ -43,7 +43,12 @@ def site(transactional_db, live_server, settings):
         articles.append(article)
     from comments.models import Comment
 
-    Comment.objects.create(article=articles[0], author=reader, body="Finally some good news.")
+    Comment.objects.create(
+        article=articles[0],
+        author=reader,
+        body="Finally some good news.",
+        body_html="<p>Finally some good news.</p>",
+    )
     return {"url": live_server.url, "article": articles[0], "topic": topic}
 
 
