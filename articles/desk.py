@@ -658,7 +658,10 @@ def celery_queue_lengths() -> dict[str, int] | None:
 
 def desk_overview(*, now: datetime | None = None) -> DeskOverview:
     counts = dict(
-        Article.objects.order_by().values_list("status").annotate(n=models.Count("pk")).values_list("status", "n")
+        Article.objects.order_by()
+        .values_list("status")
+        .annotate(n=models.Count("pk"))
+        .values_list("status", "n")
     )
     return DeskOverview(
         status_counts=[(value, label, counts.get(value, 0)) for value, label in Article.Status.choices],

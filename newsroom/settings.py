@@ -151,6 +151,9 @@ CELERY_TASK_ROUTES = {
 }
 # Every periodic job lives here, each with why it runs at that interval. Later work adds to it.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Desk: scheduled publications go out within a minute of their time; the due-query is one
+# indexed lookup, so running it every minute costs nothing.
+CELERY_BEAT_SCHEDULE["publish-scheduled"] = {"task": "articles.tasks.publish_scheduled", "schedule": 60.0}
 
 # --- Auth and accounts ------------------------------------------------------------------
 
