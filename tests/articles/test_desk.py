@@ -266,9 +266,9 @@ def test_the_periodic_task_publishes_scheduled_articles_once_their_time_has_come
     desk.article_schedule(article=article, editor=editor, when=soon, based_on_version=1)
     desk.article_schedule(article=later, editor=editor, when=soon + timedelta(days=1), based_on_version=1)
 
-    assert publish_scheduled.delay().get() == []  # nothing is due yet
+    assert publish_scheduled.apply().get() == []  # nothing is due yet
     Article.objects.filter(pk=article.pk).update(scheduled_for=timezone.now() - timedelta(seconds=1))
-    published = publish_scheduled.delay().get()
+    published = publish_scheduled.apply().get()
 
     assert published == [article.pk]
     article.refresh_from_db()
