@@ -18,6 +18,12 @@ from articles.tasks import publish_scheduled
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The cast's users are created with a password; the real hasher costs ~0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def article(db):
     return factories.make_review_article()
