@@ -290,6 +290,7 @@ class ArticleAdmin(admin.ModelAdmin):
                 except desk.StaleVersion as exc:
                     conflict = exc
                     form.add_error(None, str(exc))
+                    form.rebase(exc.current.version if exc.current else 0)
                 except desk.DeskError as exc:
                     form.add_error(None, str(exc))
                 except ValidationError as exc:

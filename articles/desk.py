@@ -48,8 +48,9 @@ class StaleVersion(DeskError):
         based = based_on.version if based_on else 0
         now = current.version if current else 0
         super().__init__(
-            f"Someone saved version {now} while you were editing version {based}. "
-            "Your changes were not saved; review what changed below and edit again."
+            f"Someone saved version {now} while you were editing version {based}. Nothing was "
+            f"saved. Your edits are still in the form: compare them with what changed, then "
+            f"submit again to replace version {now}."
         )
 
 

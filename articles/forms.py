@@ -106,6 +106,15 @@ class ReviewForm(forms.Form):
         ]
         return initial
 
+    def clean_based_on_version(self) -> int:
+        # No version on the form means "I saw no summary": any existing version makes it stale.
+        return self.cleaned_data.get("based_on_version") or 0
+
+    def rebase(self, version: int) -> None:
+        """After a conflict: keep the editor's text, but let a deliberate resubmit through."""
+        self.data = self.data.copy()
+        self.data["based_on_version"] = str(version)
+
     def key_point_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
         return [
             (heading, self[f"kp_text_{i}"], self[f"kp_evidence_{i}"])

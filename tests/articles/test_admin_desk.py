@@ -351,6 +351,35 @@ def test_a_stale_save_gets_a_conflict_message_showing_what_changed(article, logi
     assert "<li class=\"added\">Why it matters: First editor&#x27;s words.</li>" in html
     assert _snapshot(article) == before
     assert article.latest_summary.key_points[1]["text"] == "First editor's words."
+    assert "Second editor&#x27;s words." in html  # their edit is kept in the form
+
+
+def test_after_seeing_a_conflict_an_editor_can_deliberately_resubmit(article, login):
+    shown = article.latest_summary
+    client = login("editor")
+    client.post(review_url(article), review_data(shown, "save", kp_text_1="First editor's words."))
+    conflict = client.post(review_url(article), review_data(shown, "save", kp_text_1="Second words."))
+    assert conflict.status_code == 409
+    assert 'name="based_on_version" value="3"' in conflict.content.decode()
+
+    again = client.post(
+        review_url(article), review_data(shown, "save", kp_text_1="Second words.", based_on_version=3)
+    )
+
+    assert again.status_code == 302
+    assert article.latest_summary.version == 4
+    assert article.latest_summary.key_points[1]["text"] == "Second words."
+
+
+def test_a_form_without_a_version_cannot_overwrite_an_existing_summary(article, login):
+    before = _snapshot(article)
+
+    response = login("editor").post(
+        review_url(article), review_data(article.latest_summary, "save", based_on_version="", kp_text_1="X.")
+    )
+
+    assert response.status_code == 409
+    assert _snapshot(article) == before
 
 
 def test_approving_clears_a_reader_report(article, login, reader):
