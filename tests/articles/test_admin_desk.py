@@ -348,7 +348,7 @@ def test_a_stale_save_gets_a_conflict_message_showing_what_changed(article, logi
     html = response.content.decode()
     assert response.status_code == 409
     assert "Someone saved version 3 while you were editing version 2." in html
-    assert "<li class=\"added\">Why it matters: First editor&#x27;s words.</li>" in html
+    assert '<li class="added">Why it matters: First editor&#x27;s words.</li>' in html
     assert _snapshot(article) == before
     assert article.latest_summary.key_points[1]["text"] == "First editor's words."
     assert "Second editor&#x27;s words." in html  # their edit is kept in the form
@@ -489,7 +489,9 @@ def test_the_desk_home_shows_counts_spend_failures_and_failing_sources(login, db
     assert "Waiting story" in html
     assert "$0.50 / $2.00" in html and "(25%)" in html
     assert "Broken story" in html and "HTTP 500" in html
-    assert reverse("admin:articles_article_retry", args=[Article.objects.get(title="Broken story").pk]) in html
+    assert (
+        reverse("admin:articles_article_retry", args=[Article.objects.get(title="Broken story").pk]) in html
+    )
     assert "Flaky Feed" in html and reverse("admin:articles_source_changelist") in html
 
 

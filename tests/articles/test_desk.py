@@ -71,7 +71,9 @@ def test_saving_an_unchanged_draft_adds_no_version(article, editor):
 
 def test_a_save_based_on_an_old_version_is_refused_and_changes_nothing(article, editor):
     ai = article.latest_summary
-    desk.summary_save_draft(article=article, editor=editor, edit=edited(ai, text="First editor."), based_on_version=1)
+    desk.summary_save_draft(
+        article=article, editor=editor, edit=edited(ai, text="First editor."), based_on_version=1
+    )
 
     with pytest.raises(desk.StaleVersion) as conflict:
         desk.summary_save_draft(
@@ -339,7 +341,9 @@ def test_bulk_reject_uses_one_reason_for_all(editor):
     first, second = factories.make_review_article(), factories.make_review_article()
 
     result = desk.articles_reject_bulk(
-        articles=Article.objects.filter(pk__in=[first.pk, second.pk]), editor=editor, reason="Duplicate wire copy."
+        articles=Article.objects.filter(pk__in=[first.pk, second.pk]),
+        editor=editor,
+        reason="Duplicate wire copy.",
     )
 
     assert len(result.done) == 2
@@ -414,7 +418,11 @@ def test_spend_today_counts_only_todays_model_calls(db):
     ModelCall.objects.create(backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("0.25"))
     ModelCall.objects.create(backend="anthropic", model="m", outcome="error", cost_usd=Decimal("0.05"))
     ModelCall.objects.create(
-        backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("9"), created_at=now - timedelta(days=1)
+        backend="anthropic",
+        model="m",
+        outcome="ok",
+        cost_usd=Decimal("9"),
+        created_at=now - timedelta(days=1),
     )
 
     assert desk.spend_today(now=now) == Decimal("0.30")
