@@ -209,9 +209,14 @@ class ArticleAdmin(admin.ModelAdmin):
     def producer(self, obj: Article) -> str:
         return obj.latest_producer or "—"
 
-    @admin.display(description="reader report", boolean=True, ordering="needs_attention")
-    def reader_report(self, obj: Article) -> bool:
-        return obj.needs_attention
+    @admin.display(description="reader report", ordering="needs_attention")
+    def reader_report(self, obj: Article) -> str:
+        # Only the exception is marked: a column of red crosses would hide the one that matters.
+        return format_html('<span class="desk-flag">{}</span>', "⚑ reported") if obj.needs_attention else ""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {"title": "Review queue", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     # --- bulk actions ---------------------------------------------------------------------
 
