@@ -521,3 +521,71 @@ def test_editors_can_switch_auto_publish_on_a_source(login, db):
 
     assert 'name="auto_publish"' in html
     assert source.auto_publish is False
+
+
+def test_choosing_topics_on_the_review_screen_is_saved_and_audited(article, login):
+    transport = factories.make_topic("Transport")
+
+    response = login("editor").post(
+        review_url(article), review_data(article.latest_summary, "save", topics=[transport.pk])
+    )
+
+    assert response.status_code == 302
+    assert list(article.topics.all()) == [transport]
+    entry = AuditEntry.objects.get(article=article, action="topics.change")
+    assert entry.details == {"topics": ["Transport"]}
+    assert article.summaries.count() == 2  # the summary itself did not change
+
+
+def test_summary_versions_cannot_be_edited_in_place_through_the_admin(article, login):
+    first = article.summaries.get(version=1)
+
+    response = login("editor").post(
+        reverse("admin:articles_summary_change", args=[first.pk]), {"key_takeaway": "Rewritten history."}
+    )
+
+    assert response.status_code == 403
+    first.refresh_from_db()
+    assert first.key_takeaway != "Rewritten history."
+
+
+def test_the_review_screen_needs_the_same_number_of_queries_however_long_the_history(article, login, editor):
+    client = login("editor")
+    client.get(review_url(article))
+
+    with CaptureQueriesContext(connection) as short:
+        client.get(review_url(article))
+    for n in range(5):
+        desk.summary_save_draft(
+            article=article,
+            editor=editor,
+            edit=desk.SummaryEdit(
+                key_takeaway=f"Takeaway {n}.",
+                key_points=article.latest_summary.key_points,
+                faq=article.latest_summary.faq,
+            ),
+            based_on_version=article.latest_summary.version,
+        )
+    with CaptureQueriesContext(connection) as long:
+        response = client.get(review_url(article))
+
+    assert response.status_code == 200
+    assert "Takeaway 4." in response.content.decode()
+    assert len(long.captured_queries) == len(short.captured_queries)
+
+
+def test_the_desk_home_needs_the_same_number_of_queries_however_much_is_failing(login, db):
+    client = login("editor")
+    factories.make_article(status=Article.Status.FAILED)
+    factories.make_source(consecutive_failures=1)
+    client.get("/admin/")
+
+    with CaptureQueriesContext(connection) as few:
+        client.get("/admin/")
+    for _ in range(5):
+        factories.make_article(status=Article.Status.FAILED)
+        factories.make_source(consecutive_failures=2)
+    with CaptureQueriesContext(connection) as many:
+        client.get("/admin/")
+
+    assert len(many.captured_queries) == len(few.captured_queries)
