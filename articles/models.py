@@ -74,7 +74,7 @@ class Source(models.Model):
     """An RSS/Atom/JSON feed we poll, with its fetch state kept between polls."""
 
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True, blank=True)
     site_url = models.URLField(max_length=500, blank=True, validators=[validate_http_url])
     feed_url = models.URLField(max_length=1000, unique=True, validators=[validate_http_url])
     language = models.CharField(max_length=16, blank=True)
@@ -201,7 +201,7 @@ class Article(models.Model):
     read_time = models.PositiveSmallIntegerField(_("read time (minutes)"), default=0)
     language = models.CharField(max_length=16, blank=True)
     lead_image_url = models.URLField(max_length=1000, blank=True)
-    slug = models.SlugField(max_length=220, unique=True)
+    slug = models.SlugField(max_length=220, unique=True, blank=True)
     topics = models.ManyToManyField(Topic, blank=True, related_name="articles")
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     duplicate_of = models.ForeignKey(
@@ -244,6 +244,8 @@ class Article(models.Model):
         super().clean()
         if not (self.title or "").strip():
             raise ValidationError({"title": _("An article needs a title.")})
+        if not self.slug:
+            self.slug = unique_slug(Article, self.title, max_length=200)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.slug:

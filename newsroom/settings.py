@@ -178,8 +178,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 
 # --- Email ------------------------------------------------------------------------------
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# EMAIL_URL: consolemail:// (default), smtp://user:pass@host:587, smtp+tls://..., smtp+ssl://...
+# Only the keys the URL really sets are applied (Django 6.1 warns about unused email settings).
+vars().update({k: v for k, v in env.email_url("EMAIL_URL", default="consolemail://").items() if v})
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Newsroom <newsroom@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -32,3 +32,26 @@ def reader(db):
 @pytest.fixture
 def published_article(db):
     return factories.make_published_article()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(django_test_environment):
+    """Pages link hashed static files (whitenoise's manifest), so collect them once per run."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """On the services leg of CI nothing may skip: a skipped test there hides a broken setup."""
+    import os
+
+    if os.environ.get("NEWSROOM_FAIL_ON_SKIP") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        reporter.write_line(
+            f"NEWSROOM_FAIL_ON_SKIP=1 but {skipped} test(s) skipped: failing the run.", red=True
+        )
+        session.exitstatus = 1

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
+                ('slug', models.SlugField(max_length=200, blank=True, unique=True)),
                 ('site_url', models.URLField(blank=True, max_length=500, validators=[articles.models.validate_http_url])),
                 ('feed_url', models.URLField(max_length=1000, unique=True, validators=[articles.models.validate_http_url])),
                 ('language', models.CharField(blank=True, max_length=16)),
@@ -89,7 +89,7 @@ class Migration(migrations.Migration):
                 ('read_time', models.PositiveSmallIntegerField(default=0, verbose_name='read time (minutes)')),
                 ('language', models.CharField(blank=True, max_length=16)),
                 ('lead_image_url', models.URLField(blank=True, max_length=1000)),
-                ('slug', models.SlugField(max_length=220, unique=True)),
+                ('slug', models.SlugField(max_length=220, blank=True, unique=True)),
                 ('content_hash', models.CharField(blank=True, db_index=True, max_length=64)),
                 ('status', models.CharField(choices=[('new', 'New'), ('extracted', 'Extracted'), ('summarizing', 'Summarizing'), ('in_review', 'In review'), ('published', 'Published'), ('rejected', 'Rejected'), ('failed', 'Failed')], db_index=True, default='new', max_length=16)),
                 ('status_reason', models.TextField(blank=True)),

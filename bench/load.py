@@ -1,0 +1,228 @@
+"""Load test: gunicorn + PostgreSQL + Redis on loopback, anonymous readers and commenters at once.
+
+    make load                       # 200 readers + 20 commenters for 60 s
+    python bench/load.py --seconds 15 --readers 200 --writers 20   # the CI smoke
+
+Pass criteria (exit 1 otherwise): zero 5xx, zero lost writes (every comment the script got a
+success for is in the database, and no other), p99 under 300 ms. Needs DATABASE_URL and REDIS_URL
+(defaults: a `newsroom_load` database and Redis db 14 on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom_load")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("CACHE_KEY_PREFIX", "newsroom-load")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
+# Twenty commenters share 127.0.0.1: lift the per-user/per-IP comment limits for the run only.
+os.environ.setdefault("COMMENT_RATE_LIMITS_DISABLED", "1")
+os.environ.setdefault("COMMENT_HOLD_NEW_ACCOUNTS", "0")
+
+import django  # noqa: E402
+import httpx  # noqa: E402
+
+MARKER = f"load-{secrets.token_hex(4)}"
+FORM_RE = re.compile(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', re.S)
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    name = django.conf.settings.DATABASES["default"]["NAME"]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def prepare(writers: int) -> tuple[list[str], list[str], list[str]]:
+    """Migrate, seed, create verified commenters with ready sessions. Returns paths and cookies."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from accounts.models import User
+    from articles.models import Article, Topic
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    articles = [a.get_absolute_url() for a in Article.objects.published()]
+    topics = [t.get_absolute_url() for t in Topic.objects.all()]
+    sessions = []
+    for i in range(writers):
+        email = f"load-writer-{i}@newsroom.test"
+        user = User.objects.filter(email=email).first() or User.objects.create_user(
+            email=email, password=secrets.token_urlsafe(12), display_name=f"Load writer {i}"
+        )
+        User.objects.filter(pk=user.pk).update(date_joined=timezone.now() - timezone.timedelta(days=30))
+        EmailAddress.objects.get_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        sessions.append(store.session_key)
+    return articles, topics, sessions
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.status: dict[int, int] = {}
+        self.errors = 0
+        self.comment_successes: list[str] = []
+        self.comment_refusals = 0
+
+    def add(self, status: int, seconds: float) -> None:
+        self.latencies.append(seconds)
+        self.status[status] = self.status.get(status, 0) + 1
+
+
+async def reader(client: httpx.AsyncClient, paths: list[str], stop_at: float, stats: Stats) -> None:
+    while time.monotonic() < stop_at:
+        path = random.choice(paths)
+        started = time.perf_counter()
+        try:
+            response = await client.get(path)
+            stats.add(response.status_code, time.perf_counter() - started)
+        except httpx.HTTPError:
+            stats.errors += 1
+
+
+async def writer(
+    base: str, session_key: str, articles: list[str], stop_at: float, stats: Stats, n: int
+) -> None:
+    cookies = {"sessionid": session_key}
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
+        i = 0
+        while time.monotonic() < stop_at:
+            i += 1
+            path = random.choice(articles)
+            started = time.perf_counter()
+            try:
+                page = await client.get(path)
+                stats.add(page.status_code, time.perf_counter() - started)
+                form = next((m for m in FORM_RE.finditer(page.text) if 'name="body"' in m.group(2)), None)
+                token = CSRF_RE.search(form.group(2)) if form else None
+                if not (form and token):
+                    stats.errors += 1
+                    await asyncio.sleep(1)
+                    continue
+                body = f"{MARKER} writer {n} comment {i}: an on-topic remark about this story."
+                started = time.perf_counter()
+                response = await client.post(
+                    form.group(1),
+                    data={"body": body, "csrfmiddlewaretoken": token.group(1)},
+                    headers={"Referer": base + path},
+                )
+                stats.add(response.status_code, time.perf_counter() - started)
+                if response.status_code in (200, 201, 302, 303):
+                    stats.comment_successes.append(body)
+                else:
+                    stats.comment_refusals += 1
+            except httpx.HTTPError:
+                stats.errors += 1
+            await asyncio.sleep(random.uniform(0.5, 1.5))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def run_load(base: str, paths: list[str], articles: list[str], sessions: list[str], args) -> Stats:
+    stats = Stats()
+    stop_at = time.monotonic() + args.seconds
+    limits = httpx.Limits(max_connections=args.readers, max_keepalive_connections=args.readers)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+        tasks = [asyncio.create_task(reader(client, paths, stop_at, stats)) for _ in range(args.readers)]
+        tasks += [
+            asyncio.create_task(writer(base, key, articles, stop_at, stats, n))
+            for n, key in enumerate(sessions)
+        ]
+        await asyncio.gather(*tasks)
+    return stats
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--readers", type=int, default=200)
+    parser.add_argument("--writers", type=int, default=20)
+    parser.add_argument("--gunicorn-workers", type=int, default=(os.cpu_count() or 2) * 2 + 1)
+    args = parser.parse_args()
+
+    django.setup()
+    ensure_database()
+    articles, topics, sessions = prepare(args.writers)
+    paths = (
+        ["/"] * 3 + articles + topics + ["/search/?q=model", "/search/?q=council", "/feed/", "/feed/atom/"]
+    )
+
+    from tests.processes import start_gunicorn, stop
+
+    log = ROOT / "bench" / "results" / "load-gunicorn.log"
+    log.parent.mkdir(exist_ok=True)
+    proc, port = start_gunicorn(log, workers=args.gunicorn_workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        httpx.get(base + "/", timeout=10)  # warm the page cache once
+        started = time.monotonic()
+        stats = asyncio.run(run_load(base, paths, articles, sessions, args))
+        elapsed = time.monotonic() - started
+    finally:
+        stop(proc)
+
+    from comments.models import Comment
+
+    stored = set(Comment.objects.filter(body__startswith=MARKER).values_list("body", flat=True))
+    succeeded = set(stats.comment_successes)
+    lost = succeeded - stored
+    phantom = stored - succeeded
+    total = sum(stats.status.values())
+    server_errors = sum(n for code, n in stats.status.items() if code >= 500)
+    p50, p95, p99 = (percentile(stats.latencies, p) * 1000 for p in (50, 95, 99))
+    result = {
+        "requests": total,
+        "requests_per_second": total / elapsed,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "status": stats.status,
+        "client_errors": stats.errors,
+        "server_errors": server_errors,
+        "comments_succeeded": len(succeeded),
+        "comments_refused": stats.comment_refusals,
+        "comments_stored": len(stored),
+        "lost_writes": len(lost),
+        "phantom_writes": len(phantom),
+        "mean_ms": statistics.fmean(stats.latencies) * 1000 if stats.latencies else 0,
+    }
+    print(json.dumps(result, indent=2))
+    ok = server_errors == 0 and not lost and not phantom and p99 < 300 and stats.errors == 0 and succeeded
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
