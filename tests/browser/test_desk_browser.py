@@ -47,6 +47,17 @@ def _log_in(page, base_url: str, email: str, password: str) -> None:
     page.wait_for_load_state()
 
 
+def _serious_accessibility_problems(page) -> list[tuple[str, list]]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        (v["id"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def test_an_editor_edits_a_key_point_approves_and_readers_see_it(live_server, transactional_db, browser):
     editor = factories.make_user(email="desk-editor@example.com", group="Editors", staff=True)
     article = factories.make_review_article(title="Council approves light-rail line")
@@ -56,6 +67,7 @@ def test_an_editor_edits_a_key_point_approves_and_readers_see_it(live_server, tr
     _log_in(page, live_server.url, editor.email, "correct horse battery")
     page.get_by_role("link", name="Open the review queue").click()
     page.get_by_role("link", name="Council approves light-rail line").click()
+    assert _serious_accessibility_problems(page) == []
     page.get_by_label("What happened", exact=True).fill(edited)
     page.get_by_role("button", name="Approve and publish").click()
     page.wait_for_url(re.compile(r"/admin/articles/article/"))
