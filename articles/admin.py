@@ -368,13 +368,12 @@ class ArticleAdmin(admin.ModelAdmin):
         *,
         conflict: desk.StaleVersion | None = None,
     ) -> HttpResponse:
+        text = desk.source_text(article)
         versions = list(article.summaries.select_related("created_by", "approved_by").order_by("-version"))
         latest = versions[0] if versions else None
         machine = next((v for v in versions if v.kind != Summary.Kind.EDITOR), None)
         score, unverified = (
-            desk.grounding_of(article.extracted_text, desk.SummaryEdit.of(latest).as_fields())
-            if latest
-            else (1.0, [])
+            desk.grounding_of(text, desk.SummaryEdit.of(latest).as_fields()) if latest else (1.0, [])
         )
         reports = article.audit_entries.filter(action="claim.reported").select_related("actor")[:20]
         key_points = []
@@ -383,7 +382,7 @@ class ArticleAdmin(admin.ModelAdmin):
                 form.key_point_rows(), list(latest.key_points) + [{}] * 3, strict=False
             ):
                 quotes = point.get("evidence") or []
-                found = bool(quotes) and all(desk.quote_found(article.extracted_text, q) for q in quotes)
+                found = bool(quotes) and all(desk.quote_found(text, q) for q in quotes)
                 key_points.append((heading, text_field, evidence_field, found))
         else:
             key_points = [(*row, False) for row in form.key_point_rows()]
@@ -403,7 +402,7 @@ class ArticleAdmin(admin.ModelAdmin):
             "conflict": conflict,
             "conflict_diff": desk.summary_diff(conflict.based_on, conflict.current) if conflict else [],
             "source_text": desk.highlight_evidence(
-                article.extracted_text,
+                text,
                 desk.evidence_quotes(desk.SummaryEdit.of(latest).as_fields()) if latest else [],
             ),
             "unverified": (latest.unverified_claims or unverified) if latest else [],

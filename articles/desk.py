@@ -115,6 +115,12 @@ def quote_found(text: str, quote: str) -> bool:
     return bool(quote_spans(text, quote))
 
 
+def source_text(article: Article) -> str:
+    """What the summary is checked against: the extracted text, or the feed's own text when
+    extraction found nothing (the summariser falls back the same way)."""
+    return article.extracted_text or article.feed_summary
+
+
 def evidence_quotes(fields: dict[str, Any]) -> list[str]:
     quotes: list[str] = []
     for row in list(fields.get("key_points") or []) + list(fields.get("faq") or []):
@@ -236,7 +242,7 @@ def _check_version(article: Article, based_on_version: int | None) -> Summary | 
 def _new_editor_version(
     *, article: Article, editor: Any, fields: dict[str, Any], note: str = "", action: str = "summary.edit"
 ) -> Summary:
-    score, unverified = grounding_of(article.extracted_text, fields)
+    score, unverified = grounding_of(source_text(article), fields)
     summary = Summary.create_version(
         article=article,
         kind=Summary.Kind.EDITOR,

@@ -589,3 +589,16 @@ def test_the_desk_home_needs_the_same_number_of_queries_however_much_is_failing(
         client.get("/admin/")
 
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_review_screen_links_to_the_audit_log_filtered_to_its_article(login, article, editor):
+    other = factories.make_review_article()
+    desk.article_reject(article=article, editor=editor, reason="Not news.")
+    desk.article_reject(article=other, editor=editor, reason="Also not news.")
+    client = login("editor")
+
+    audit_url = client.get(review_url(article)).context["audit_url"]
+    response = client.get(audit_url)
+
+    assert response.status_code == 200
+    assert [e.reason for e in response.context["cl"].result_list] == ["Not news."]
