@@ -375,7 +375,11 @@ class ArticleAdmin(admin.ModelAdmin):
         score, unverified = (
             desk.grounding_of(text, desk.SummaryEdit.of(latest).as_fields()) if latest else (1.0, [])
         )
-        reports = article.audit_entries.filter(action="claim.reported").select_related("actor")[:20]
+        reports = [
+            # The comments app records the quoted claim in details; fall back to whatever it wrote.
+            (entry, entry.details.get("claim") or entry.details.get("quote") or entry.reason or entry.details)
+            for entry in article.audit_entries.filter(action="claim.reported")[:20]
+        ]
         key_points = []
         if latest:
             for (heading, text_field, evidence_field), point in zip(
