@@ -602,3 +602,29 @@ def test_the_review_screen_links_to_the_audit_log_filtered_to_its_article(login,
 
     assert response.status_code == 200
     assert [e.reason for e in response.context["cl"].result_list] == ["Not news."]
+
+
+def test_an_article_without_a_summary_can_be_opened_but_not_approved(login, db):
+    article = factories.make_article(status=Article.Status.EXTRACTED, title="Not summarised yet")
+    client = login("editor")
+
+    page = client.get(review_url(article))
+    assert page.status_code == 200
+    assert "No summary yet." in page.content.decode()
+    assert 'value="approve"' not in page.content.decode()
+
+    response = client.post(
+        review_url(article),
+        review_data(
+            None,
+            "approve",
+            key_takeaway="Something.",
+            kp_text_0="One.",
+            kp_text_1="Two.",
+            kp_text_2="Three.",
+            based_on_version=0,
+        ),
+    )
+    assert response.status_code == 200
+    assert "cannot be approved" in response.content.decode()
+    assert article.summaries.count() == 0
