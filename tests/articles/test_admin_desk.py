@@ -628,3 +628,17 @@ def test_an_article_without_a_summary_can_be_opened_but_not_approved(login, db):
     assert response.status_code == 200
     assert "cannot be approved" in response.content.decode()
     assert article.summaries.count() == 0
+
+
+def test_every_demo_article_opens_on_the_desk_with_its_evidence_highlighted(login, db):
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    client = login("editor")
+
+    assert client.get("/admin/").status_code == 200
+    for article in Article.objects.all():
+        response = client.get(review_url(article))
+        assert response.status_code == 200
+        assert '<mark class="evidence">' in response.content.decode()
+        assert 'class="desk-badge">unverified' not in response.content.decode()
