@@ -156,9 +156,9 @@ class ArticleAdmin(admin.ModelAdmin):
                 latest_version=_latest("version"),
                 latest_grounding=_latest("grounding_score"),
                 latest_producer=_latest("producer"),
-                latest_kind=_latest("kind"),
+                # Every paid call counts, failed and retried ones too: ModelCall is the spend ledger.
                 cost_total=Subquery(
-                    Summary.objects.filter(article=OuterRef("pk"))
+                    ModelCall.objects.filter(article=OuterRef("pk"))
                     .order_by()
                     .values("article")
                     .annotate(s=Sum("cost_usd"))

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -532,7 +533,8 @@ def articles_approve_bulk(*, articles: Any, editor: Any) -> BulkResult:
         else:
             try:
                 article_approve(article=article, editor=editor, based_on_version=summary.version)
-            except Exception as exc:  # noqa: BLE001 — one bad row must not stop the batch
+            except (DeskError, ValidationError, IllegalTransition) as exc:
+                # One article that changed meanwhile or fails validation must not stop the batch.
                 result.skipped.append((article, _message(exc)))
             else:
                 result.done.append(article)

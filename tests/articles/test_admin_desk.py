@@ -429,7 +429,9 @@ def test_the_queue_filters_by_flag_and_searches_titles(login, db):
 
 def test_the_queue_shows_grounding_cost_and_producer_in_a_bounded_number_of_queries(login, db):
     for n in range(3):
-        factories.make_review_article(summary={"cost_usd": Decimal("0.0125"), "producer": f"model-{n}"})
+        article = factories.make_review_article(summary={"producer": f"model-{n}"})
+        for cost in ("0.0100", "0.0025"):  # a failed call and the one that worked
+            ModelCall.objects.create(article=article, backend="anthropic", model="m", cost_usd=Decimal(cost))
     client = login("editor")
     client.get(QUEUE_URL)  # warm the session and permission caches
 
