@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
@@ -456,6 +457,9 @@ def desk_index(request: HttpRequest, extra_context: dict | None = None) -> HttpR
 # The default site stays the site (other apps register on it); only its index gains the desk.
 # get_urls() looks up self.index when the URLs are built, after every admin module loaded.
 admin.site.index = desk_index
+admin.site.site_header = f"{settings.SITE_NAME} desk"
+admin.site.site_title = f"{settings.SITE_NAME} desk"
+admin.site.index_title = "Desk"
 
 
 # ======================================================================================
