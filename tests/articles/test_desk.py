@@ -465,3 +465,13 @@ def test_queue_lengths_are_read_from_redis(settings):
         client.lrem("summaries", 0, marker)
     assert set(after) == {"default", "ingest", "summaries"}
     assert after["summaries"] == before["summaries"] + 2
+
+
+def test_beat_runs_the_scheduled_publisher_every_minute(settings):
+    from newsroom.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["publish-scheduled"]
+
+    assert entry["schedule"] == 60.0
+    assert entry["task"] in app.tasks  # a typo in the name would silently never run
+    assert app.tasks[entry["task"]].run is publish_scheduled.run
