@@ -46,6 +46,12 @@ migrations-check: install
 worker: install
 	$(VENV)/bin/celery -A newsroom worker -Q default,ingest -l info
 
+# Summaries: I/O-bound model calls on their own queue, a threads pool with high concurrency,
+# prefetch 1 so a slow call never holds other articles hostage.
+.PHONY: worker-summaries
+worker-summaries: install
+	$(VENV)/bin/celery -A newsroom worker -Q summaries -P threads -c 16 --prefetch-multiplier 1 -n summaries@%h -l info
+
 beat: install
 	$(VENV)/bin/celery -A newsroom beat -l info
 

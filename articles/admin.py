@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
@@ -467,14 +468,68 @@ admin.site.index_title = "Desk"
 # ======================================================================================
 
 
+def _budget_message(request) -> None:
+    from articles.summarizers.budget import budget_exhausted, budget_status
+
+    level = messages.WARNING if budget_exhausted() else messages.INFO
+    messages.add_message(request, level, budget_status())
+
+
 @admin.register(ModelCall)
 class ModelCallAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "model", "outcome", "input_tokens", "output_tokens", "cost_usd"]
+    list_display = [
+        "created_at",
+        "article",
+        "backend",
+        "model",
+        "outcome",
+        "input_tokens",
+        "output_tokens",
+        "cache_write_tokens",
+        "cache_read_tokens",
+        "cost_usd",
+    ]
+    list_filter = ["outcome", "backend", "model"]
+    list_select_related = ["article"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # spend records come from real calls only
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        _budget_message(request)  # says why summarising is paused, where spend is looked at
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(SummaryBatch)
 class SummaryBatchAdmin(admin.ModelAdmin):
-    list_display = ["batch_id", "status", "created_at", "finished_at"]
+    list_display = ["batch_id", "status", "article_count", "created_at", "finished_at"]
+    list_filter = ["status"]
+
+    @admin.display(description="articles")
+    def article_count(self, obj: SummaryBatch) -> int:
+        return len(obj.article_ids or [])
+
+
+@admin.action(description="Retry the summary of selected failed articles", permissions=["change"])
+def retry_failed_summaries(modeladmin, request, queryset) -> None:
+    from articles.summarizers.services import article_retry_failed
+    from articles.tasks import summarize_article
+
+    retried = 0
+    for article in queryset.filter(status=Article.Status.FAILED):
+        if article_retry_failed(article=article):
+            transaction.on_commit(lambda pk=article.pk: summarize_article.delay(pk))
+            retried += 1
+    modeladmin.message_user(request, f"{retried} failed article(s) queued for a new summary.")
+
+
+# The action belongs on the article list, which the desk section above owns; attaching it
+# here keeps this section self-contained and the merge free of conflicts.
+ArticleAdmin.actions = [*(ArticleAdmin.actions or []), retry_failed_summaries]
 
 
 # ======================================================================================

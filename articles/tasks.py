@@ -5,6 +5,7 @@ check state, so a redelivered task is harmless. Queues are routed in settings.
 from __future__ import annotations
 
 from celery import shared_task  # noqa: F401
+from django.conf import settings
 
 # ======================================================================================
 # Ingestion: poll_due_sources, fetch_source(source_id), extract_article(article_id)
@@ -15,6 +16,69 @@ from celery import shared_task  # noqa: F401
 # Summaries: summarize_article(article_id, note="", force=False), sweep_stuck_summaries,
 # poll_summary_batches
 # ======================================================================================
+
+# Threads-pool workers ignore Celery's time limits, so each model call has its own timeout
+# (SUMMARY_MODEL_TIMEOUT_SECONDS, at most two calls per run); these limits cover prefork
+# workers. Both stay far below the broker's visibility timeout and the sweeper's stuck age,
+# so a slow run is never redelivered (and paid for twice) while it is still going.
+SUMMARY_SOFT_TIME_LIMIT = 150
+SUMMARY_TIME_LIMIT = 180
+
+
+@shared_task(bind=True, soft_time_limit=SUMMARY_SOFT_TIME_LIMIT, time_limit=SUMMARY_TIME_LIMIT)
+def summarize_article(
+    self, article_id: int, note: str = "", force: bool = False, allow_batch: bool = True
+) -> dict:
+    """Summarise one article (see articles.summarizers.services.article_summarize).
+
+    Retries temporary backend errors (429/529/5xx/timeouts) up to SUMMARY_MAX_ATTEMPTS runs
+    with exponential backoff and jitter, never sooner than retry-after; the last run fails
+    the article with the reason. Safe to run twice: the status claim is compare-and-set.
+    """
+    from articles.summarizers import services
+
+    attempt = self.request.retries + 1
+    try:
+        outcome = services.article_summarize(
+            article_id=article_id,
+            note=note,
+            force=force,
+            final_attempt=attempt >= settings.SUMMARY_MAX_ATTEMPTS,
+            allow_batch=allow_batch,
+        )
+    except services.SummaryTemporaryError as exc:
+        if self.request.is_eager:
+            # No broker (`make run`, tests): an eager retry would raise into whoever enqueued
+            # the task. The article is back in `extracted`; the sweeper picks it up later.
+            return {"article_id": article_id, "result": "retry-later", "detail": exc.reason}
+        raise self.retry(
+            countdown=services.retry_delay(attempt, exc.retry_after),
+            max_retries=settings.SUMMARY_MAX_ATTEMPTS,
+        ) from exc
+    return outcome.as_dict()
+
+
+@shared_task
+def sweep_stuck_summaries() -> int:
+    """Re-enqueue articles stuck in `summarizing` (worker died) or left waiting in `extracted`."""
+    from articles.summarizers import services
+
+    ids = services.summaries_sweep()
+    for article_id in ids:
+        summarize_article.delay(article_id)
+    return len(ids)
+
+
+@shared_task
+def poll_summary_batches() -> int:
+    """Store finished Message Batch results, retry failed items alone, submit a new batch."""
+    from articles.summarizers import services
+
+    fallback = services.summaries_poll_batches()
+    for article_id in fallback:
+        summarize_article.delay(article_id, allow_batch=False)
+    services.summaries_submit_batch()
+    return len(fallback)
 
 
 # ======================================================================================

@@ -147,6 +147,7 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.extract_article": {"queue": "ingest"},
     "articles.tasks.summarize_article": {"queue": "summaries"},
     "articles.tasks.poll_summary_batches": {"queue": "summaries"},
+    "articles.tasks.sweep_stuck_summaries": {"queue": "summaries"},
     "newsletter.tasks.*": {"queue": "default"},
 }
 # Every periodic job lives here, each with why it runs at that interval. Later work adds to it.
@@ -175,6 +176,60 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
+# Accounts and discussion (issue #7): our adapter, templates in templates/account/.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# Bots that fill this hidden field get a fake "verification sent" page and no account.
+ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# One address per reader: "change email" replaces it once the new one is verified.
+ACCOUNT_CHANGE_EMAIL = True
+# allauth's brute-force protection, written out so the numbers are visible and reviewable.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/180s/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+}
+# Social login: a provider is switched on only when its client id is set; an id without
+# its secret is a misconfiguration and refuses to start.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
+for _provider in ("github", "google"):
+    _client_id = env.str(f"{_provider.upper()}_CLIENT_ID", default="")
+    _secret = env.str(f"{_provider.upper()}_CLIENT_SECRET", default="")
+    if _client_id and not _secret:
+        raise ImproperlyConfigured(f"{_provider.upper()}_CLIENT_ID needs {_provider.upper()}_CLIENT_SECRET.")
+    if _client_id:
+        INSTALLED_APPS.append(f"allauth.socialaccount.providers.{_provider}")
+        SOCIALACCOUNT_PROVIDERS[_provider] = {
+            "APPS": [{"client_id": _client_id, "secret": _secret, "key": ""}],
+            "SCOPE": ["user:email"] if _provider == "github" else ["profile", "email"],
+            "VERIFIED_EMAIL": _provider == "google",
+        }
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never attach a social login to an existing account by email
+
+# --- Comments ---------------------------------------------------------------------------
+
+# Issue #7. Rate limits are "count/period" with period s, m, h or d, comma-separated.
+COMMENT_RATE_LIMIT_USER = env.str("COMMENT_RATE_LIMIT_USER", default="5/m,50/d")
+COMMENT_RATE_LIMIT_IP = env.str("COMMENT_RATE_LIMIT_IP", default="10/m,200/d")
+# Only for load tests, where many commenters share one loopback address.
+COMMENT_RATE_LIMITS_DISABLED = env.bool("COMMENT_RATE_LIMITS_DISABLED", default=False)
+COMMENT_EDIT_WINDOW_SECONDS = env.int("COMMENT_EDIT_WINDOW_SECONDS", default=15 * 60)
+# Comments from accounts younger than this, or with more links than this, wait for a moderator.
+COMMENT_HOLD_NEW_ACCOUNTS = env.bool("COMMENT_HOLD_NEW_ACCOUNTS", default=True)
+COMMENT_HOLD_ACCOUNT_AGE_HOURS = env.int("COMMENT_HOLD_ACCOUNT_AGE_HOURS", default=24)
+COMMENT_HOLD_MAX_LINKS = env.int("COMMENT_HOLD_MAX_LINKS", default=2)
+# This many reader flags hide a comment until a moderator looks at it.
+COMMENT_FLAG_HIDE_THRESHOLD = env.int("COMMENT_FLAG_HIDE_THRESHOLD", default=3)
 
 # --- Email ------------------------------------------------------------------------------
 
@@ -217,12 +272,41 @@ SUMMARY_PRICES = {
     "claude-haiku-4-5": {"input": "1.00", "output": "5.00", "cache_write": "1.25", "cache_read": "0.10"},
     "claude-sonnet-4-5": {"input": "3.00", "output": "15.00", "cache_write": "3.75", "cache_read": "0.30"},
 }
+# Periodic summary jobs (added here, in the Summaries section, to keep merges local).
+CELERY_BEAT_SCHEDULE |= {
+    # Every 5 minutes recovers a dead worker's article well within SUMMARY_STUCK_AFTER_SECONDS
+    # and resumes budget-paused articles after midnight; it costs two indexed queries.
+    "sweep-stuck-summaries": {"task": "articles.tasks.sweep_stuck_summaries", "schedule": 300.0},
+    # Batches take minutes to hours; polling each minute costs one GET per open batch.
+    "poll-summary-batches": {"task": "articles.tasks.poll_summary_batches", "schedule": 60.0},
+}
 
 # --- Newsletter -------------------------------------------------------------------------
 
 LINE_CHANNEL_ACCESS_TOKEN = env.str("LINE_CHANNEL_ACCESS_TOKEN", default="")
 LINE_API_BASE_URL = env.str("LINE_API_BASE_URL", default="https://api.line.me")
 SLACK_WEBHOOK_HOSTS = env.list("SLACK_WEBHOOK_HOSTS", default=["hooks.slack.com"])
+# Daily digest (issue #8, docs/digest.md).
+NEWSLETTER_CONFIRM_MAX_AGE_SECONDS = env.int("NEWSLETTER_CONFIRM_MAX_AGE_SECONDS", default=3 * 24 * 3600)
+# Preference and unsubscribe links sit in old digests; they must keep working for a long time.
+NEWSLETTER_LINK_MAX_AGE_DAYS = env.int("NEWSLETTER_LINK_MAX_AGE_DAYS", default=400)
+# A pending address gets at most one confirmation email per cooldown, however often it is entered.
+NEWSLETTER_CONFIRM_COOLDOWN_SECONDS = env.int("NEWSLETTER_CONFIRM_COOLDOWN_SECONDS", default=600)
+NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR = env.int("NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR", default=10)
+NEWSLETTER_CHUNK_SIZE = env.int("NEWSLETTER_CHUNK_SIZE", default=500)
+NEWSLETTER_MAX_ITEMS = env.int("NEWSLETTER_MAX_ITEMS", default=10)
+NEWSLETTER_CATALOGUE_LIMIT = env.int("NEWSLETTER_CATALOGUE_LIMIT", default=300)
+NEWSLETTER_MAX_ATTEMPTS = env.int("NEWSLETTER_MAX_ATTEMPTS", default=5)
+NEWSLETTER_RETRY_BASE_SECONDS = env.int("NEWSLETTER_RETRY_BASE_SECONDS", default=900)
+# Longer than a chunk task's hard time limit: an older claim belongs to a dead worker.
+NEWSLETTER_STALE_CLAIM_SECONDS = env.int("NEWSLETTER_STALE_CLAIM_SECONDS", default=900)
+NEWSLETTER_HTTP_TIMEOUT_SECONDS = env.float("NEWSLETTER_HTTP_TIMEOUT_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["newsletter-schedule-digests"] = {
+    # Every 15 minutes: send hours are whole hours in any timezone (incl. :30/:45 offsets),
+    # so a digest leaves at most 15 minutes late; the same beat picks up due retries.
+    "task": "newsletter.tasks.schedule_digests",
+    "schedule": 15 * 60,
+}
 
 # --- Static files -----------------------------------------------------------------------
 
@@ -282,6 +366,8 @@ if env.bool("BEHIND_PROXY", default=PRODUCTION):
 # How many reverse proxies sit in front of us; 0 means REMOTE_ADDR is the client.
 # A spoofed X-Forwarded-For must not dodge rate limits, so only this many hops are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# allauth's rate limits read the client IP through the same trusted hop count (issue #7).
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 # --- Logging ----------------------------------------------------------------------------
 

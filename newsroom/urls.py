@@ -1,8 +1,16 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+
+# The admin login goes through allauth's, so editors get its rate limits (issue #7).
+admin.autodiscover()
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("profile/", include("accounts.urls")),
+    path("", include("comments.urls")),
     path("", include("articles.urls")),
+    path("", include("newsletter.urls")),
 ]

@@ -1,0 +1,91 @@
+"""A reader's own data: export it, or delete the account (issue #7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.db import transaction
+
+from articles.models import AuditEntry
+from comments.models import Comment, CommentFlag
+
+from .models import User
+
+
+def user_mark_email_verified(*, user: User) -> EmailAddress:
+    """Record the user's address as verified and primary, as if they had clicked the link.
+
+    Email verification is mandatory, so accounts made outside sign-up (createsuperuser,
+    seed_demo, the admin) need this before they can log in through allauth. Idempotent.
+    """
+    address, _created = EmailAddress.objects.update_or_create(
+        user=user, email__iexact=user.email, defaults={"email": user.email, "verified": True, "primary": True}
+    )
+    return address
+
+
+def user_export(*, user: User) -> dict[str, Any]:
+    """Everything we hold about `user`, and nothing about anyone else.
+
+    Comments are exported with the article they were posted on; other people's replies
+    are not included.
+    """
+    comments = Comment.objects.filter(author=user).select_related("article").order_by("created_at", "id")
+    return {
+        "profile": {
+            "email": user.email,
+            "display_name": user.display_name,
+            "notify_replies": user.notify_replies,
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+            "is_banned": user.is_banned,
+        },
+        "email_addresses": [
+            {"email": address.email, "verified": address.verified, "primary": address.primary}
+            for address in EmailAddress.objects.filter(user=user).order_by("email")
+        ],
+        "social_accounts": [
+            {"provider": account.provider, "uid": account.uid, "date_joined": account.date_joined.isoformat()}
+            for account in user.socialaccount_set.all()
+        ],
+        "comments": [
+            {
+                "id": comment.pk,
+                "article": comment.article.title,
+                "article_url": comment.article.get_absolute_url(),
+                "in_reply_to": comment.parent_id,
+                "body": comment.body,
+                "status": comment.status,
+                "deleted": comment.is_deleted,
+                "claim": comment.claim,
+                "reports_wrong_claim": comment.reports_wrong_claim,
+                "created_at": comment.created_at.isoformat(),
+                "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
+                "ip_address": comment.ip_address,
+            }
+            for comment in comments
+        ],
+        "flags": [
+            {"comment_id": flag.comment_id, "created_at": flag.created_at.isoformat()}
+            for flag in CommentFlag.objects.filter(user=user).order_by("created_at")
+        ],
+    }
+
+
+def user_delete(*, user: User) -> None:
+    """Delete the account and the personal data in it.
+
+    The user's comments stay in their threads as "[deleted]" with no author, text or IP
+    address, so replies keep their place. Email addresses, social logins, sessions' user
+    and flags go with the user row. The audit log keeps a line with the user id only.
+    """
+    with transaction.atomic():
+        # One save per comment rather than update(), so the Comment save signal clears the
+        # cached article pages that still show the name and text.
+        for comment in Comment.objects.filter(author=user).select_for_update():
+            comment.author, comment.is_deleted, comment.body, comment.body_html = None, True, "", ""
+            comment.ip_address = None
+            comment.save(update_fields=["author", "is_deleted", "body", "body_html", "ip_address"])
+        AuditEntry.record("user.deleted", target=user)
+        user.delete()

@@ -1,0 +1,105 @@
+"""Output validation: the model's reply is untrusted until it passes these rules.
+
+Errors send the reply back to the model once (with the errors); a second failure sends the
+article to review. The rules: the schema (exactly three key points with the fixed headings in
+order), length limits, plain text only, and no URL that the article does not contain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from articles.models import KEY_POINT_HEADINGS
+
+from .schema import SummaryOutput
+
+TAKEAWAY_WORD_LIMIT = 75  # the prompt asks for 60 ("about 60 words"); this is the hard stop
+MAX_SENTENCES = 3
+
+_HTML = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>|&(?:lt|gt|amp|quot|#\d+);")
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"')\]]+"
+    # Bare domains too ("evil.example/win", "deals.xyz"): a link needs no scheme to be clicked.
+    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|info|biz|xyz|app|dev|ly|me|ru|cn|top|site|example)\b[^\s<>\"')\]]*",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?。！？](?:[\"'”’)]*)(?=\s|$)")
+
+
+@dataclass
+class ValidationOutcome:
+    output: SummaryOutput | None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None and not self.errors
+
+
+def _sentence_count(text: str) -> int:
+    return max(1, len(_SENTENCE_END.findall(text.strip())))
+
+
+def _texts(output: SummaryOutput) -> list[tuple[str, str]]:
+    rows = [("key_takeaway", output.key_takeaway)]
+    for i, p in enumerate(output.key_points):
+        rows += [(f"key_points[{i}].text", p.text)] + [(f"key_points[{i}].evidence", q) for q in p.evidence]
+    for i, q in enumerate(output.faq):
+        rows += [(f"faq[{i}].question", q.question), (f"faq[{i}].answer", q.answer)]
+        rows += [(f"faq[{i}].evidence", e) for e in q.evidence]
+    return rows
+
+
+def validate_output(data: Any, *, article_text: str, topics: list[str]) -> ValidationOutcome:
+    """Parse and check one reply. Never raises: problems come back as error strings."""
+    if not isinstance(data, dict):
+        return ValidationOutcome(None, ["The reply was not a JSON object with the summary fields."])
+    # Headings are checked first with a plain message: it is the most common model slip.
+    points = data.get("key_points")
+    if isinstance(points, list):
+        headings = [p.get("heading") if isinstance(p, dict) else None for p in points]
+        if headings != list(KEY_POINT_HEADINGS):
+            return ValidationOutcome(
+                None,
+                [
+                    f"key_points must be exactly three, headed {', '.join(KEY_POINT_HEADINGS)} "
+                    f"in that order; got {headings}."
+                ],
+            )
+    try:
+        output = SummaryOutput.model_validate(data)
+    except ValidationError as exc:
+        errors = [f"{'.'.join(str(x) for x in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()]
+        return ValidationOutcome(None, errors[:10])
+
+    errors: list[str] = []
+    words = len(output.key_takeaway.split())
+    if words > TAKEAWAY_WORD_LIMIT:
+        errors.append(f"key_takeaway has {words} words; the limit is 60.")
+    for i, p in enumerate(output.key_points):
+        if _sentence_count(p.text) > MAX_SENTENCES:
+            errors.append(f"key_points[{i}] ({p.heading}) has more than three sentences.")
+    for i, q in enumerate(output.faq):
+        if _sentence_count(q.answer) > MAX_SENTENCES:
+            errors.append(f"faq[{i}].answer has more than three sentences.")
+
+    lowered_text = article_text.lower()
+    for where, value in _texts(output):
+        if _HTML.search(value):
+            errors.append(f"{where} contains HTML; fields are plain text only.")
+        for url in _URL.findall(value):
+            url = url.rstrip(".,;:!?")
+            if url.lower() not in lowered_text:
+                errors.append(f"{where} contains a URL that is not in the article: {url}")
+
+    # Topics are advisory: names not on the site's list are dropped quietly; they are not
+    # worth a second paid call, nor a flag that would stop an otherwise clean auto-publish.
+    by_lower = {t.lower(): t for t in topics}
+    kept = [by_lower[t.strip().lower()] for t in output.suggested_topics if t.strip().lower() in by_lower]
+    output = output.model_copy(update={"suggested_topics": list(dict.fromkeys(kept))})
+    return ValidationOutcome(output, errors)

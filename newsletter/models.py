@@ -1,0 +1,162 @@
+"""Digest subscribers and the one delivery per subscriber per day that the scheduler claims."""
+
+from __future__ import annotations
+
+import re
+import uuid
+import zoneinfo
+from functools import cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+
+# Slack's incoming-webhook path: /services/<team id>/<bot id>/<secret>.
+SLACK_WEBHOOK_PATH = re.compile(r"^/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+$")
+# A LINE user id as the Messaging API gives it: "U" and 32 lowercase hex digits.
+LINE_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+
+
+@cache
+def timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in timezone_names():
+        raise ValidationError(
+            _("%(value)s is not a known timezone."), code="timezone", params={"value": value}
+        )
+
+
+def validate_slack_webhook_url(value: str) -> None:
+    """Only a Slack incoming-webhook URL: anything else would let a subscriber make us POST anywhere."""
+    parts = urlsplit(value)
+    if (
+        parts.scheme != "https"
+        or parts.hostname not in settings.SLACK_WEBHOOK_HOSTS
+        or parts.port is not None
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or not SLACK_WEBHOOK_PATH.match(parts.path)
+    ):
+        raise ValidationError(
+            _("Enter a Slack incoming-webhook URL (https://hooks.slack.com/services/…)."), code="slack"
+        )
+
+
+def validate_line_user_id(value: str) -> None:
+    if not LINE_USER_ID.match(value):
+        raise ValidationError(_("A LINE user id is a U followed by 32 hex digits."), code="line")
+
+
+class SubscriberQuerySet(models.QuerySet["Subscriber"]):
+    def confirmed(self) -> SubscriberQuerySet:
+        return self.filter(status=Subscriber.Status.CONFIRMED)
+
+
+class Subscriber(models.Model):
+    """Someone who asked for the daily digest. The email address is their identity even when
+    the digest goes to Slack or LINE: confirmation and preference links are mailed there."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SLACK = "slack", _("Slack")
+        LINE = "line", _("LINE")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        PAUSED = "paused", _("Paused")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+    email = models.EmailField(unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digest_subscriptions",
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    slack_webhook_url = models.URLField(max_length=300, blank=True, validators=[validate_slack_webhook_url])
+    line_user_id = models.CharField(max_length=33, blank=True, validators=[validate_line_user_id])
+    topics = models.ManyToManyField("articles.Topic", blank=True, related_name="subscribers")
+    send_hour = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(0), MaxValueValidator(23)]
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["email"]
+        indexes = [models.Index(fields=["status", "timezone", "send_hour"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(send_hour__gte=0, send_hour__lte=23), name="subscriber_send_hour_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = (self.email or "").strip().lower()
+        if self.channel == self.Channel.SLACK and not self.slack_webhook_url:
+            raise ValidationError({"slack_webhook_url": _("Slack delivery needs a webhook URL.")})
+        if self.channel == self.Channel.LINE and not self.line_user_id:
+            raise ValidationError({"line_user_id": _("LINE delivery needs a LINE user id.")})
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Delivery(models.Model):
+    """One subscriber's digest for one of their local days. The unique row is the claim:
+    whoever inserts it sends; nobody else ever does (see newsletter/services.py)."""
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", _("Claimed (sending)")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped (nothing to send)")
+        FAILED = "failed", _("Failed")
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    digest_date = models.DateField()
+    channel = models.CharField(max_length=8, choices=Subscriber.Channel.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.CLAIMED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Which scheduler run inserted the row: lets a bulk INSERT ... ON CONFLICT DO NOTHING
+    # find out afterwards which rows it won, on SQLite and PostgreSQL alike.
+    claim_token = models.UUIDField(db_index=True)
+    # Sent as X-Line-Retry-Key: LINE accepts a push with a given key at most once.
+    retry_key = models.UUIDField(default=uuid.uuid4)
+    claimed_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Set on a temporary failure; the beat task retries the delivery once this has passed.
+    next_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-digest_date", "subscriber"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "digest_date"], name="delivery_once_per_day"),
+        ]
+        indexes = [models.Index(fields=["digest_date", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} {self.digest_date}: {self.status}"

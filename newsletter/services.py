@@ -1,0 +1,528 @@
+"""Newsletter workflows: subscribe, confirm, preferences, build and deliver the daily digest.
+
+Exactly-once delivery
+---------------------
+A `Delivery` row (subscriber, digest date) is unique. The scheduler claims a batch with one
+INSERT ... ON CONFLICT DO NOTHING and sends only the rows it inserted itself, so two
+overlapping beat runs, a redelivered task or a manual `send_digest` can never send the same
+subscriber the same day's digest twice. A row is marked sent after the hand-off.
+
+If the worker dies between hand-off and mark, the row stays "claimed":
+- LINE has an idempotency key (X-Line-Retry-Key, stored on the row): a claim older than
+  NEWSLETTER_STALE_CLAIM_SECONDS is re-sent with the same key and LINE drops the repeat (409).
+- Email and Slack have none: we cannot tell whether the message left, so the row stays
+  claimed and is never re-sent automatically. An operator may release it in the admin. A
+  missed digest is a smaller harm than a duplicate in every inbox after each crash.
+A Python exception (including Celery's soft time limit) is not a crash: sent rows are marked
+and rows not yet attempted are released for the next beat run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+import zoneinfo
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import batched
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Prefetch
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article, Summary, Topic
+
+from .channels import (
+    CHANNELS,
+    ChannelError,
+    ChannelPool,
+    DigestItem,
+    DigestMessage,
+    EmailChannel,
+    FailureKind,
+    Recipient,
+)
+from .models import Delivery, Subscriber
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_SALT = "newsletter.confirm"
+MANAGE_SALT = "newsletter.manage"
+# Sent rows are marked in groups: a handful of UPDATEs per chunk instead of one per subscriber.
+MARK_EVERY = 50
+
+
+class InvalidToken(Exception):
+    """A confirmation or preferences link that was tampered with, expired or is stale."""
+
+
+# --- Tokens -----------------------------------------------------------------------------
+
+
+def _email_tag(email: str) -> str:
+    # Binds a token to the address without putting the address in the URL.
+    return hashlib.sha256(email.encode()).hexdigest()[:12]
+
+
+def subscriber_token(*, subscriber: Subscriber, purpose: str) -> str:
+    salt = CONFIRM_SALT if purpose == "confirm" else MANAGE_SALT
+    return signing.TimestampSigner(salt=salt).sign_object(
+        {"s": subscriber.pk, "e": _email_tag(subscriber.email)}
+    )
+
+
+def subscriber_from_token(*, token: str, purpose: str) -> Subscriber:
+    """The subscriber a signed link names, or InvalidToken. Confirmation links expire quickly;
+    preference/unsubscribe links live long because old digests keep them."""
+    if purpose == "confirm":
+        salt, max_age = CONFIRM_SALT, settings.NEWSLETTER_CONFIRM_MAX_AGE_SECONDS
+    else:
+        salt, max_age = MANAGE_SALT, settings.NEWSLETTER_LINK_MAX_AGE_DAYS * 86400
+    try:
+        data = signing.TimestampSigner(salt=salt).unsign_object(token, max_age=max_age)
+        subscriber = Subscriber.objects.get(pk=data["s"])
+    except (signing.BadSignature, Subscriber.DoesNotExist, KeyError, TypeError) as exc:
+        raise InvalidToken("This link is invalid or has expired.") from exc
+    if data.get("e") != _email_tag(subscriber.email):
+        raise InvalidToken("This link is invalid or has expired.")
+    return subscriber
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def manage_urls(*, subscriber: Subscriber) -> tuple[str, str]:
+    token = subscriber_token(subscriber=subscriber, purpose="manage")
+    return (
+        _absolute(reverse("newsletter_preferences", args=[token])),
+        _absolute(reverse("newsletter_unsubscribe", args=[token])),
+    )
+
+
+# --- Subscriptions ----------------------------------------------------------------------
+
+
+def subscriber_subscribe(*, email: str, topics: Iterable[Topic] = (), user=None) -> None:
+    """Start double opt-in for `email`. Returns nothing on purpose: the caller shows the same
+    answer whether the address is new, pending, confirmed or paused.
+
+    - new or unsubscribed: becomes pending with these topics; a confirmation email goes out.
+    - pending: topics replaced; the confirmation is re-sent at most once per cooldown.
+    - confirmed or paused: nothing changes and nothing is sent.
+    """
+    email = email.strip().lower()
+    now = timezone.now()
+    with transaction.atomic():
+        subscriber, created = Subscriber.objects.select_for_update().get_or_create(email=email)
+        if not created and subscriber.status in (Subscriber.Status.CONFIRMED, Subscriber.Status.PAUSED):
+            return
+        cooldown = dt.timedelta(seconds=settings.NEWSLETTER_CONFIRM_COOLDOWN_SECONDS)
+        if (
+            subscriber.status == Subscriber.Status.PENDING
+            and subscriber.confirmation_sent_at
+            and now - subscriber.confirmation_sent_at < cooldown
+        ):
+            return
+        subscriber.status = Subscriber.Status.PENDING
+        subscriber.status_reason = ""
+        subscriber.confirmation_sent_at = now
+        if user is not None and getattr(user, "email", "").lower() == email:
+            subscriber.user = user
+        subscriber.save()
+        subscriber.topics.set(list(topics))
+        transaction.on_commit(lambda: _send_confirmation(subscriber))
+
+
+def _send_confirmation(subscriber: Subscriber) -> None:
+    token = subscriber_token(subscriber=subscriber, purpose="confirm")
+    context = {
+        "confirm_url": _absolute(reverse("newsletter_confirm", args=[token])),
+        "hours": settings.NEWSLETTER_CONFIRM_MAX_AGE_SECONDS // 3600,
+        "SITE_NAME": settings.SITE_NAME,
+    }
+    send_mail(
+        subject=f"Confirm your {settings.SITE_NAME} daily digest",
+        message=render_to_string("emails/newsletter_confirm.txt", context),
+        from_email=None,
+        recipient_list=[subscriber.email],
+        html_message=render_to_string("emails/newsletter_confirm.html", context),
+    )
+
+
+def subscriber_confirm(*, token: str) -> Subscriber:
+    """Confirm a pending subscription. Confirming twice is harmless; a link for an address
+    that has since unsubscribed does not bring it back (InvalidToken)."""
+    subscriber = subscriber_from_token(token=token, purpose="confirm")
+    if subscriber.status == Subscriber.Status.PENDING:
+        subscriber.status = Subscriber.Status.CONFIRMED
+        subscriber.confirmed_at = timezone.now()
+        subscriber.save(update_fields=["status", "confirmed_at"])
+    elif subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        raise InvalidToken("This link is invalid or has expired.")
+    return subscriber
+
+
+def subscriber_unsubscribe(*, subscriber: Subscriber, reason: str = "") -> None:
+    """Stop all deliveries. Idempotent."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(
+        status=Subscriber.Status.UNSUBSCRIBED, status_reason=reason[:300]
+    )
+    subscriber.status = Subscriber.Status.UNSUBSCRIBED
+
+
+def subscriber_resume(*, subscriber: Subscriber) -> None:
+    """A paused subscriber who saves their preferences again (e.g. a new webhook) resumes."""
+    if subscriber.status == Subscriber.Status.PAUSED:
+        subscriber.status = Subscriber.Status.CONFIRMED
+        subscriber.status_reason = ""
+        subscriber.save(update_fields=["status", "status_reason"])
+
+
+# --- The digest -------------------------------------------------------------------------
+
+
+@dataclass
+class Catalogue:
+    """The published summaries of one 24-hour window, newest first, loaded once per batch."""
+
+    entries: list[tuple[DigestItem, frozenset[int]]] = field(default_factory=list)
+
+    def items_for(self, topic_ids: Iterable[int] = ()) -> list[DigestItem]:
+        """The top items for someone following `topic_ids` (no topics: everything)."""
+        wanted = set(topic_ids)
+        limit = settings.NEWSLETTER_MAX_ITEMS
+        return [item for item, topics in self.entries if not wanted or topics & wanted][:limit]
+
+
+def digest_catalogue(*, until: dt.datetime) -> Catalogue:
+    """Published articles whose site publication falls in the 24 hours before `until`, each
+    with its current (latest approved) summary. Three queries however many articles."""
+    since = until - dt.timedelta(hours=24)
+    approved = Prefetch(
+        "summaries", queryset=Summary.objects.approved().order_by("-version"), to_attr="approved_summaries"
+    )
+    articles = (
+        Article.objects.published()
+        .filter(published_on_site_at__gt=since, published_on_site_at__lte=until)
+        .select_related("source")
+        .prefetch_related(approved, Prefetch("topics", queryset=Topic.objects.only("id")))
+        .order_by("-published_on_site_at")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
+    )
+    entries = []
+    for article in articles:
+        if not article.approved_summaries:
+            continue
+        item = DigestItem(
+            title=article.title,
+            source=article.source.name,
+            takeaway=article.approved_summaries[0].key_takeaway,
+            url=_absolute(article.get_absolute_url()),
+        )
+        entries.append((item, frozenset(topic.pk for topic in article.topics.all())))
+    return Catalogue(entries)
+
+
+def day_end_utc(day: dt.date) -> dt.datetime:
+    """The archive's window for `day` ends at midnight UTC after it (or now, for today)."""
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    return min(end, timezone.now())
+
+
+def digest_message(
+    *, day: dt.date, items: list[DigestItem], subscriber: Subscriber | None = None
+) -> DigestMessage:
+    preferences_url = unsubscribe_url = ""
+    if subscriber is not None:
+        preferences_url, unsubscribe_url = manage_urls(subscriber=subscriber)
+    return DigestMessage(
+        day=day,
+        items=items,
+        archive_url=_absolute(reverse("digest_archive", args=[day.isoformat()])),
+        preferences_url=preferences_url,
+        unsubscribe_url=unsubscribe_url,
+    )
+
+
+# --- Scheduling -------------------------------------------------------------------------
+
+
+def due_subscribers(*, now: dt.datetime) -> dict[dt.date, list[int]]:
+    """Confirmed subscribers whose local send hour has come today and who have no delivery
+    for their local today, grouped by that date.
+
+    "Has come" is `local hour >= send hour`, not equality: when DST skips the send hour the
+    next beat after it still matches, and when DST repeats it the row for that local date
+    already exists. Either way exactly one digest per local day. One query per timezone in use.
+    """
+    due: dict[dt.date, list[int]] = defaultdict(list)
+    confirmed = Subscriber.objects.confirmed()
+    zones = confirmed.order_by().values_list("timezone", flat=True).distinct()
+    for name in list(zones):
+        local = now.astimezone(zoneinfo.ZoneInfo(name))
+        day = local.date()
+        ids = (
+            confirmed.filter(timezone=name, send_hour__lte=local.hour)
+            .exclude(Exists(Delivery.objects.filter(subscriber=OuterRef("pk"), digest_date=day)))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        due[day].extend(ids)
+    return {day: ids for day, ids in due.items() if ids}
+
+
+def digest_schedule(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The beat's job: queue retries that are due, recover stale LINE claims, and fan out
+    today's deliveries in chunks. Safe to run twice at once: the claim decides who sends."""
+    from .tasks import deliver_digest_chunk, retry_delivery
+
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_SECONDS)
+    # Only LINE: its retry key makes the re-send harmless. See the module docstring.
+    recovered = Delivery.objects.filter(
+        status=Delivery.Status.CLAIMED, channel=Subscriber.Channel.LINE, claimed_at__lt=stale
+    ).update(
+        status=Delivery.Status.FAILED,
+        next_retry_at=now,
+        error="The worker stopped mid-send; re-sending with the same LINE retry key.",
+    )
+    retry_ids = list(
+        Delivery.objects.filter(status=Delivery.Status.FAILED, next_retry_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    for delivery_id in retry_ids:
+        retry_delivery.delay_on_commit(delivery_id)
+    chunks = 0
+    for day, ids in due_subscribers(now=now).items():
+        for chunk in batched(ids, settings.NEWSLETTER_CHUNK_SIZE, strict=False):
+            deliver_digest_chunk.delay_on_commit(list(chunk), day.isoformat())
+            chunks += 1
+    return {"chunks": chunks, "retries": len(retry_ids), "recovered": recovered}
+
+
+# --- Delivery ---------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    sent: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent.update(other.sent)
+        self.skipped.update(other.skipped)
+        self.failed.update(other.failed)
+
+
+def deliveries_claim(*, subscriber_ids: Sequence[int], day: dt.date, now: dt.datetime) -> list[Delivery]:
+    """Insert (subscriber, day) rows for confirmed subscribers and return only those this call
+    inserted; rows another run already holds are silently left alone. Four queries."""
+    token = uuid.uuid4()
+    rows = Subscriber.objects.confirmed().filter(pk__in=subscriber_ids).values_list("pk", "channel")
+    Delivery.objects.bulk_create(
+        [
+            Delivery(subscriber_id=pk, digest_date=day, channel=channel, claim_token=token, claimed_at=now)
+            for pk, channel in rows
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    return list(
+        Delivery.objects.filter(claim_token=token)
+        .select_related("subscriber")
+        .prefetch_related(Prefetch("subscriber__topics", queryset=Topic.objects.only("id")))
+        .order_by("pk")
+    )
+
+
+def digest_deliver_chunk(
+    *, subscriber_ids: Sequence[int], day: dt.date, now: dt.datetime | None = None
+) -> DeliveryReport:
+    """Claim and send `day`'s digest to these subscribers. Running it twice sends nothing twice."""
+    now = now or timezone.now()
+    deliveries = deliveries_claim(subscriber_ids=subscriber_ids, day=day, now=now)
+    if not deliveries:
+        return DeliveryReport()
+    return deliveries_send(deliveries=deliveries, now=now)
+
+
+def deliveries_send(*, deliveries: list[Delivery], now: dt.datetime) -> DeliveryReport:
+    """Send claimed deliveries. Sent rows are marked in groups; failures are recorded one by
+    one (they are rare). On an exception, sent rows are marked and unattempted ones released."""
+    report = DeliveryReport()
+    sent: list[int] = []
+    skipped: list[int] = []
+    attempted = 0
+    try:
+        catalogue = digest_catalogue(until=now)
+        with ChannelPool() as pool:
+            for delivery in deliveries:
+                attempted += 1
+                subscriber = delivery.subscriber
+                items = catalogue.items_for(topic.pk for topic in subscriber.topics.all())
+                if not items:
+                    skipped.append(delivery.pk)
+                    report.skipped[delivery.channel] += 1
+                    continue
+                message = digest_message(day=delivery.digest_date, items=items, subscriber=subscriber)
+                recipient = Recipient(
+                    email=subscriber.email,
+                    slack_webhook_url=subscriber.slack_webhook_url,
+                    line_user_id=subscriber.line_user_id,
+                    retry_key=str(delivery.retry_key),
+                )
+                try:
+                    pool.get(delivery.channel).send(message=message, recipient=recipient)
+                except ChannelError as exc:
+                    _record_failure(delivery=delivery, error=exc, now=now)
+                    report.failed[delivery.channel] += 1
+                    continue
+                sent.append(delivery.pk)
+                report.sent[delivery.channel] += 1
+                if len(sent) >= MARK_EVERY:
+                    _mark(sent, Delivery.Status.SENT, now=now)
+                    sent = []
+    except BaseException:
+        # An exception is not a crash we cannot see: keep the record exact. Rows never
+        # attempted are released for the next beat run; the one in flight stays claimed.
+        _mark(sent, Delivery.Status.SENT, now=now)
+        _mark(skipped, Delivery.Status.SKIPPED, now=now)
+        unattempted = Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries[attempted:]], status=Delivery.Status.CLAIMED
+        )
+        # A fresh claim is simply dropped; a retry keeps its row (and LINE retry key) and
+        # goes back in the retry queue.
+        unattempted.filter(attempts=0).delete()
+        unattempted.update(status=Delivery.Status.FAILED, next_retry_at=now)
+        raise
+    _mark(sent, Delivery.Status.SENT, now=now)
+    _mark(skipped, Delivery.Status.SKIPPED, now=now)
+    return report
+
+
+def _mark(ids: list[int], status: str, *, now: dt.datetime) -> None:
+    """Close claimed rows in one UPDATE."""
+    for group in batched(ids, 500, strict=False):
+        Delivery.objects.filter(pk__in=group, status=Delivery.Status.CLAIMED).update(
+            status=status,
+            sent_at=now if status == Delivery.Status.SENT else None,
+            attempts=F("attempts") + 1,
+            error="",
+            next_retry_at=None,
+        )
+
+
+def _record_failure(*, delivery: Delivery, error: ChannelError, now: dt.datetime) -> None:
+    """Temporary: retry with exponential backoff up to NEWSLETTER_MAX_ATTEMPTS. Hard: pause the
+    subscription. Ambiguous: retry only where the channel is idempotent. Error: give up."""
+    attempts = delivery.attempts + 1
+    kind = error.kind
+    if kind == FailureKind.AMBIGUOUS and CHANNELS[delivery.channel].idempotent:
+        kind = FailureKind.TEMPORARY
+    next_retry_at = None
+    message = f"{kind}: {error}"
+    if kind == FailureKind.TEMPORARY and attempts < settings.NEWSLETTER_MAX_ATTEMPTS:
+        next_retry_at = now + dt.timedelta(
+            seconds=settings.NEWSLETTER_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+        )
+    elif kind == FailureKind.AMBIGUOUS:
+        message += " — it may have been delivered; release it in the admin to send again."
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.FAILED, attempts=attempts, error=message[:2000], next_retry_at=next_retry_at
+    )
+    if kind == FailureKind.HARD:
+        Subscriber.objects.filter(pk=delivery.subscriber_id).update(
+            status=Subscriber.Status.PAUSED, status_reason=f"{delivery.channel}: {error}"[:300]
+        )
+    logger.warning("digest delivery %s failed (%s): %s", delivery.pk, kind, error)
+
+
+def delivery_retry(*, delivery_id: int, now: dt.datetime | None = None) -> DeliveryReport:
+    """Retry one failed delivery whose backoff has passed. The conditional UPDATE is the claim,
+    so a retry queued twice runs once. Too late (after the next local day) or no longer
+    subscribed: the row stays failed."""
+    now = now or timezone.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=Delivery.Status.FAILED, next_retry_at__lte=now
+    ).update(status=Delivery.Status.CLAIMED, next_retry_at=None, claimed_at=now)
+    if not claimed:
+        return DeliveryReport()
+    delivery = (
+        Delivery.objects.select_related("subscriber")
+        .prefetch_related(Prefetch("subscriber__topics", queryset=Topic.objects.only("id")))
+        .get(pk=delivery_id)
+    )
+    too_late = now.date() > delivery.digest_date + dt.timedelta(days=1)
+    if delivery.subscriber.status != Subscriber.Status.CONFIRMED or too_late:
+        why = "too late to send" if too_late else f"subscription is {delivery.subscriber.status}"
+        Delivery.objects.filter(pk=delivery_id).update(
+            status=Delivery.Status.FAILED, error=f"{delivery.error}\nGave up: {why}."[:2000]
+        )
+        return DeliveryReport()
+    return deliveries_send(deliveries=[delivery], now=now)
+
+
+def delivery_release(*, delivery: Delivery, now: dt.datetime | None = None) -> bool:
+    """Operator action: "this claimed or failed delivery did not arrive, send it again".
+    Queued for the next beat run; sent deliveries cannot be released."""
+    now = now or timezone.now()
+    return bool(
+        Delivery.objects.filter(
+            pk=delivery.pk, status__in=[Delivery.Status.CLAIMED, Delivery.Status.FAILED]
+        ).update(
+            status=Delivery.Status.FAILED,
+            next_retry_at=now,
+            error=f"{delivery.error}\nReleased by an operator.",
+        )
+    )
+
+
+def digest_send_test(*, to_email: str, day: dt.date) -> int:
+    """Email `day`'s unfiltered digest to a staff member; no Delivery row, no links to manage."""
+    items = digest_catalogue(until=day_end_utc(day)).items_for()
+    message = digest_message(day=day, items=items)
+    channel = EmailChannel()
+    try:
+        channel.send(message=message, recipient=Recipient(email=to_email))
+    finally:
+        channel.close()
+    return len(items)
+
+
+def digest_send_now(
+    *, day: dt.date | None = None, dry_run: bool = False
+) -> tuple[DeliveryReport, Counter[str]]:
+    """The `send_digest` command. Without `day`: whoever the beat would pick now. With `day`:
+    every confirmed subscriber with no delivery for that date, whatever their hour (catch-up
+    after an outage). Returns what was sent and what was due, per channel."""
+    now = timezone.now()
+    if day is None:
+        groups = due_subscribers(now=now)
+    else:
+        ids = (
+            Subscriber.objects.confirmed()
+            .exclude(Exists(Delivery.objects.filter(subscriber=OuterRef("pk"), digest_date=day)))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        groups = {day: list(ids)}
+    due: Counter[str] = Counter()
+    for ids in groups.values():
+        for chunk in batched(ids, 1000, strict=False):
+            due.update(Subscriber.objects.filter(pk__in=chunk).values_list("channel", flat=True))
+    report = DeliveryReport()
+    if not dry_run:
+        for group_day, ids in groups.items():
+            for chunk in batched(ids, settings.NEWSLETTER_CHUNK_SIZE, strict=False):
+                report.add(digest_deliver_chunk(subscriber_ids=list(chunk), day=group_day, now=now))
+    return report, due

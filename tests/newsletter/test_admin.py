@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from newsletter.models import Delivery
+from tests import factories
+
+from .conftest import make_subscriber
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk(client):
+    admin = factories.make_user(email="admin@example.com", staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+def test_subscribers_can_be_searched_and_filtered_by_channel_and_status(desk):
+    make_subscriber(email="alice@example.com", channel="email")
+    make_subscriber(email="bob@example.com", status="paused")
+    response = desk.get("/admin/newsletter/subscriber/", {"q": "alice"})
+    assert b"alice@example.com" in response.content and b"bob@example.com" not in response.content
+    response = desk.get("/admin/newsletter/subscriber/", {"status__exact": "paused"})
+    assert b"bob@example.com" in response.content and b"alice@example.com" not in response.content
+    response = desk.get("/admin/newsletter/subscriber/", {"channel__exact": "slack"})
+    assert b"alice@example.com" not in response.content
+
+
+def test_the_digest_preview_shows_any_days_stories(desk, todays_story):
+    day = todays_story.published_on_site_at.date()
+    response = desk.get("/admin/newsletter/subscriber/preview/", {"date": day.isoformat()})
+    assert response.status_code == 200
+    assert todays_story.title.encode() in response.content
+    empty = desk.get("/admin/newsletter/subscriber/preview/", {"date": "2020-01-01"})
+    assert b"0 stories" in empty.content
+
+
+def test_send_me_a_test_emails_the_logged_in_staff_member_without_recording_a_delivery(desk, todays_story):
+    day = todays_story.published_on_site_at.date().isoformat()
+    response = desk.post("/admin/newsletter/subscriber/send-test/", {"date": day})
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == ["admin@example.com"]
+    assert todays_story.title in message.body
+    assert not Delivery.objects.exists()
+
+
+def test_readers_cannot_reach_the_preview(client, reader):
+    client.force_login(reader)
+    assert client.get("/admin/newsletter/subscriber/preview/").status_code == 302
+
+
+def test_the_delivery_list_counts_per_day_and_shows_failure_reasons(desk):
+    today = timezone.now().date()
+    for status, error in [("sent", ""), ("sent", ""), ("failed", "hard: Slack 404: no_service")]:
+        Delivery.objects.create(
+            subscriber=make_subscriber(),
+            digest_date=today,
+            channel="email",
+            status=status,
+            error=error,
+            claim_token="00000000-0000-0000-0000-000000000000",
+        )
+    Delivery.objects.create(
+        subscriber=make_subscriber(),
+        digest_date=today - dt.timedelta(days=1),
+        channel="email",
+        status="claimed",
+        claim_token="00000000-0000-0000-0000-000000000000",
+    )
+    response = desk.get("/admin/newsletter/delivery/")
+    assert response.status_code == 200
+    rows = {row["digest_date"]: row for row in response.context["per_day"]}
+    assert (rows[today]["sent"], rows[today]["failed"], rows[today]["claimed"]) == (2, 1, 0)
+    assert rows[today - dt.timedelta(days=1)]["claimed"] == 1
+    failed = desk.get("/admin/newsletter/delivery/", {"status__exact": "failed"})
+    assert b"no_service" in failed.content
+
+
+def test_the_preview_page_lets_the_emails_inline_styles_show(desk):
+    response = desk.get("/admin/newsletter/subscriber/preview/")
+    assert "'unsafe-inline'" in response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in desk.get("/admin/newsletter/delivery/")["Content-Security-Policy"]
+
+
+def test_send_me_a_test_only_answers_a_post(desk):
+    assert desk.get("/admin/newsletter/subscriber/send-test/").status_code == 405
+    assert mail.outbox == []

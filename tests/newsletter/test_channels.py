@@ -1,0 +1,281 @@
+"""Each channel against a real server on loopback: Slack and LINE fakes over real HTTP
+(httpx), email through Django's SMTP backend to an aiosmtpd server, parsed back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from newsletter.channels import (
+    ChannelError,
+    DigestItem,
+    DigestMessage,
+    EmailChannel,
+    FailureKind,
+    LineChannel,
+    Recipient,
+    SlackChannel,
+)
+from tests.fakes.line_server import FakeLine
+from tests.fakes.slack_server import FakeSlack
+
+LINE_USER = "U" + "0123456789abcdef" * 2
+RETRY_KEY = "123e4567-e89b-12d3-a456-426614174000"
+
+
+@pytest.fixture
+def message() -> DigestMessage:
+    return DigestMessage(
+        day=dt.date(2026, 11, 24),
+        items=[
+            DigestItem(
+                title="Council approves <light-rail> & more",
+                source="City Paper",
+                takeaway="The council approved a 2.4 billion dollar light-rail line.",
+                url="https://news.example.org/a/council-approves/",
+            ),
+            DigestItem(
+                title="Glacier melt accelerates",
+                source="Science Daily",
+                takeaway="Alpine glaciers lost 4% of their volume this year.",
+                url="https://news.example.org/a/glacier-melt/",
+            ),
+        ],
+        archive_url="https://news.example.org/digest/2026-11-24/",
+        preferences_url="https://news.example.org/newsletter/preferences/tok/",
+        unsubscribe_url="https://news.example.org/newsletter/unsubscribe/tok/",
+        site_name="Newsroom",
+    )
+
+
+# --- Slack ------------------------------------------------------------------------------
+
+
+def test_slack_receives_a_block_kit_message_with_every_story_and_the_manage_links(message):
+    with FakeSlack() as slack:
+        channel = SlackChannel()
+        channel.send(message=message, recipient=Recipient(slack_webhook_url=slack.webhook_url()))
+        channel.close()
+    (request,) = slack.requests
+    assert request["path"] == "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+    assert request["headers"]["Content-Type"] == "application/json"
+    payload = request["json"]
+    assert "Council approves" in payload["text"]
+    types = [block["type"] for block in payload["blocks"]]
+    assert types == ["header", "section", "section", "divider", "context"]
+    first = payload["blocks"][1]["text"]
+    assert first["type"] == "mrkdwn"
+    # Titles are escaped so they cannot break out of the link markup.
+    assert first["text"].startswith(
+        "*<https://news.example.org/a/council-approves/|Council approves &lt;light-rail&gt; &amp; more>*"
+    )
+    assert "_City Paper_" in first["text"]
+    context = payload["blocks"][-1]["elements"][0]["text"]
+    assert "|Unsubscribe>" in context and message.preferences_url in context
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (404, "no_service", FailureKind.HARD),
+        (410, "channel_is_archived", FailureKind.HARD),
+        (403, "invalid_token", FailureKind.HARD),
+        (500, "rollup_error", FailureKind.TEMPORARY),
+        (429, "rate_limited", FailureKind.TEMPORARY),
+        (400, "invalid_payload", FailureKind.ERROR),
+    ],
+)
+def test_slack_answers_are_classified(message, status, body, kind):
+    with FakeSlack() as slack:
+        url = slack.webhook_url()
+        slack.statuses[url.removeprefix(slack.base_url)] = (status, body)
+        with pytest.raises(ChannelError) as info:
+            SlackChannel().send(message=message, recipient=Recipient(slack_webhook_url=url))
+    assert info.value.kind == kind
+    assert body in str(info.value)
+
+
+def test_an_unreachable_webhook_is_a_temporary_failure(message):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ChannelError) as info:
+        SlackChannel().send(
+            message=message,
+            recipient=Recipient(slack_webhook_url=f"http://127.0.0.1:{port}/services/T1/B1/x"),
+        )
+    assert info.value.kind == FailureKind.TEMPORARY
+
+
+# --- LINE -------------------------------------------------------------------------------
+
+
+def test_line_receives_a_flex_push_with_the_token_and_retry_key(settings, message):
+    with FakeLine() as line:
+        settings.LINE_API_BASE_URL = line.base_url
+        LineChannel().send(message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY))
+    (request,) = line.requests
+    assert request["path"] == "/v2/bot/message/push"
+    assert request["headers"]["Authorization"] == "Bearer test-channel-token"
+    assert request["headers"]["X-Line-Retry-Key"] == RETRY_KEY
+    body = request["json"]
+    assert body["to"] == LINE_USER
+    (flex,) = body["messages"]
+    assert flex["type"] == "flex"
+    assert len(flex["altText"]) <= 400 and "Glacier melt" in flex["altText"]
+    texts = [c for c in flex["contents"]["body"]["contents"] if c["type"] == "text"]
+    linked = [c for c in texts if "action" in c]
+    assert [c["action"]["uri"] for c in linked] == [item.url for item in message.items]
+    assert message.items[1].takeaway in [c["text"] for c in texts]
+    buttons = flex["contents"]["footer"]["contents"]
+    assert [b["action"]["uri"] for b in buttons] == [message.archive_url, message.preferences_url]
+
+
+def test_a_repeated_line_push_with_the_same_key_counts_as_sent_and_arrives_once(settings, message):
+    with FakeLine() as line:
+        settings.LINE_API_BASE_URL = line.base_url
+        recipient = Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+        LineChannel().send(message=message, recipient=recipient)
+        LineChannel().send(message=message, recipient=recipient)  # answered 409: no error
+    assert len(line.requests) == 2
+    assert len(line.accepted) == 1
+
+
+@pytest.mark.parametrize(("status", "kind"), [(400, FailureKind.HARD), (403, FailureKind.HARD)])
+def test_line_rejecting_the_user_is_a_hard_failure(settings, message, status, kind):
+    with FakeLine() as line:
+        settings.LINE_API_BASE_URL = line.base_url
+        line.user_status[LINE_USER] = status
+        with pytest.raises(ChannelError) as info:
+            LineChannel().send(
+                message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+            )
+    assert info.value.kind == kind
+
+
+def test_a_wrong_line_token_is_our_problem_not_the_subscribers(settings, message):
+    with FakeLine(token="the-real-token") as line:
+        settings.LINE_API_BASE_URL = line.base_url
+        with pytest.raises(ChannelError) as info:
+            LineChannel().send(
+                message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+            )
+    assert info.value.kind == FailureKind.TEMPORARY
+
+
+def test_a_line_timeout_is_retryable_because_the_retry_key_makes_repeats_harmless(settings, message):
+    settings.NEWSLETTER_HTTP_TIMEOUT_SECONDS = 0.3
+    with FakeLine() as line:
+        settings.LINE_API_BASE_URL = line.base_url
+        line.slow_seconds = 1.0
+        with pytest.raises(ChannelError) as info:
+            LineChannel().send(
+                message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY)
+            )
+        assert info.value.kind == FailureKind.TEMPORARY
+        line.slow_seconds = 0
+        LineChannel().send(message=message, recipient=Recipient(line_user_id=LINE_USER, retry_key=RETRY_KEY))
+    assert len(line.accepted) == 1
+
+
+# --- Email over real SMTP -----------------------------------------------------------------
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.envelopes: list = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.startswith("bounce@"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield inbox
+    controller.stop()
+
+
+def test_the_email_arrives_over_smtp_as_multipart_html_and_text_with_one_click_unsubscribe(
+    smtp_server, message
+):
+    channel = EmailChannel()
+    channel.send(message=message, recipient=Recipient(email="reader@example.com"))
+    channel.close()
+
+    (envelope,) = smtp_server.envelopes
+    assert envelope.rcpt_tos == ["reader@example.com"]
+    parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert parsed["To"] == "reader@example.com"
+    assert parsed["Subject"] == "Newsroom daily digest — Tuesday 24 November 2026"
+    assert parsed["List-Unsubscribe"] == f"<{message.unsubscribe_url}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed.get_content_type() == "multipart/alternative"
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    assert text_part is not None and html_part is not None
+
+    html = html_part.get_content()
+    links = re.findall(r'href="([^"]+)"', html)
+    assert links == [item.url for item in message.items] + [
+        message.archive_url,
+        message.preferences_url,
+        message.unsubscribe_url,
+    ]
+    # Escaped, inline-styled, and nothing that phones home.
+    assert "Council approves &lt;light-rail&gt; &amp; more" in html
+    assert "<img" not in html.lower() and "<style" not in html.lower()
+    assert 'style="' in html
+
+
+def test_the_plain_text_part_reads_as_a_numbered_list_with_bare_links(smtp_server, message):
+    channel = EmailChannel()
+    channel.send(message=message, recipient=Recipient(email="reader@example.com"))
+    channel.close()
+    parsed = email.message_from_bytes(smtp_server.envelopes[0].content, policy=email.policy.default)
+    text = parsed.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert "<" not in text.replace("<light-rail>", "")  # no HTML, and titles are not escaped
+    assert "1. Council approves <light-rail> & more\n   City Paper\n" in text
+    assert "   https://news.example.org/a/glacier-melt/\n" in text
+    assert f"Unsubscribe: {message.unsubscribe_url}" in text
+
+
+def test_a_refused_recipient_is_a_hard_failure(smtp_server, message):
+    with pytest.raises(ChannelError) as info:
+        EmailChannel().send(message=message, recipient=Recipient(email="bounce@example.com"))
+    assert info.value.kind == FailureKind.HARD
+    assert smtp_server.envelopes == []
+
+
+def test_an_unreachable_smtp_server_is_a_temporary_failure(settings, message):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", port, False
+    with pytest.raises(ChannelError) as info:
+        EmailChannel().send(message=message, recipient=Recipient(email="reader@example.com"))
+    assert info.value.kind == FailureKind.TEMPORARY

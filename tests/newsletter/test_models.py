@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from newsletter.models import validate_line_user_id, validate_slack_webhook_url, validate_timezone
+
+from .conftest import make_subscriber
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdEFGH1234",
+    ],
+)
+def test_a_slack_incoming_webhook_url_is_accepted(url):
+    validate_slack_webhook_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdEFGH1234",
+        "https://hooks.slack.com.evil.example/services/T0123ABCD/B0123ABCD/abcd",
+        "https://example.com/services/T0123ABCD/B0123ABCD/abcd",
+        "https://hooks.slack.com:8443/services/T0123ABCD/B0123ABCD/abcd",
+        "https://hooks.slack.com/workflows/T0123ABCD/A0123/abcd",
+        "https://user@hooks.slack.com/services/T0123ABCD/B0123ABCD/abcd",
+        "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcd?x=1",
+        "https://127.0.0.1/services/T0123ABCD/B0123ABCD/abcd",
+    ],
+)
+def test_anything_but_a_slack_webhook_url_is_refused(url):
+    with pytest.raises(ValidationError):
+        validate_slack_webhook_url(url)
+
+
+def test_unknown_timezones_are_refused_and_iana_names_accepted():
+    validate_timezone("Asia/Tokyo")
+    with pytest.raises(ValidationError):
+        validate_timezone("Mars/Olympus_Mons")
+
+
+def test_line_user_ids_must_look_like_line_user_ids():
+    validate_line_user_id("U" + "0123456789abcdef" * 2)
+    with pytest.raises(ValidationError):
+        validate_line_user_id("someone@example.com")
+
+
+def test_a_send_hour_outside_0_to_23_does_not_validate(db):
+    subscriber = make_subscriber()
+    subscriber.send_hour = 24
+    with pytest.raises(ValidationError) as info:
+        subscriber.full_clean()
+    assert "send_hour" in info.value.message_dict
+
+
+def test_slack_delivery_without_a_webhook_does_not_validate(db):
+    subscriber = make_subscriber(channel="slack")
+    with pytest.raises(ValidationError) as info:
+        subscriber.full_clean()
+    assert "slack_webhook_url" in info.value.message_dict
