@@ -384,41 +384,43 @@ def article_reject(*, article: Article, editor: Any, reason: str) -> None:
         )
 
 
-def _enqueue_summary(article_id: int, note: str) -> None:
-    # Imported late: the summaries section of tasks.py is written alongside this one.
-    from .tasks import summarize_article  # type: ignore[attr-defined]
+# The summaries task regenerates only from these; it claims the article (→ summarizing)
+# itself with a compare-and-set, so the desk must leave the status alone.
+REGENERATE_FROM = (Article.Status.IN_REVIEW, Article.Status.PUBLISHED, Article.Status.REJECTED)
 
-    summarize_article.delay(article_id, note=note, force=True)
+
+def _enqueue_summary(article_id: int, *, note: str = "", force: bool = False) -> None:
+    # Imported late: tasks.py imports the services, not the other way round.
+    from .tasks import summarize_article
+
+    summarize_article.delay(article_id, note=note, force=force)
 
 
 def article_regenerate(*, article: Article, editor: Any, note: str = "") -> None:
     """Queue a new AI version (with an optional note to the model) once this commits.
 
-    The article goes to summarizing; the summaries task brings it back to in_review with
-    the new version, which the editor then reviews like any other.
+    The summaries task claims the article (→ summarizing) and brings it back to in_review
+    with the new version, which the editor then reviews like any other. A pending schedule
+    is cancelled: the version it was for is about to be replaced.
     """
     note = (note or "").strip()
     with transaction.atomic():
         article = _lock(article)
-        from_status = article.status
-        try:
-            article.transition_to(Article.Status.SUMMARIZING, reason=note, save=False)
-        except IllegalTransition as exc:
-            raise DeskError(
-                f"An article that is {article.get_status_display()} cannot be regenerated."
-            ) from exc
-        article.scheduled_for = None
-        article.save(update_fields=["status", "status_reason", "status_changed_at", "scheduled_for"])
+        if article.status not in REGENERATE_FROM:
+            raise DeskError(f"An article that is {article.get_status_display()} cannot be regenerated.")
+        if article.scheduled_for is not None:
+            article.scheduled_for = None
+            article.save(update_fields=["scheduled_for"])
         AuditEntry.record(
             "regenerate",
             actor=editor,
             article=article,
-            from_status=from_status,
-            to_status=Article.Status.SUMMARIZING,
+            from_status=article.status,
+            to_status=article.status,
             reason=note,
         )
         article_id = article.pk
-        transaction.on_commit(lambda: _enqueue_summary(article_id, note))
+        transaction.on_commit(lambda: _enqueue_summary(article_id, note=note, force=True))
 
 
 def article_schedule(
@@ -497,12 +499,13 @@ def article_retry(*, article: Article, editor: Any) -> None:
         )
         article_id = article.pk
         if to_status == Article.Status.EXTRACTED:
-            transaction.on_commit(lambda: _enqueue_summary(article_id, ""))
+            transaction.on_commit(lambda: _enqueue_summary(article_id))
         else:
             transaction.on_commit(lambda: _enqueue_extract(article_id))
 
 
 def _enqueue_extract(article_id: int) -> None:
+    # The ingestion section of tasks.py provides extract_article; imported late like above.
     from .tasks import extract_article  # type: ignore[attr-defined]
 
     extract_article.delay(article_id)
@@ -573,7 +576,7 @@ def _message(exc: Exception) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Automatic publishing
+# Scheduled publishing
 # --------------------------------------------------------------------------------------
 
 
@@ -600,19 +603,6 @@ def publish_scheduled_due(*, now: datetime | None = None) -> list[int]:
             article.publish(summary, automatic=True, reason=f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.")
             published.append(article_id)
     return published
-
-
-def article_auto_publish(*, article: Article, summary: Summary) -> bool:
-    """Publish without review only for a trusted source and a fully grounded, warning-free summary.
-
-    Returns whether it published. The summaries pipeline calls this after saving a version.
-    """
-    if not article.source.auto_publish or summary.is_flagged or article.needs_attention:
-        return False
-    if article.status != Article.Status.IN_REVIEW:
-        return False
-    article.publish(summary, automatic=True, reason="Auto-published: trusted source, fully grounded.")
-    return True
 
 
 # --------------------------------------------------------------------------------------
@@ -698,7 +688,6 @@ __all__ = [
     "StaleVersion",
     "SummaryEdit",
     "article_approve",
-    "article_auto_publish",
     "article_regenerate",
     "article_reject",
     "article_retry",

@@ -111,7 +111,7 @@ REVIEW_ACTIONS = {
     ),
     "regenerate": (
         lambda s: review_data(s, "regenerate", note="Shorter."),
-        lambda a: a.status == Article.Status.SUMMARIZING,
+        lambda a: a.audit_entries.filter(action="regenerate", reason="Shorter.").exists(),
     ),
     "schedule": (
         lambda s: review_data(s, "schedule", schedule_at=_in_future()),
@@ -158,7 +158,7 @@ def test_only_editors_can_act_on_the_review_screen(
 BULK_ACTIONS = {
     "approve_selected": ({}, lambda a: a.status == Article.Status.PUBLISHED),
     "reject_selected": ({"reason": "Duplicate."}, lambda a: a.status == Article.Status.REJECTED),
-    "regenerate_selected": ({"note": ""}, lambda a: a.status == Article.Status.SUMMARIZING),
+    "regenerate_selected": ({"note": ""}, lambda a: a.audit_entries.filter(action="regenerate").exists()),
 }
 
 
