@@ -73,8 +73,16 @@ class ReviewStatusFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [(self.ALL, "All"), *Article.Status.choices]
 
-    def value(self) -> str:
-        return super().value() or Article.Status.IN_REVIEW
+    def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        # An action posted without a status in the URL acts on exactly the rows selected,
+        # whatever their status; the default only decides what the list shows.
+        self.default = (
+            None if request.method == "POST" and "action" in request.POST else Article.Status.IN_REVIEW
+        )
+
+    def value(self) -> str | None:
+        return super().value() or self.default
 
     def choices(self, changelist: Any):
         # No built-in "All" (it would mean the default, in review); ours is an explicit value.
@@ -86,7 +94,7 @@ class ReviewStatusFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == self.ALL:
+        if self.value() in (self.ALL, None):
             return queryset
         return queryset.filter(status=self.value())
 

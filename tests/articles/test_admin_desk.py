@@ -644,3 +644,19 @@ def test_every_demo_article_opens_on_the_desk_with_its_evidence_highlighted(logi
         assert response.status_code == 200
         assert '<mark class="evidence">' in response.content.decode()
         assert 'class="desk-badge">unverified' not in response.content.decode()
+
+
+def test_a_bulk_action_acts_on_the_selected_rows_even_outside_the_default_in_review_list(login, db):
+    published = factories.make_published_article(title="Live story")
+
+    login("editor").post(
+        QUEUE_URL,
+        {
+            "action": "reject_selected",
+            "_selected_action": [published.pk],
+            "index": "0",
+            "reason": "Retracted.",
+        },
+    )
+
+    assert Article.objects.get(pk=published.pk).status == Article.Status.REJECTED
