@@ -59,7 +59,11 @@ def _serious_accessibility_problems(page) -> list[tuple[str, list]]:
 
 
 def test_an_editor_edits_a_key_point_approves_and_readers_see_it(live_server, transactional_db, browser):
+    from allauth.account.models import EmailAddress
+
     editor = factories.make_user(email="desk-editor@example.com", group="Editors", staff=True)
+    # When the admin login goes through allauth, an unverified address cannot log in.
+    EmailAddress.objects.create(user=editor, email=editor.email, verified=True, primary=True)
     article = factories.make_review_article(title="Council approves light-rail line")
     edited = "The council approved the line by nine votes to two."
 
