@@ -15,6 +15,9 @@ CHROMIUM = shutil.which("chromium")
 
 pytestmark = [
     pytest.mark.browser,
+    # Transactional (the live server's thread must see the rows), and restoring the migrated
+    # rows (the Editors group, content types) so the order of browser tests never matters.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
     ),
@@ -58,7 +61,7 @@ def _serious_accessibility_problems(page) -> list[tuple[str, list]]:
     ]
 
 
-def test_an_editor_edits_a_key_point_approves_and_readers_see_it(live_server, transactional_db, browser):
+def test_an_editor_edits_a_key_point_approves_and_readers_see_it(live_server, browser):
     from allauth.account.models import EmailAddress
 
     editor = factories.make_user(email="desk-editor@example.com", group="Editors", staff=True)
