@@ -15,9 +15,9 @@ CHROMIUM = shutil.which("chromium")
 
 pytestmark = [
     pytest.mark.browser,
-    # Transactional (the live server's thread must see the rows), and restoring the migrated
-    # rows (the Editors group, content types) so the order of browser tests never matters.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Transactional: the live server's thread must see the rows. Not serialized_rollback: its
+    # restore collides with content types re-created by any earlier transactional test's flush.
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
     ),
@@ -50,6 +50,18 @@ def _log_in(page, base_url: str, email: str, password: str) -> None:
     page.wait_for_load_state()
 
 
+def _editors_group() -> None:
+    """The Editors group as the groups migration defines it, re-created if a flush removed it."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    migration = importlib.import_module("accounts.migrations.0002_editor_and_moderator_groups")
+    group, _ = Group.objects.get_or_create(name="Editors")
+    for app_label, codename in migration.EDITOR_PERMISSIONS:
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
 def _serious_accessibility_problems(page) -> list[tuple[str, list]]:
     from axe_playwright_python.sync_playwright import Axe
 
@@ -64,6 +76,7 @@ def _serious_accessibility_problems(page) -> list[tuple[str, list]]:
 def test_an_editor_edits_a_key_point_approves_and_readers_see_it(live_server, browser):
     from allauth.account.models import EmailAddress
 
+    _editors_group()  # an earlier transactional test's flush removes the migrated groups
     editor = factories.make_user(email="desk-editor@example.com", group="Editors", staff=True)
     # When the admin login goes through allauth, an unverified address cannot log in.
     EmailAddress.objects.create(user=editor, email=editor.email, verified=True, primary=True)
