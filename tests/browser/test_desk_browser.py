@@ -51,11 +51,18 @@ def _log_in(page, base_url: str, email: str, password: str) -> None:
 
 
 def _editors_group() -> None:
-    """The Editors group as the groups migration defines it, re-created if a flush removed it."""
+    """The Editors group as the groups migration defines it, re-created when an earlier
+    transactional test's flush emptied the tables (permissions and content types included)."""
     import importlib
 
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
 
+    ContentType.objects.clear_cache()  # ids cached before the flush are gone
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
     migration = importlib.import_module("accounts.migrations.0002_editor_and_moderator_groups")
     group, _ = Group.objects.get_or_create(name="Editors")
     for app_label, codename in migration.EDITOR_PERMISSIONS:
