@@ -379,6 +379,7 @@ class ArticleAdmin(admin.ModelAdmin):
         conflict: desk.StaleVersion | None = None,
     ) -> HttpResponse:
         text = desk.source_text(article)
+        haystack = desk.normalise(text)
         versions = list(article.summaries.select_related("created_by", "approved_by").order_by("-version"))
         latest = versions[0] if versions else None
         machine = next((v for v in versions if v.kind != Summary.Kind.EDITOR), None)
@@ -396,7 +397,7 @@ class ArticleAdmin(admin.ModelAdmin):
                 form.key_point_rows(), list(latest.key_points) + [{}] * 3, strict=False
             ):
                 quotes = point.get("evidence") or []
-                found = bool(quotes) and all(desk.quote_found(text, q) for q in quotes)
+                found = desk.claim_verified(haystack, quotes)
                 key_points.append((heading, text_field, evidence_field, found))
         else:
             key_points = [(*row, False) for row in form.key_point_rows()]
@@ -419,7 +420,9 @@ class ArticleAdmin(admin.ModelAdmin):
                 text,
                 desk.evidence_quotes(desk.SummaryEdit.of(latest).as_fields()) if latest else [],
             ),
-            "unverified": (latest.unverified_claims or unverified) if latest else [],
+            "unverified": [desk.claim_text(c) for c in (latest.unverified_claims or unverified)]
+            if latest
+            else [],
             "grounding_score": latest.grounding_score if latest else None,
             "reports": reports,
             "audit_entries": article.audit_entries.select_related("actor")[:50],

@@ -28,6 +28,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import KEY_POINT_HEADINGS, Article, AuditEntry, IllegalTransition, ModelCall, Source, Summary
+from .summarizers.grounding import normalise, quote_in_text
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +98,26 @@ def can_edit_desk(user: Any) -> bool:
 # --------------------------------------------------------------------------------------
 
 
+# Characters the grounding check treats as equal (summarizers/grounding.py normalises them);
+# the highlighter must find the same quotes in the raw text, so each becomes a class.
+_EQUIVALENT = {
+    **dict.fromkeys("'\u2018\u2019\u201a\u201b\u2032`", "['\u2018\u2019\u201a\u201b\u2032`]"),
+    **dict.fromkeys(
+        '"\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb', '["\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb]'
+    ),
+    **dict.fromkeys("-\u2010\u2011\u2012\u2013\u2014\u2212", "[-\u2010\u2011\u2012\u2013\u2014\u2212]"),
+}
+_EDGE = " \"'.,;:!?\u2026\u201c\u201d\u2018\u2019"
+
+
 def _quote_pattern(quote: str) -> re.Pattern[str] | None:
-    words = quote.split()
+    words = quote.strip(_EDGE).split()
     if not words:
         return None
-    # Feeds and extractors disagree about whitespace and case; the words must match in order.
-    return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+    # Feeds and extractors disagree about whitespace, case, quote marks and dashes; the words
+    # must still match in order.
+    parts = ["".join(_EQUIVALENT.get(ch, re.escape(ch)) for ch in word) for word in words]
+    return re.compile(r"\s+".join(parts), re.IGNORECASE)
 
 
 def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
@@ -110,10 +125,6 @@ def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
     if pattern is None:
         return []
     return [m.span() for m in pattern.finditer(text)]
-
-
-def quote_found(text: str, quote: str) -> bool:
-    return bool(quote_spans(text, quote))
 
 
 def source_text(article: Article) -> str:
@@ -151,22 +162,40 @@ def highlight_evidence(text: str, quotes: list[str]) -> SafeString:
     return mark_safe("".join(out))  # every piece above was escaped
 
 
-def grounding_of(text: str, fields: dict[str, Any]) -> tuple[float, list[str]]:
-    """Share of claims whose evidence all occurs in the text, and the claims that do not.
+def grounding_of(text: str, fields: dict[str, Any]) -> tuple[float, list[dict[str, Any]]]:
+    """Grounding of an editor's version, by the same rule as the AI's (summarizers/grounding.py):
+    a key point or FAQ answer is grounded when at least one of its quotes is in the text.
 
-    A claim with no evidence at all is unverified: the desk cannot check it against the source.
+    Returns the share grounded and the unverified claims in the summariser's format.
     """
-    claims: list[tuple[str, list[str]]] = []
-    for point in fields.get("key_points") or []:
-        claims.append((str(point.get("text", "")), list(point.get("evidence") or [])))
-    for row in fields.get("faq") or []:
-        claims.append((str(row.get("answer", "")), list(row.get("evidence") or [])))
-    if not claims:
-        return 1.0, []
-    unverified = [
-        claim for claim, quotes in claims if not quotes or not all(quote_found(text, q) for q in quotes)
+    haystack = normalise(text)
+    items = [
+        (f"key_points[{i}]", p.get("heading", ""), p.get("text", ""), p.get("evidence") or [])
+        for i, p in enumerate(fields.get("key_points") or [])
     ]
-    return round(1 - len(unverified) / len(claims), 3), unverified
+    items += [
+        (f"faq[{i}]", r.get("question", ""), r.get("answer", ""), r.get("evidence") or [])
+        for i, r in enumerate(fields.get("faq") or [])
+    ]
+    unverified = [
+        {"field": where, "label": label, "claim": claim, "evidence": evidence}
+        for where, label, claim, evidence in items
+        if not claim_verified(haystack, evidence)
+    ]
+    score = (len(items) - len(unverified)) / len(items) if items else 0.0
+    return round(score, 4), unverified
+
+
+def claim_verified(normalised_text: str, evidence: list[str]) -> bool:
+    return any(quote_in_text(q, normalised_text) for q in evidence)
+
+
+def claim_text(claim: Any) -> str:
+    """One unverified claim for display, whatever shape an older version stored."""
+    if isinstance(claim, dict):
+        label, text = claim.get("label", ""), claim.get("claim", "")
+        return f"{label}: {text}" if label else str(text)
+    return str(claim)
 
 
 # --------------------------------------------------------------------------------------

@@ -398,6 +398,15 @@ def test_bulk_regenerate_skips_articles_it_cannot_regenerate(editor, django_capt
 # --- evidence and the desk home ------------------------------------------------------------------
 
 
+def test_quotes_with_typographic_marks_are_highlighted_like_the_grounding_check_accepts_them():
+    text = "The mayor said \u201cthe line\u2019s route is final\u201d \u2014 and left."
+
+    html = desk.highlight_evidence(text, ['"the line\'s route is final" - and left.'])
+
+    assert "<mark" in html
+    assert desk.claim_verified(desk.normalise(text), ['"the line\'s route is final" - and left.'])
+
+
 def test_evidence_is_highlighted_where_it_occurs_and_the_rest_is_escaped():
     text = "Intro <b>bold</b>. The city   council voted on Tuesday. Nothing else."
 
@@ -414,7 +423,9 @@ def test_claims_whose_evidence_is_missing_from_the_source_are_unverified():
 
     score, unverified = desk.grounding_of(factories.ARTICLE_TEXT, fields)
 
-    assert unverified == ["Commutes could be cut in half."]
+    assert [(c["field"], c["claim"]) for c in unverified] == [
+        ("key_points[1]", "Commutes could be cut in half.")
+    ]
     assert score == 0.75
 
 
