@@ -387,8 +387,12 @@ class ArticleAdmin(admin.ModelAdmin):
             desk.grounding_of(text, desk.SummaryEdit.of(latest).as_fields()) if latest else (1.0, [])
         )
         reports = [
-            # The comments app records the quoted claim in details; fall back to whatever it wrote.
-            (entry, entry.details.get("claim") or entry.details.get("quote") or entry.reason or entry.details)
+            # comments/services.py records the claim's text as quoted_claim and the reader's words as comment.
+            (
+                entry,
+                entry.details.get("quoted_claim") or entry.details.get("claim", ""),
+                entry.details.get("comment", ""),
+            )
             for entry in article.audit_entries.filter(action="claim.reported")[:20]
         ]
         key_points = []

@@ -15,19 +15,19 @@ import difflib
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import KEY_POINT_HEADINGS, Article, AuditEntry, IllegalTransition, ModelCall, Source, Summary
+from .models import KEY_POINT_HEADINGS, Article, AuditEntry, IllegalTransition, Source, Summary
+from .summarizers import budget
 from .summarizers.grounding import normalise, quote_in_text
 
 logger = logging.getLogger(__name__)
@@ -657,14 +657,6 @@ class DeskOverview:
         return int(self.spend_today * 100 / self.budget)
 
 
-def spend_today(*, now: datetime | None = None) -> Decimal:
-    """Sum of ModelCall.cost_usd since midnight UTC: the same figure the budget guard uses."""
-    now = now or timezone.now()
-    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    total = ModelCall.objects.filter(created_at__gte=midnight).aggregate(s=Sum("cost_usd"))["s"]
-    return total or Decimal("0")
-
-
 def celery_queue_lengths() -> dict[str, int] | None:
     """LLEN of each queue when the broker is Redis; None otherwise or when Redis is down."""
     url = settings.CELERY_BROKER_URL or ""
@@ -697,7 +689,8 @@ def desk_overview(*, now: datetime | None = None) -> DeskOverview:
         .select_related("source")
         .order_by("status_changed_at", "pk")
         .first(),
-        spend_today=spend_today(now=now),
+        # One definition of today's spend: the same figure the budget guard pauses on.
+        spend_today=budget.spend_today(),
         budget=settings.SUMMARY_DAILY_BUDGET_USD,
         failed_articles=list(
             Article.objects.filter(status=Article.Status.FAILED)

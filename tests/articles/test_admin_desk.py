@@ -384,9 +384,17 @@ def test_a_form_without_a_version_cannot_overwrite_an_existing_summary(article, 
 
 def test_approving_clears_a_reader_report(article, login, reader):
     Article.objects.filter(pk=article.pk).update(needs_attention=True)
-    AuditEntry.record("claim.reported", actor=reader, article=article, claim="2.4 billion dollars")
+    AuditEntry.record(
+        "claim.reported",
+        actor=reader,
+        article=article,
+        claim="kp:1",
+        quoted_claim="Commutes could be cut in half.",
+        comment="The study said a quarter, not half.",
+    )
     client = login("editor")
-    assert "2.4 billion dollars" in client.get(review_url(article)).content.decode()
+    html = client.get(review_url(article)).content.decode()
+    assert "“Commutes could be cut in half.” — <q>The study said a quarter, not half.</q>" in html
 
     client.post(review_url(article), review_data(article.latest_summary, "approve"))
 

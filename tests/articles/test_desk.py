@@ -6,14 +6,13 @@ from __future__ import annotations
 import copy
 import os
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from articles import desk
-from articles.models import Article, AuditEntry, ModelCall, Summary
+from articles.models import Article, AuditEntry, Summary
 from articles.tasks import publish_scheduled
 from tests import factories
 
@@ -427,21 +426,6 @@ def test_claims_whose_evidence_is_missing_from_the_source_are_unverified():
         ("key_points[1]", "Commutes could be cut in half.")
     ]
     assert score == 0.75
-
-
-def test_spend_today_counts_only_todays_model_calls(db):
-    now = timezone.now()
-    ModelCall.objects.create(backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("0.25"))
-    ModelCall.objects.create(backend="anthropic", model="m", outcome="error", cost_usd=Decimal("0.05"))
-    ModelCall.objects.create(
-        backend="anthropic",
-        model="m",
-        outcome="ok",
-        cost_usd=Decimal("9"),
-        created_at=now - timedelta(days=1),
-    )
-
-    assert desk.spend_today(now=now) == Decimal("0.30")
 
 
 def test_the_desk_overview_counts_articles_by_status_and_finds_the_oldest_waiting(db):
