@@ -19,6 +19,8 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
+from articles.ingest.fetch import BlockedURL, make_guarded_client
+
 
 @dataclass(frozen=True)
 class DigestItem:
@@ -80,12 +82,18 @@ class Channel(Protocol):
 
 
 def _http_client() -> httpx.Client:
-    """Every outbound HTTP request of the newsletter goes through here."""
-    # lead: switch to articles.ingest.fetch.make_guarded_client after merge
-    return httpx.Client(timeout=settings.NEWSLETTER_HTTP_TIMEOUT_SECONDS, follow_redirects=False)
+    """Every outbound HTTP request of the newsletter goes through here.
+
+    It is the fetcher's guarded client: a subscriber-supplied webhook URL that resolves to a
+    private, loopback or link-local address is refused on the address actually connected to.
+    """
+    return make_guarded_client(timeout=settings.NEWSLETTER_HTTP_TIMEOUT_SECONDS, follow_redirects=False)
 
 
-def _http_failure(exc: httpx.HTTPError) -> ChannelError:
+def _http_failure(exc: httpx.HTTPError | BlockedURL) -> ChannelError:
+    if isinstance(exc, BlockedURL):
+        # Nothing was sent; the target is not one we will ever reach: pause the subscription.
+        return ChannelError(f"refused by the address guard: {exc}", kind=FailureKind.HARD)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return ChannelError(f"could not connect: {exc!r}", kind=FailureKind.TEMPORARY)
     # The request went out; whether it was acted on is unknown.
@@ -218,7 +226,7 @@ class SlackChannel:
     def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
         try:
             response = self.client.post(recipient.slack_webhook_url, json=self.payload(message))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, BlockedURL) as exc:
             raise _http_failure(exc) from exc
         if response.status_code == 200:
             return
@@ -292,10 +300,11 @@ class LineChannel:
             response = self.client.post(
                 url, json=self.payload(message, to=recipient.line_user_id), headers=headers
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, BlockedURL) as exc:
             failure = _http_failure(exc)
-            # The retry key makes an unanswered request safe to repeat.
-            failure.kind = FailureKind.TEMPORARY
+            if not isinstance(exc, BlockedURL):
+                # The retry key makes an unanswered request safe to repeat.
+                failure.kind = FailureKind.TEMPORARY
             raise failure from exc
         # 409: this retry key was already accepted, i.e. an earlier attempt got through.
         if response.status_code in (200, 409):

@@ -151,7 +151,11 @@ CELERY_TASK_ROUTES = {
     "newsletter.tasks.*": {"queue": "default"},
 }
 # Every periodic job lives here, each with why it runs at that interval. Later work adds to it.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Ingestion: each source keeps its own adaptive next_poll_at (5 min to 24 h); a 2-minute
+    # tick only decides who is due, so no source waits much past its time.
+    "poll-due-sources": {"task": "articles.tasks.poll_due_sources", "schedule": 120.0},
+}
 # Desk: scheduled publications go out within a minute of their time; the due-query is one
 # indexed lookup, so running it every minute costs nothing.
 CELERY_BEAT_SCHEDULE["publish-scheduled"] = {"task": "articles.tasks.publish_scheduled", "schedule": 60.0}
@@ -247,6 +251,18 @@ FETCH_TIMEOUT_SECONDS = env.float("FETCH_TIMEOUT_SECONDS", default=10.0)
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=5 * 1024 * 1024)
 FETCH_USER_AGENT = env.str("FETCH_USER_AGENT", default=f"NewsroomBot/1.0 (+{SITE_URL}/about/bot)")
 SOURCE_PAUSE_AFTER_FAILURES = env.int("SOURCE_PAUSE_AFTER_FAILURES", default=10)
+# A byte-a-second server must not hold a worker: the whole download has its own deadline.
+FETCH_TOTAL_TIMEOUT_SECONDS = env.float("FETCH_TOTAL_TIMEOUT_SECONDS", default=30.0)
+# Politeness: at most this many simultaneous requests to one host, across all workers.
+FETCH_PER_HOST_CONCURRENCY = env.int("FETCH_PER_HOST_CONCURRENCY", default=2)
+# Adaptive polling stays between these bounds; failures back off up to the maximum.
+SOURCE_MIN_POLL_SECONDS = env.int("SOURCE_MIN_POLL_SECONDS", default=5 * 60)
+SOURCE_MAX_POLL_SECONDS = env.int("SOURCE_MAX_POLL_SECONDS", default=24 * 3600)
+# A 301/308 must be seen on this many consecutive polls before the stored feed URL moves.
+SOURCE_REDIRECT_CONFIRMATIONS = env.int("SOURCE_REDIRECT_CONFIRMATIONS", default=3)
+ROBOTS_CACHE_SECONDS = env.int("ROBOTS_CACHE_SECONDS", default=24 * 3600)
+# Extracted text shorter than this is "thin": kept, marked failed, never summarised.
+ARTICLE_MIN_WORDS = env.int("ARTICLE_MIN_WORDS", default=80)
 
 # --- Summaries --------------------------------------------------------------------------
 

@@ -34,6 +34,21 @@ def published_article(db):
     return factories.make_published_article()
 
 
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process on both CI legs.
+
+    With REDIS_URL set, Celery sends tasks to the real broker; tests that want the work done
+    inline (rather than by a worker process) ask for this fixture.
+    """
+    from newsroom.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(django_test_environment):
     """Pages link hashed static files (whitenoise's manifest), so collect them once per run."""

@@ -1,34 +1,8 @@
-from __future__ import annotations
+"""The account tests share the discussion tests' fixtures (commenters, fresh cache, eager tasks)."""
 
-import pytest
-from django.core.cache import cache
-
-from newsroom.celery import app as celery_app
-from tests.comments.helpers import make_commenter, verify
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # The real hasher costs ~0.3 s per user; these tests are about comments, not hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache_and_eager_tasks():
-    """Rate-limit counters must not leak between tests; reply emails run in-process on both legs."""
-    cache.clear()
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
-    cache.clear()
-
-
-@pytest.fixture
-def commenter(reader):
-    return verify(reader)
-
-
-@pytest.fixture
-def other_commenter(db):
-    return make_commenter(email="other@example.com", display_name="Olive Other")
+from tests.comments.conftest import (  # noqa: F401 - fixtures are found by name
+    _fast_password_hashing,
+    _fresh_cache_and_eager_tasks,
+    commenter,
+    other_commenter,
+)

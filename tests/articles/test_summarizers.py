@@ -45,15 +45,9 @@ def fake_openai(settings):
 
 
 @pytest.fixture(autouse=True)
-def eager_tasks():
-    # Tasks enqueued here (sweeper, batch fallback, admin retry) run in-process on both CI
-    # legs; with REDIS_URL set they would otherwise sit in the real broker with no worker.
-    from newsroom.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def eager_tasks(eager_celery):
+    # Tasks enqueued here (sweeper, batch fallback, admin retry) run in-process on both CI legs.
+    pass
 
 
 def summarize(article: Article, **kwargs) -> services.SummarizeOutcome:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from newsroom.celery import app as celery_app
 from tests.comments.helpers import make_commenter, verify
 
 
@@ -14,13 +13,10 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_and_eager_tasks():
+def _fresh_cache_and_eager_tasks(eager_celery):
     """Rate-limit counters must not leak between tests; reply emails run in-process on both legs."""
     cache.clear()
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
     yield
-    celery_app.conf.task_always_eager = eager
     cache.clear()
 
 

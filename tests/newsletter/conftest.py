@@ -17,15 +17,8 @@ _seq = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def eager_celery():
-    """Tasks run in-process here even on the Redis leg: these tests check what a task does,
-    not the broker. Celery caches its config, so set it on the app, not only in settings."""
-    from newsroom.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+def _eager(eager_celery):
+    """Tasks run in-process here even on the Redis leg: these tests check what a task does."""
 
 
 @pytest.fixture(autouse=True)

@@ -113,6 +113,23 @@ def test_an_unreachable_webhook_is_a_temporary_failure(message):
     assert info.value.kind == FailureKind.TEMPORARY
 
 
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "2130706433", "0x7f.0.0.1", "[::ffff:127.0.0.1]", "10.0.0.7", "169.254.169.254"]
+)
+def test_a_webhook_on_a_private_address_is_refused_by_the_fetchers_guard(settings, message, host):
+    settings.FETCH_ALLOWED_PRIVATE_HOSTS = []
+    with FakeSlack() as slack:
+        port = slack.server.server_address[1]
+        with pytest.raises(ChannelError) as info:
+            SlackChannel().send(
+                message=message,
+                recipient=Recipient(slack_webhook_url=f"http://{host}:{port}/services/T1/B1/x"),
+            )
+    assert slack.requests == []
+    assert info.value.kind == FailureKind.HARD
+    assert "guard" in str(info.value)
+
+
 # --- LINE -------------------------------------------------------------------------------
 
 

@@ -1,0 +1,121 @@
+"""The desk's view of sources: health columns, actions, paused alert and OPML import."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import AuditEntry, Source
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "admin:articles_source_changelist"
+
+
+def test_the_sources_list_shows_health_columns_with_a_bounded_query_count(
+    client, editor, django_assert_max_num_queries
+):
+    for i in range(8):
+        source = factories.make_source(
+            last_status="ok", consecutive_failures=i, last_error_class="timeout" if i else ""
+        )
+        factories.make_article(source=source)
+    client.force_login(editor)
+    with django_assert_max_num_queries(15):
+        response = client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for column in (
+        "Last fetched at",
+        "Consecutive failures",
+        "Last error class",
+        "Articles (7 days)",
+        "Status",
+    ):
+        assert column.lower() in html.lower()
+
+
+def test_a_paused_source_raises_a_visible_alert(client, editor):
+    factories.make_source(
+        name="Broken Feed", paused_at=timezone.now(), pause_reason="Paused after 10 failed polls"
+    )
+    client.force_login(editor)
+    html = client.get(reverse(CHANGELIST)).content.decode()
+    assert 'role="alert"' in html and "Broken Feed" in html and "Paused after 10 failed polls" in html
+
+
+def test_no_alert_when_every_source_is_healthy(client, editor):
+    factories.make_source()
+    client.force_login(editor)
+    assert 'role="alert"' not in client.get(reverse(CHANGELIST)).content.decode()
+
+
+def test_pause_and_resume_actions_change_the_source_and_leave_an_audit_trail(client, editor):
+    source = factories.make_source(consecutive_failures=4, next_poll_at=timezone.now() + timedelta(days=1))
+    client.force_login(editor)
+    client.post(reverse(CHANGELIST), {"action": "pause", "_selected_action": [source.pk]})
+    source.refresh_from_db()
+    assert source.paused_at is not None
+    client.post(reverse(CHANGELIST), {"action": "resume", "_selected_action": [source.pk]})
+    source.refresh_from_db()
+    assert source.paused_at is None and source.consecutive_failures == 0
+    assert source.next_poll_at <= timezone.now()
+    actions = list(AuditEntry.objects.filter(actor=editor).values_list("action", flat=True))
+    assert sorted(actions) == ["source-paused", "source-resumed"]
+
+
+def test_poll_now_makes_the_source_due_and_polls_it(
+    client, editor, settings, django_capture_on_commit_callbacks
+):
+    settings.FETCH_ALLOWED_PRIVATE_HOSTS = []
+    source = factories.make_source(
+        feed_url="http://127.0.0.1:9/feed", next_poll_at=timezone.now() + timedelta(days=1)
+    )
+    client.force_login(editor)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse(CHANGELIST), {"action": "poll_now", "_selected_action": [source.pk]})
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # fetch_source is enqueued when the request's transaction commits
+    source.refresh_from_db()
+    assert source.next_poll_at <= timezone.now()
+
+
+def test_a_moderator_cannot_see_or_act_on_sources(client, moderator):
+    source = factories.make_source()
+    client.force_login(moderator)
+    assert client.get(reverse(CHANGELIST)).status_code == 403
+    client.post(reverse(CHANGELIST), {"action": "pause", "_selected_action": [source.pk]})
+    source.refresh_from_db()
+    assert source.paused_at is None
+    assert client.get(reverse("admin:articles_source_import_opml")).status_code == 403
+
+
+def test_opml_can_be_imported_from_the_admin(client, editor):
+    client.force_login(editor)
+    opml = SimpleUploadedFile(
+        "feeds.opml",
+        b'<opml version="2.0"><body><outline text="Good" xmlUrl="https://good.example.org/feed"/>'
+        b'<outline text="Bad" xmlUrl="ftp://bad.example.org/"/></body></opml>',
+    )
+    response = client.post(reverse("admin:articles_source_import_opml"), {"file": opml}, follow=True)
+    assert response.status_code == 200
+    assert "Added 1, already present 0, invalid 1." in response.content.decode()
+    assert list(Source.objects.values_list("name", flat=True)) == ["Good"]
+
+
+def test_the_import_page_renders_for_an_editor(client, editor):
+    client.force_login(editor)
+    response = client.get(reverse("admin:articles_source_import_opml"))
+    assert response.status_code == 200 and b'type="file"' in response.content
+
+
+def test_the_sources_list_filters_paused_sources(client, editor):
+    factories.make_source(name="Stopped feed", paused_at=timezone.now())
+    factories.make_source(name="Healthy feed")
+    client.force_login(editor)
+    html = client.get(reverse(CHANGELIST), {"paused": "yes"}).content.decode()
+    assert "Stopped feed" in html and "Healthy feed" not in html
