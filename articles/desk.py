@@ -534,8 +534,7 @@ def article_retry(*, article: Article, editor: Any) -> None:
 
 
 def _enqueue_extract(article_id: int) -> None:
-    # The ingestion section of tasks.py provides extract_article; imported late like above.
-    from .tasks import extract_article  # type: ignore[attr-defined]
+    from .tasks import extract_article  # late, as above
 
     extract_article.delay(article_id)
 

@@ -272,6 +272,20 @@ def test_retrying_a_failed_article_with_text_sends_it_back_to_summarising(
     assert (entry.action, entry.from_status, entry.to_status) == ("retry", "failed", "extracted")
 
 
+def test_retrying_a_failed_article_without_text_sends_it_back_to_extraction(
+    editor, django_capture_on_commit_callbacks
+):
+    article = factories.make_article(status=Article.Status.FAILED)
+    Article.objects.filter(pk=article.pk).update(extracted_text="")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        desk.article_retry(article=article, editor=editor)
+
+    article.refresh_from_db()
+    assert article.status == Article.Status.NEW
+    assert len(callbacks) == 1
+    assert AuditEntry.objects.get(article=article).to_status == "new"
+
+
 def test_retrying_an_article_that_has_not_failed_is_refused(article, editor):
     with pytest.raises(desk.DeskError):
         desk.article_retry(article=article, editor=editor)
