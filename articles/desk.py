@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import KEY_POINT_HEADINGS, Article, AuditEntry, IllegalTransition, Source, Summary
+from .models import Article, AuditEntry, IllegalTransition, Source, Summary
 from .summarizers import budget
 from .summarizers.grounding import normalise, quote_in_text
 
@@ -700,24 +700,3 @@ def desk_overview(*, now: datetime | None = None) -> DeskOverview:
         queue_lengths=celery_queue_lengths(),
         needs_attention=Article.objects.filter(needs_attention=True).count(),
     )
-
-
-__all__ = [
-    "KEY_POINT_HEADINGS",
-    "BulkResult",
-    "DeskError",
-    "StaleVersion",
-    "SummaryEdit",
-    "article_approve",
-    "article_regenerate",
-    "article_reject",
-    "article_retry",
-    "article_schedule",
-    "articles_approve_bulk",
-    "articles_regenerate_bulk",
-    "articles_reject_bulk",
-    "desk_overview",
-    "publish_scheduled_due",
-    "summary_restore",
-    "summary_save_draft",
-]
