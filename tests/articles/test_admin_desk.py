@@ -668,3 +668,21 @@ def test_a_bulk_action_acts_on_the_selected_rows_even_outside_the_default_in_rev
     )
 
     assert Article.objects.get(pk=published.pk).status == Article.Status.REJECTED
+
+
+def test_the_audit_log_needs_the_same_number_of_queries_however_many_entries(login, article, editor):
+    client = login("editor")
+    url = reverse("admin:articles_auditentry_changelist")
+    AuditEntry.record("reject", actor=editor, article=article, reason="one")
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for n in range(10):
+        AuditEntry.record(
+            "summary.edit", actor=editor, article=factories.make_review_article(), reason=str(n)
+        )
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+
+    assert len(many.captured_queries) == len(few.captured_queries)
