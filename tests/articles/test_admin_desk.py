@@ -686,3 +686,20 @@ def test_the_audit_log_needs_the_same_number_of_queries_however_many_entries(log
         client.get(url)
 
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_readers_see_a_corrected_note_after_an_editor_changes_a_published_summary(
+    published_article, login, client
+):
+    url = published_article.get_absolute_url()
+    assert "was corrected on" not in client.get(url).content.decode()
+
+    login("editor").post(
+        review_url(published_article),
+        review_data(published_article.current_summary, "approve", kp_text_0="The council voted 9 to 2."),
+    )
+    client.logout()
+
+    html = client.get(url).content.decode()
+    assert "The council voted 9 to 2." in html
+    assert f"This summary was corrected on {timezone.now():%-d %B %Y}." in html
