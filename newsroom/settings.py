@@ -166,6 +166,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # tick only decides who is due, so no source waits much past its time.
     "poll-due-sources": {"task": "articles.tasks.poll_due_sources", "schedule": 120.0},
 }
+# Desk: scheduled publications go out within a minute of their time; the due-query is one
+# indexed lookup, so running it every minute costs nothing.
+CELERY_BEAT_SCHEDULE["publish-scheduled"] = {"task": "articles.tasks.publish_scheduled", "schedule": 60.0}
 
 # --- Auth and accounts ------------------------------------------------------------------
 
