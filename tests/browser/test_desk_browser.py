@@ -46,7 +46,8 @@ def _log_in(page, base_url: str, email: str, password: str) -> None:
     name = "login" if page.locator('input[name="login"]').count() else "username"
     page.fill(f'input[name="{name}"]', email)
     page.fill('input[name="password"]', password)
-    page.locator('form [type="submit"]').first.click()
+    # The site header has a search form too: submit the one holding the password.
+    page.locator('form:has(input[name="password"]) [type="submit"]').first.click()
     page.wait_for_load_state()
 
 
