@@ -274,6 +274,32 @@ def main() -> int:
         and succeeded
     )
     print("PASS" if ok else "FAIL")
+    rows = [
+        ("requests/s (measured window)", result["requests_per_second"], "req/s", None, ""),
+        ("p50 latency", p50, "ms", None, ""),
+        ("p95 latency", p95, "ms", None, ""),
+        ("p99 latency", p99, "ms", None, "< 300 ms"),
+        ("5xx responses", server_errors, "count", None, "0"),
+        ("lost + phantom comment writes", len(lost) + len(phantom), "count", None, "0"),
+        ("comments accepted and stored", len(stored), "count", None, ""),
+    ]
+    label = f"{args.readers} readers + {args.writers} commenters, {args.seconds} s"
+    print(
+        "RESULT_JSON "
+        + json.dumps(
+            [
+                {
+                    "benchmark": "load",
+                    "metric": f"{m} ({label})",
+                    "value": v,
+                    "unit": u,
+                    "ceiling": c,
+                    "target": t,
+                }
+                for m, v, u, c, t in rows
+            ]
+        )
+    )
     return 0 if ok else 1
 
 
