@@ -151,6 +151,21 @@ def load_httpx(url: str) -> dict[str, float]:
     }
 
 
+def fresh_database(url: str, *, suffix: str) -> str:
+    """A database of our own beside the given one, re-created each run: the other benchmarks'
+    rows (or a half-finished earlier run) must not change what this one measures."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + suffix
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path="/" + name))
+
+
 def main() -> int:
     if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
         print("bench/http.py needs DATABASE_URL (PostgreSQL) and REDIS_URL; skipping.")
@@ -162,6 +177,7 @@ def main() -> int:
     load = load_wrk if shutil.which("wrk") else load_httpx
     tool = "wrk" if load is load_wrk else "httpx (async, fallback)"
     env = {**os.environ, "BENCH_VIEWS": "1", "DJANGO_SETTINGS_MODULE": "newsroom.settings", "DEBUG": "0"}
+    env["DATABASE_URL"] = fresh_database(env["DATABASE_URL"], suffix="_http")
     env.setdefault("CONN_MAX_AGE", "600")
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
