@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -157,14 +158,16 @@ def _texts(summary_html: object, entry: dict) -> dict[str, str]:
     return {"summary": summary, "content": content}
 
 
-def parse_with_fastfeedparser(content: bytes) -> ParsedFeed:
-    data = fastfeedparser.parse(content)  # bytes, never a URL string: it would fetch it itself
+def _parsed_feed(
+    data: dict, *, parser: str, published: Callable[[dict], datetime | None], summary_key: str
+) -> ParsedFeed:
+    """The two parsers' results in one shape; they differ only in date and summary fields."""
     feed = data.get("feed", {}) or {}
     parsed = ParsedFeed(
         title=html_to_text(feed.get("title"), single_line=True),
         link=str(feed.get("link") or ""),
         ttl_minutes=_ttl(feed.get("ttl")),
-        parser="fastfeedparser",
+        parser=parser,
     )
     for entry in data.get("entries", []) or []:
         parsed.entries.append(
@@ -173,11 +176,21 @@ def parse_with_fastfeedparser(content: bytes) -> ParsedFeed:
                 link=str(entry.get("link") or ""),
                 guid=str(entry.get("id") or ""),
                 author=html_to_text(entry.get("author"), single_line=True),
-                published=_aware(entry.get("published") or entry.get("updated")),
-                **_texts(entry.get("description"), entry),
+                published=published(entry),
+                **_texts(entry.get(summary_key), entry),
             )
         )
     return parsed
+
+
+def parse_with_fastfeedparser(content: bytes) -> ParsedFeed:
+    data = fastfeedparser.parse(content)  # bytes, never a URL string: it would fetch it itself
+    return _parsed_feed(
+        data,
+        parser="fastfeedparser",
+        published=lambda entry: _aware(entry.get("published") or entry.get("updated")),
+        summary_key="description",
+    )
 
 
 def _struct_time(value: object) -> datetime | None:
@@ -193,24 +206,12 @@ def parse_with_feedparser(content: bytes) -> ParsedFeed:
     # sanitize_html off: we turn every field into plain text ourselves, and its sanitiser is
     # the slow part; resolve_relative_uris off for the same reason.
     data = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False)
-    feed = data.get("feed", {}) or {}
-    parsed = ParsedFeed(
-        title=html_to_text(feed.get("title"), single_line=True),
-        link=str(feed.get("link") or ""),
-        ttl_minutes=_ttl(feed.get("ttl")),
+    parsed = _parsed_feed(
+        data,
         parser="feedparser",
+        published=lambda entry: _struct_time(entry.get("published_parsed") or entry.get("updated_parsed")),
+        summary_key="summary",
     )
-    for entry in data.get("entries", []) or []:
-        parsed.entries.append(
-            ParsedEntry(
-                title=html_to_text(entry.get("title"), single_line=True),
-                link=str(entry.get("link") or ""),
-                guid=str(entry.get("id") or ""),
-                author=html_to_text(entry.get("author"), single_line=True),
-                published=_struct_time(entry.get("published_parsed") or entry.get("updated_parsed")),
-                **_texts(entry.get("summary"), entry),
-            )
-        )
     if not parsed.entries and (data.get("bozo") or not data.get("version")):
         reason = data.get("bozo_exception") or "no feed elements"
         raise FeedError(f"Not a readable feed: {reason}")
