@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from celery import shared_task  # noqa: F401
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 # ======================================================================================
 # Ingestion: poll_due_sources, fetch_source(source_id), extract_article(article_id)
@@ -86,6 +87,13 @@ def summarize_article(
             final_attempt=attempt >= settings.SUMMARY_MAX_ATTEMPTS,
             allow_batch=allow_batch,
         )
+    except (OperationalError, InterfaceError) as exc:
+        # The database dropped us before the claim: nothing was changed, so a retry is safe
+        # (issue #9). After the claim the service releases the article itself (below).
+        if self.request.is_eager:
+            raise
+        delay = services.retry_delay(attempt)
+        raise self.retry(countdown=delay, max_retries=settings.SUMMARY_MAX_ATTEMPTS) from exc
     except services.SummaryTemporaryError as exc:
         if self.request.is_eager:
             # No broker (`make run`, tests): an eager retry would raise into whoever enqueued
