@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 # ======================================================================================
-# Ingestion: poll_due_sources, fetch_source(source_id), extract_article(article_id)
+# Ingestion: poll_due_sources, fetch_source(source_id), extract_article(article_id),
+# sweep_unextracted_articles
 # ======================================================================================
 
 
@@ -51,6 +52,17 @@ def extract_article(article_id: int) -> str:
     if article is None:
         return "missing"
     return services.article_extract(article=article)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def sweep_unextracted_articles() -> int:
+    """Re-enqueue extraction of articles left `new` (their message was lost with the broker)."""
+    from articles.ingest import services
+
+    ids = services.articles_unextracted(older_than_seconds=settings.ARTICLE_EXTRACT_STUCK_AFTER_SECONDS)
+    for article_id in ids:
+        extract_article.delay(article_id)
+    return len(ids)
 
 
 # ======================================================================================
