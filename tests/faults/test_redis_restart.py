@@ -33,7 +33,8 @@ ARTICLES = SOURCES * STORIES
 def enqueue(broker_url: str, task: str, args_list: Iterable[list], *, queue: str) -> None:
     """Send tasks by name through a short-lived app on the private broker (the test process's
     own Celery app is bound to the shared Redis)."""
-    app = Celery("faults-private", broker=broker_url)
+    # Not the current app: shared tasks used later in this process must keep the real one.
+    app = Celery("faults-private", broker=broker_url, set_as_current=False)
     try:
         for args in args_list:
             app.send_task(task, args=args, queue=queue)
