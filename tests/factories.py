@@ -110,3 +110,10 @@ def make_published_article(*, approved_by: User | None = None, **fields: Any) ->
     article.published_on_site_at = now
     article.save(update_fields=["published_on_site_at"])
     return article
+
+
+def make_review_article(*, summary: dict[str, Any] | None = None, **fields: Any) -> Article:
+    """An article waiting on the desk (in_review) with one machine-written summary version."""
+    article = make_article(status=Article.Status.IN_REVIEW, **fields)
+    Summary.create_version(article=article, **summary_fields(**(summary or {})))
+    return article

@@ -1,0 +1,59 @@
+"""Template helpers for the reader site: JSON-LD data blocks and cache-safe times."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+# The same escapes as Django's json_script: "<", ">" and "&" can never close the element.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+@register.filter
+def json_ld(value: Any) -> SafeString:
+    """A <script type="application/ld+json"> data block, escaped like json_script.
+
+    A data block is not executed, so CSP `script-src 'self'` allows it without a nonce.
+    """
+    data = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_SCRIPT_ESCAPES)
+    return mark_safe(f'<script type="application/ld+json">{data}</script>')  # noqa: S308
+
+
+@register.simple_tag
+def reltime(value: datetime | None, css_class: str = "") -> SafeString:
+    """<time> with the exact date as text; static/js/reltime.js swaps in "3h ago".
+
+    Cached pages are shared for minutes, so the server never renders a relative phrase:
+    without JavaScript the reader sees the exact date, with it the phrase is computed
+    in the reader's browser, at reading time.
+    """
+    if value is None:
+        return mark_safe("")
+    value = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}" data-relative class="{}" title="{}">{}</time>',
+        value.isoformat(),
+        ("reltime " + css_class).strip(),
+        formats.date_format(value, "DATETIME_FORMAT"),
+        formats.date_format(value, "j M Y, H:i T"),
+    )
+
+
+@register.simple_tag
+def absdate(value: datetime | None) -> SafeString:
+    """<time> with a plain date, for statements like "reviewed on 3 March 2026"."""
+    if value is None:
+        return mark_safe("")
+    value = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}">{}</time>', value.isoformat(), formats.date_format(value, "j F Y")
+    )

@@ -1,0 +1,83 @@
+"""Feeds and the sitemap, parsed back with real parsers: only published articles appear."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import feedparser
+import pytest
+from django.utils import timezone
+
+from articles.models import Article, Summary
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(editor):
+    transport = factories.make_topic("Transport")
+    rail = factories.make_published_article(approved_by=editor, title="Council approves light-rail line")
+    rail.topics.add(transport)
+    ferry = factories.make_published_article(title="Ferry timetable changes")
+    draft = factories.make_article(title="Draft story", status=Article.Status.IN_REVIEW)
+    Summary.create_version(article=draft, **factories.summary_fields())
+    draft.topics.add(transport)
+    rejected = factories.make_article(title="Rejected story", status=Article.Status.REJECTED)
+    scheduled = factories.make_published_article(title="Scheduled story")
+    scheduled.published_on_site_at = timezone.now() + timedelta(hours=3)
+    scheduled.save(update_fields=["published_on_site_at"])
+    scheduled.topics.add(transport)
+    return {"published": [rail, ferry], "hidden": [draft, rejected, scheduled]}
+
+
+@pytest.mark.parametrize("url", ["/feed/", "/feed/atom/"])
+def test_site_feeds_parse_and_list_only_published_summaries(client, world, url):
+    response = client.get(url)
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == ("rss20" if url == "/feed/" else "atom10")
+    titles = {entry.title for entry in parsed.entries}
+    assert titles == {a.title for a in world["published"]}
+    rail = next(e for e in parsed.entries if e.title == "Council approves light-rail line")
+    assert rail.link == "http://127.0.0.1:8000" + world["published"][0].get_absolute_url()
+    assert "2.4 billion dollar light-rail line" in rail.summary
+    assert [t.term for t in rail.tags] == ["Transport"]
+
+
+def test_topic_feed_lists_that_topics_published_articles(client, world):
+    parsed = feedparser.parse(client.get("/topics/transport/feed/").content)
+    assert not parsed.bozo
+    assert [e.title for e in parsed.entries] == ["Council approves light-rail line"]
+    assert "Transport" in parsed.feed.title
+
+
+def test_json_feed_is_valid_json_feed_1_1(client, world):
+    response = client.get("/feed.json")
+    assert response["Content-Type"].startswith("application/feed+json")
+    feed = json.loads(response.content)
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["title"] and feed["home_page_url"] and feed["feed_url"].endswith("/feed.json")
+    assert {item["title"] for item in feed["items"]} == {a.title for a in world["published"]}
+    for item in feed["items"]:
+        # Required: id (string); at least one of content_html/content_text.
+        assert isinstance(item["id"], str) and item["id"]
+        assert item["content_text"]
+        assert item["url"].startswith("http://127.0.0.1:8000/a/")
+        assert timezone.datetime.fromisoformat(item["date_published"]).tzinfo is not None
+
+
+def test_sitemap_lists_every_published_article_and_nothing_unpublished(client, world):
+    response = client.get("/sitemap.xml")
+    root = ET.fromstring(response.content)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locations = {loc.text for loc in root.findall("s:url/s:loc", ns)}
+    for article in world["published"]:
+        assert "http://127.0.0.1:8000" + article.get_absolute_url() in locations
+    for article in world["hidden"]:
+        assert not any(article.slug in loc for loc in locations)
+    assert "http://127.0.0.1:8000/" in locations
+    assert "http://127.0.0.1:8000/topics/transport/" in locations
+    assert len([loc for loc in locations if "/a/" in loc]) == 2
