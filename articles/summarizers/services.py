@@ -386,7 +386,11 @@ def article_summarize(
     claimed_at = article.status_changed_at
     try:
         return _summarize_claimed(
-            article=article, summarizer=summarizer, note=note, input_hash=input_hash, final_attempt=final_attempt
+            article=article,
+            summarizer=summarizer,
+            note=note,
+            input_hash=input_hash,
+            final_attempt=final_attempt,
         )
     except (OperationalError, InterfaceError) as exc:
         # The database dropped us mid-run (failover, restart, terminated backend). Put the
