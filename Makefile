@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-ingest bench-summaries bench-http bench-digest load clean
+.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-summaries bench-http bench-digest load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PYTHON) -m venv $(VENV)
@@ -55,20 +55,28 @@ worker-summaries: install
 beat: install
 	$(VENV)/bin/celery -A newsroom beat -l info
 
-bench-ingest: install
-	$(PY) bench/ingest.py
+# Benchmarks measure the production shape: PostgreSQL + Redis (defaults: this machine's servers).
+BENCH_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/newsroom_bench} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/13}
 
-bench-summaries: install
-	$(PY) bench/summaries.py
+# The default benchmark database is created on first use (a DATABASE_URL you set must exist).
+bench-db:
+	@[ -n "$$DATABASE_URL" ] || createdb -h 127.0.0.1 -U postgres newsroom_bench 2>/dev/null || true
 
-bench-http: install
-	$(PY) bench/http.py
+bench-ingest: install bench-db
+	$(BENCH_ENV) $(PY) bench/ingest.py
 
-bench-digest: install
-	$(PY) bench/digest.py
+bench-summaries: install bench-db
+	$(BENCH_ENV) $(PY) bench/summaries.py
 
-bench: install
-	$(PY) bench/run_all.py
+bench-http: install bench-db
+	$(BENCH_ENV) $(PY) bench/http.py
+
+bench-digest: install bench-db
+	$(BENCH_ENV) $(PY) bench/digest.py
+
+bench: install bench-db
+	$(BENCH_ENV) $(PY) bench/run_all.py
 
 load: install
 	$(PY) bench/load.py

@@ -13,10 +13,13 @@ Rules:
 - A response is stored only if it is a 200, not streaming, sets no cookie (a CSRF token or
   session in the page would leak to everyone), did not use a CSP nonce (a cached nonce is
   no nonce), and is not marked `Cache-Control: private/no-store`.
-- Invalidation is a global generation counter: every entry remembers the generation it was
-  built under and is ignored once the counter moves. `invalidate_pages()` bumps it; the
-  signal handlers in articles/signals.py call it when a transaction that changed what
-  readers see commits.
+- Invalidation is by generation counters: every entry remembers the global generation and
+  its own path's generation it was built under, and is ignored once either moves.
+  `invalidate_pages()` bumps the global one (a publish or edit changes listings, feeds and
+  related articles everywhere); `invalidate_pages(path=...)` bumps one page's (a comment
+  changes only its article page, so a busy discussion does not empty the whole cache; comment
+  counts on listing cards catch up within PAGE_CACHE_SECONDS). The signal handlers in
+  articles/signals.py call these when a transaction that changed what readers see commits.
 - Every response that passes through gets an ETag and Last-Modified and conditional GETs
   are answered with 304, from the cache or not.
 - A cache outage never breaks the site: errors are logged and the request goes through.
@@ -40,6 +43,7 @@ from django.utils.http import http_date
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
+PATH_GENERATION_PREFIX = "pagecache:generation:"
 ENTRY_PREFIX = "pagecache:page:"
 # Headers a view may set that must not be replayed to other readers.
 _UNSTORED_HEADERS = frozenset({"set-cookie", "date", "content-length"})
@@ -51,12 +55,17 @@ def _current_generation_new() -> int:
     return time.time_ns()
 
 
-def invalidate_pages() -> None:
-    """Make every cached page stale by moving the generation counter (cheap, O(1))."""
+def _path_generation_key(path: str) -> str:
+    return PATH_GENERATION_PREFIX + hashlib.blake2b(path.encode(), digest_size=16).hexdigest()
+
+
+def invalidate_pages(path: str | None = None) -> None:
+    """Make every cached page (or only the pages at `path`) stale: one counter bump, O(1)."""
+    key = GENERATION_KEY if path is None else _path_generation_key(path)
     try:
-        cache.incr(GENERATION_KEY)
+        cache.incr(key)
     except ValueError:  # counter missing (fresh cache or evicted): start a new one
-        cache.set(GENERATION_KEY, _current_generation_new(), timeout=None)
+        cache.set(key, _current_generation_new(), timeout=None)
     except Exception:  # a cache outage must not fail the write that triggered us
         logger.exception("Could not invalidate the page cache")
 
@@ -138,14 +147,21 @@ class AnonymousPageCacheMiddleware:
 
         key = _entry_key(request)
         try:
-            found = _get_many([GENERATION_KEY, key])
+            path_generation_key = _path_generation_key(request.path)
+            found = _get_many([GENERATION_KEY, path_generation_key, key])
         except Exception:
             logger.exception("Page cache unavailable; serving uncached")
             return self._with_validators(request, self.get_response(request))
 
         generation = found.get(GENERATION_KEY)
+        path_generation = found.get(path_generation_key)  # None until the page is first invalidated
         entry = found.get(key)
-        if entry is not None and generation is not None and entry["generation"] == generation:
+        if (
+            entry is not None
+            and generation is not None
+            and entry["generation"] == generation
+            and entry.get("path_generation") == path_generation
+        ):
             return _replay(request, entry)
 
         if generation is None:
@@ -176,6 +192,7 @@ class AnonymousPageCacheMiddleware:
         ]
         entry = {
             "generation": generation,
+            "path_generation": path_generation,
             "body": body,
             "headers": headers,
             "headers_etag": etag,

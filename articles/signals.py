@@ -52,7 +52,10 @@ def summary_changed(sender: type[Summary], instance: Summary, **kwargs: Any) -> 
 
 @receiver([post_save, post_delete], sender=Comment)
 def comment_changed(sender: type[Comment], instance: Comment, **kwargs: Any) -> None:
-    _invalidate_on_commit()
+    # A comment changes only its article's page; listings' comment counts catch up when their
+    # cached copies expire (PAGE_CACHE_SECONDS), so a lively discussion cannot flush the site.
+    path = instance.article.get_absolute_url()
+    transaction.on_commit(lambda: invalidate_pages(path=path))
 
 
 @receiver([post_save, post_delete], sender=Topic)

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Replace bench/ on the path with the project root: bench/http.py would shadow the stdlib http.
+sys.path[0] = str(ROOT)
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/newsroom_bench_digest")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
 

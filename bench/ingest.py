@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Replace bench/ on the path with the project root: bench/http.py would shadow the stdlib http.
+sys.path[0] = str(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
 os.environ.setdefault("FETCH_ALLOWED_PRIVATE_HOSTS", "127.0.0.1")
 # Every feed lives on one loopback host; the politeness limit would measure only itself.

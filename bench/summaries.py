@@ -25,7 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Replace bench/ on the path with the project root: bench/http.py would shadow the stdlib http.
+sys.path[0] = str(ROOT)
 QUEUE = "bench_summaries"
 
 TEXT = (

@@ -14,22 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.adapter import client_ip
+
 from . import services
 from .forms import PreferencesForm, SubscribeForm
 
 
-def client_ip(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or the address TRUSTED_PROXY_COUNT hops back in X-Forwarded-For: only
-    entries added by our own proxies are trusted, so a spoofed header cannot dodge a limit."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def _rate_limited(request: HttpRequest) -> bool:
+    # The same client address as allauth's and the comments' limits (TRUSTED_PROXY_COUNT hops).
     key = f"newsletter:subscribe:{client_ip(request)}"
     cache.add(key, 0, timeout=3600)
     try:

@@ -35,6 +35,14 @@ def published_article(db):
 
 
 @pytest.fixture
+def feed_server(settings):
+    """A loopback HTTP server for feeds and pages (tests/fakes/feed_server.py) the fetcher may reach."""
+    from tests.fakes.feed_server import serve
+
+    yield from serve(settings)
+
+
+@pytest.fixture
 def eager_celery():
     """Run tasks in-process on both CI legs.
 

@@ -81,7 +81,9 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listened on port {port} within {timeout}s")
 
 
-def start_gunicorn(log: Path, *, workers: int = 2, **env: str) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(
+    log: Path, *, workers: int = 2, threads: int = 1, **env: str
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -89,6 +91,8 @@ def start_gunicorn(log: Path, *, workers: int = 2, **env: str) -> tuple[subproce
             "newsroom.wsgi",
             "-w",
             str(workers),
+            "--threads",
+            str(threads),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",

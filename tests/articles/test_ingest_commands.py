@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -19,7 +18,7 @@ from articles.ingest.services import opml_outlines
 from articles.models import Article, FetchAttempt, Source
 from tests import factories
 from tests.articles.test_ingest_parse import LAUGHS
-from tests.fakes.feed_server import Route, fixtures_dir, rss, serve
+from tests.fakes.feed_server import Route, fixtures_dir, rss
 
 FIXTURES = fixtures_dir()
 needs_fixtures = pytest.mark.skipif(
@@ -27,16 +26,6 @@ needs_fixtures = pytest.mark.skipif(
 )
 STARTER = Path(django_settings.BASE_DIR) / "articles" / "data" / "starter-sources.opml"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-
-
-@pytest.fixture
-def feed_server(settings):
-    yield from serve(settings)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections import Counter
 
 import lxml.html
 import pytest
-from django.core.cache import cache
 
 from articles.ingest import services
 from articles.ingest.urls import canonical_url
@@ -27,11 +26,6 @@ LONG_TEXT = " ".join(
     f"Sentence number {i} explains one more detail of the council's new rail plan." for i in range(30)
 )
 PAGE = f"<html lang='en'><head><title>Rail plan</title></head><body><article><h1>Rail plan</h1><p>{LONG_TEXT}</p></article></body></html>"
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
 
 
 @pytest.fixture

@@ -6,22 +6,11 @@ import threading
 import time
 
 import pytest
-from django.core.cache import cache
 
 from articles.ingest import fetch
-from tests.fakes.feed_server import FeedServer, Route, rss, serve
+from tests.fakes.feed_server import FeedServer, Route, rss
 
 FEED = rss([("One", "https://example.org/1")])
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-
-
-@pytest.fixture
-def feed_server(settings):
-    yield from serve(settings)
 
 
 # --- The address guard ----------------------------------------------------------------------

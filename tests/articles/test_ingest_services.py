@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from articles.ingest import services
@@ -14,23 +13,13 @@ from articles.ingest.parse import ParsedEntry, ParsedFeed
 from articles.models import Article, AuditEntry, FetchAttempt, Source
 from tests import factories
 from tests.articles.test_ingest_parse import EXPECTED_ENTRIES, REAL_FEEDS, XXE
-from tests.fakes.feed_server import Route, fixtures_dir, rss, serve
+from tests.fakes.feed_server import Route, fixtures_dir, rss
 
 FIXTURES = fixtures_dir()
 needs_fixtures = pytest.mark.skipif(
     FIXTURES is None, reason="shared fixtures folder ../shared/fixtures is absent"
 )
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-
-
-@pytest.fixture
-def feed_server(settings):
-    yield from serve(settings)
 
 
 def source_for(server, path: str, **fields) -> Source:
