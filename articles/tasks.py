@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from celery import shared_task  # noqa: F401
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 # ======================================================================================
-# Ingestion: poll_due_sources, fetch_source(source_id), extract_article(article_id)
+# Ingestion: poll_due_sources, fetch_source(source_id), extract_article(article_id),
+# sweep_unextracted_articles
 # ======================================================================================
 
 
@@ -52,6 +54,17 @@ def extract_article(article_id: int) -> str:
     return services.article_extract(article=article)
 
 
+@shared_task(soft_time_limit=60, time_limit=90)
+def sweep_unextracted_articles() -> int:
+    """Re-enqueue extraction of articles left `new` (their message was lost with the broker)."""
+    from articles.ingest import services
+
+    ids = services.articles_unextracted(older_than_seconds=settings.ARTICLE_EXTRACT_STUCK_AFTER_SECONDS)
+    for article_id in ids:
+        extract_article.delay(article_id)
+    return len(ids)
+
+
 # ======================================================================================
 # Summaries: summarize_article(article_id, note="", force=False), sweep_stuck_summaries,
 # poll_summary_batches
@@ -86,6 +99,13 @@ def summarize_article(
             final_attempt=attempt >= settings.SUMMARY_MAX_ATTEMPTS,
             allow_batch=allow_batch,
         )
+    except (OperationalError, InterfaceError) as exc:
+        # The database dropped us before the claim: nothing was changed, so a retry is safe
+        # (issue #9). After the claim the service releases the article itself (below).
+        if self.request.is_eager:
+            raise
+        delay = services.retry_delay(attempt)
+        raise self.retry(countdown=delay, max_retries=settings.SUMMARY_MAX_ATTEMPTS) from exc
     except services.SummaryTemporaryError as exc:
         if self.request.is_eager:
             # No broker (`make run`, tests): an eager retry would raise into whoever enqueued

@@ -273,6 +273,14 @@ SOURCE_REDIRECT_CONFIRMATIONS = env.int("SOURCE_REDIRECT_CONFIRMATIONS", default
 ROBOTS_CACHE_SECONDS = env.int("ROBOTS_CACHE_SECONDS", default=24 * 3600)
 # Extracted text shorter than this is "thin": kept, marked failed, never summarised.
 ARTICLE_MIN_WORDS = env.int("ARTICLE_MIN_WORDS", default=80)
+# An article still `new` this long after its poll lost its extract message (a broker restart);
+# the sweeper enqueues it again (issue #9, docs/faults.md).
+ARTICLE_EXTRACT_STUCK_AFTER_SECONDS = env.int("ARTICLE_EXTRACT_STUCK_AFTER_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE["sweep-unextracted-articles"] = {
+    # Every 5 minutes: one indexed query; a lost extraction waits at most stuck-age + 5 min.
+    "task": "articles.tasks.sweep_unextracted_articles",
+    "schedule": 300.0,
+}
 
 # --- Summaries --------------------------------------------------------------------------
 

@@ -370,6 +370,15 @@ def sources_claim_due(*, now: datetime | None = None, lease_seconds: int = 600) 
 # --- Extraction ---------------------------------------------------------------------------
 
 
+def articles_unextracted(*, older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Articles still `new` long after their poll: their extract message was lost (a broker
+    restarted with the queue in memory, issue #9). Enqueueing them again is harmless:
+    article_extract leaves an article that is no longer `new` alone. Oldest first."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = Article.objects.filter(status=Article.Status.NEW, status_changed_at__lt=cutoff)
+    return list(stale.order_by("status_changed_at").values_list("pk", flat=True)[:limit])
+
+
 def _lazy_summarize(article_id: int) -> None:
     # summarize_article lives in the Summaries section of articles/tasks.py, written by
     # another branch; look it up when the transaction commits, not at import time.

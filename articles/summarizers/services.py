@@ -21,11 +21,12 @@ import logging
 import os
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -382,7 +383,57 @@ def article_summarize(
 
     if not _claim(article):
         return SummarizeOutcome(article_id, "skipped", "claimed by another worker")
+    claimed_at = article.status_changed_at
+    try:
+        return _summarize_claimed(
+            article=article,
+            summarizer=summarizer,
+            note=note,
+            input_hash=input_hash,
+            final_attempt=final_attempt,
+        )
+    except (OperationalError, InterfaceError) as exc:
+        # The database dropped us mid-run (failover, restart, terminated backend). Put the
+        # article back so the task's retry can claim it again; if even that fails, the
+        # sweeper releases it once it counts as stuck (issue #9, docs/faults.md).
+        _release_after_database_error(article, claimed_at=claimed_at)
+        raise SummaryTemporaryError(f"database connection lost: {exc}") from exc
 
+
+def _recheck_connection() -> None:
+    """A model call can take a minute, long enough for the database to drop us. Check the
+    connection again as Django does at the start of each request, so the reply we paid for
+    is stored rather than lost to a stale connection. Never inside a transaction."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _release_after_database_error(article: Article, *, claimed_at) -> bool:
+    """summarizing → extracted for our own claim only (same status_changed_at), after a fresh
+    connection; a few quick tries, since a dropped connection is usually back in a second."""
+    for pause in (0.0, 0.5, 1.0, 2.0):
+        time.sleep(pause)
+        try:
+            connection.close()  # discard the broken connection; the next query reconnects
+            return bool(
+                Article.objects.filter(
+                    pk=article.pk, status=Status.SUMMARIZING, status_changed_at=claimed_at
+                ).update(
+                    status=Status.EXTRACTED,
+                    status_reason="Retrying after the database connection was lost.",
+                    status_changed_at=timezone.now(),
+                )
+            )
+        except (OperationalError, InterfaceError):
+            continue
+    logger.warning("Article %s stays in summarizing until the sweeper releases it.", article.pk)
+    return False
+
+
+def _summarize_claimed(
+    *, article: Article, summarizer: Summarizer, note: str, input_hash: str, final_attempt: bool
+) -> SummarizeOutcome:
+    """The model calls for an article we have claimed (see article_summarize)."""
     usage, cost = Usage(), Decimal("0")
     errors: list[str] = []
     for _try in range(2):
@@ -390,6 +441,7 @@ def article_summarize(
         try:
             reply = summarizer.summarize(request)
         except SummarizerError as exc:
+            _recheck_connection()
             _record_call(
                 article=article, summarizer=summarizer, usage=exc.usage, outcome="error", error=str(exc)
             )
@@ -397,6 +449,7 @@ def article_summarize(
                 _move(article, Status.EXTRACTED, reason=f"Retrying after: {exc}", action="summarize-retry")
                 raise SummaryTemporaryError(str(exc), retry_after=exc.retry_after) from exc
             return _fail(article, f"Summary backend error: {exc}")
+        _recheck_connection()
         validated = validate_output(reply.data, article_text=article.extracted_text, topics=request.topics)
         call_cost = _record_call(
             article=article,
