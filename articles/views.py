@@ -8,7 +8,7 @@ import sys
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import DatabaseError, connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -139,9 +139,13 @@ def _error_page(template: str, status: int) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: a database outage gets the "back soon" 503 page, anything else the 500."""
+    """handler500: a database outage gets the "back soon" 503 page, anything else the 500.
+
+    Only connection-level errors are an outage; an IntegrityError or ProgrammingError is a
+    bug and must show (and be logged) as one.
+    """
     exc = sys.exc_info()[1]
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, OperationalError | InterfaceError):
         return _error_page("503.html", 503)
     return _error_page("500.html", 500)
 

@@ -251,6 +251,20 @@ def test_a_database_outage_gives_the_503_page(client, monkeypatch):
     assert "Back in a moment" in response.content.decode()
 
 
+@override_settings(DEBUG=False)
+def test_an_integrity_error_is_a_bug_and_gets_the_500_page_not_the_outage_page(client, monkeypatch):
+    from django.db import IntegrityError
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("duplicate key")
+
+    monkeypatch.setattr("articles.views.reader.published_cards", broken)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()
+
+
 def test_corrections_log_says_what_changed_in_plain_words(client, editor):
     article = factories.make_published_article(approved_by=editor, title="Bridge closure story")
     fields = factories.summary_fields(kind="editor", producer="Erin", editor_note="The cost was wrong.")
