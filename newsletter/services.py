@@ -2,12 +2,15 @@
 
 Exactly-once delivery
 ---------------------
-A `Delivery` row (subscriber, digest date) is unique. The scheduler claims a batch with one
-INSERT ... ON CONFLICT DO NOTHING and sends only the rows it inserted itself, so two
+A `Delivery` row (subscriber, digest date) is unique. A chunk task claims its subscribers a
+claim batch (NEWSLETTER_CLAIM_BATCH_SIZE, 50) at a time with one INSERT ... ON CONFLICT DO
+NOTHING, sends only the rows it inserted itself, marks them, then claims the next batch. So two
 overlapping beat runs, a redelivered task or a manual `send_digest` can never send the same
-subscriber the same day's digest twice. A row is marked sent after the hand-off.
+subscriber the same day's digest twice, and a worker killed mid-chunk leaves at most one claim
+batch "claimed": subscribers of later batches have no row yet, so the next beat run (or the
+redelivered task) sends them exactly once.
 
-If the worker dies between hand-off and mark, the row stays "claimed":
+If the worker dies between hand-off and mark, the rows of that claim batch stay "claimed":
 - LINE has an idempotency key (X-Line-Retry-Key, stored on the row): a claim older than
   NEWSLETTER_STALE_CLAIM_SECONDS is re-sent with the same key and LINE drops the repeat (409).
 - Email and Slack have none: we cannot tell whether the message left, so the row stays
@@ -22,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 import uuid
 import zoneinfo
 from collections import Counter, defaultdict
@@ -56,8 +60,6 @@ logger = logging.getLogger(__name__)
 
 CONFIRM_SALT = "newsletter.confirm"
 MANAGE_SALT = "newsletter.manage"
-# Sent rows are marked in groups: a handful of UPDATEs per chunk instead of one per subscriber.
-MARK_EVERY = 50
 
 
 class InvalidToken(Exception):
@@ -324,47 +326,90 @@ class DeliveryReport:
         self.failed.update(other.failed)
 
 
-def deliveries_claim(*, subscriber_ids: Sequence[int], day: dt.date, now: dt.datetime) -> list[Delivery]:
-    """Insert (subscriber, day) rows for confirmed subscribers and return only those this call
-    inserted; rows another run already holds are silently left alone. Four queries."""
+def chunk_subscribers(*, subscriber_ids: Sequence[int]) -> dict[int, Subscriber]:
+    """The confirmed subscribers among `subscriber_ids` with their topic ids, loaded once per
+    chunk so each claim batch costs no subscriber queries. Two queries."""
+    subscribers = (
+        Subscriber.objects.confirmed()
+        .filter(pk__in=subscriber_ids)
+        .prefetch_related(Prefetch("topics", queryset=Topic.objects.only("id")))
+    )
+    return {subscriber.pk: subscriber for subscriber in subscribers}
+
+
+def deliveries_claim(
+    *, subscribers: Sequence[Subscriber], day: dt.date, now: dt.datetime
+) -> list[Delivery]:
+    """Insert (subscriber, day) rows and return only those this call inserted, in subscriber
+    order, each with its subscriber attached; rows another run already holds are silently left
+    alone. Two queries."""
+    if not subscribers:
+        return []
     token = uuid.uuid4()
-    rows = Subscriber.objects.confirmed().filter(pk__in=subscriber_ids).values_list("pk", "channel")
     Delivery.objects.bulk_create(
         [
-            Delivery(subscriber_id=pk, digest_date=day, channel=channel, claim_token=token, claimed_at=now)
-            for pk, channel in rows
+            Delivery(
+                subscriber_id=subscriber.pk,
+                digest_date=day,
+                channel=subscriber.channel,
+                claim_token=token,
+                claimed_at=now,
+            )
+            for subscriber in subscribers
         ],
         ignore_conflicts=True,
         batch_size=500,
     )
-    return list(
-        Delivery.objects.filter(claim_token=token)
-        .select_related("subscriber")
-        .prefetch_related(Prefetch("subscriber__topics", queryset=Topic.objects.only("id")))
-        .order_by("pk")
-    )
+    by_pk = {subscriber.pk: subscriber for subscriber in subscribers}
+    deliveries = list(Delivery.objects.filter(claim_token=token).order_by("subscriber_id"))
+    for delivery in deliveries:
+        delivery.subscriber = by_pk[delivery.subscriber_id]
+    return deliveries
 
 
 def digest_deliver_chunk(
     *, subscriber_ids: Sequence[int], day: dt.date, now: dt.datetime | None = None
 ) -> DeliveryReport:
-    """Claim and send `day`'s digest to these subscribers. Running it twice sends nothing twice."""
+    """Send `day`'s digest to these subscribers, claim batch by claim batch: claim up to
+    NEWSLETTER_CLAIM_BATCH_SIZE rows, send them, mark them, claim the next. Running it twice
+    (or twice at once) sends nothing twice. A worker killed mid-chunk leaves at most the
+    in-flight claim batch claimed; the subscribers after it have no row and stay due.
+
+    Queries: five for the chunk (subscribers, topics, the three-query catalogue) and three per
+    claim batch (insert, read back the claim, mark sent), plus one per failure or skipped group.
+    """
     now = now or timezone.now()
-    deliveries = deliveries_claim(subscriber_ids=subscriber_ids, day=day, now=now)
-    if not deliveries:
-        return DeliveryReport()
-    return deliveries_send(deliveries=deliveries, now=now)
+    started = time.monotonic()
+    report = DeliveryReport()
+    subscribers = chunk_subscribers(subscriber_ids=subscriber_ids)
+    if not subscribers:
+        return report
+    # Loaded before the first claim: if it fails, nothing is left claimed.
+    catalogue = digest_catalogue(until=now)
+    in_order = [subscribers[pk] for pk in sorted(subscribers)]
+    for number, batch in enumerate(batched(in_order, settings.NEWSLETTER_CLAIM_BATCH_SIZE, strict=False)):
+        # A late batch is claimed minutes after `now`: date its claim by the real elapsed time,
+        # or LINE's stale-claim recovery could take a row this worker is still sending.
+        claimed_at = now if number == 0 else now + dt.timedelta(seconds=time.monotonic() - started)
+        deliveries = deliveries_claim(subscribers=batch, day=day, now=claimed_at)
+        if deliveries:
+            report.add(deliveries_send(deliveries=deliveries, now=now, catalogue=catalogue))
+    return report
 
 
-def deliveries_send(*, deliveries: list[Delivery], now: dt.datetime) -> DeliveryReport:
-    """Send claimed deliveries. Sent rows are marked in groups; failures are recorded one by
-    one (they are rare). On an exception, sent rows are marked and unattempted ones released."""
+def deliveries_send(
+    *, deliveries: list[Delivery], now: dt.datetime, catalogue: Catalogue | None = None
+) -> DeliveryReport:
+    """Send claimed deliveries (one claim batch, or one retry). Sent rows are marked together
+    at the end; failures are recorded one by one (they are rare). On an exception, sent rows
+    are marked and unattempted ones released."""
     report = DeliveryReport()
     sent: list[int] = []
     skipped: list[int] = []
     attempted = 0
     try:
-        catalogue = digest_catalogue(until=now)
+        if catalogue is None:
+            catalogue = digest_catalogue(until=now)
         with ChannelPool() as pool:
             for delivery in deliveries:
                 attempted += 1
@@ -389,9 +434,6 @@ def deliveries_send(*, deliveries: list[Delivery], now: dt.datetime) -> Delivery
                     continue
                 sent.append(delivery.pk)
                 report.sent[delivery.channel] += 1
-                if len(sent) >= MARK_EVERY:
-                    _mark(sent, Delivery.Status.SENT, now=now)
-                    sent = []
     except BaseException:
         # An exception is not a crash we cannot see: keep the record exact. Rows never
         # attempted are released for the next beat run; the one in flight stays claimed.
