@@ -337,9 +337,7 @@ def chunk_subscribers(*, subscriber_ids: Sequence[int]) -> dict[int, Subscriber]
     return {subscriber.pk: subscriber for subscriber in subscribers}
 
 
-def deliveries_claim(
-    *, subscribers: Sequence[Subscriber], day: dt.date, now: dt.datetime
-) -> list[Delivery]:
+def deliveries_claim(*, subscribers: Sequence[Subscriber], day: dt.date, now: dt.datetime) -> list[Delivery]:
     """Insert (subscriber, day) rows and return only those this call inserted, in subscriber
     order, each with its subscriber attached; rows another run already holds are silently left
     alone. Two queries."""

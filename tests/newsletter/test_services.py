@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.core import mail
@@ -338,3 +339,90 @@ def test_a_retry_interrupted_before_sending_keeps_its_row_and_retry_key(monkeypa
         services.delivery_retry(delivery_id=delivery.pk, now=now)
     kept = Delivery.objects.get(pk=delivery.pk)
     assert (kept.status, kept.retry_key, kept.next_retry_at) == ("failed", delivery.retry_key, now)
+
+
+def kill_worker_on_send(monkeypatch, *, on_call: int) -> list[str]:
+    """The worker is SIGKILLed as it hands off its `on_call`th email: nothing after that line
+    runs, not even the exception handler's bookkeeping (every later `_mark` dies too)."""
+    real_send = EmailChannel.send
+    handed_off: list[str] = []
+
+    def send(self, *, message, recipient):
+        if len(handed_off) + 1 == on_call:
+            crash_after_sending(monkeypatch)
+            raise SystemExit("worker killed")
+        real_send(self, message=message, recipient=recipient)
+        handed_off.append(recipient.email)
+
+    monkeypatch.setattr(EmailChannel, "send", send)
+    return handed_off
+
+
+def test_a_worker_killed_mid_chunk_strands_only_its_in_flight_claim_batch_and_the_rest_get_one_digest(
+    monkeypatch, settings, todays_story
+):
+    settings.NEWSLETTER_CLAIM_BATCH_SIZE = 3
+    subscribers = [make_subscriber(send_hour=0) for _ in range(8)]
+    ids = [s.pk for s in subscribers]
+    day = timezone.now().date()
+    handed_off = kill_worker_on_send(monkeypatch, on_call=5)  # second batch, second subscriber
+    with pytest.raises(SystemExit):
+        services.digest_deliver_chunk(subscriber_ids=ids, day=day)
+    monkeypatch.undo()
+
+    status = dict(Delivery.objects.values_list("subscriber_id", "status"))
+    assert status == {pk: "sent" for pk in ids[:3]} | {pk: "claimed" for pk in ids[3:6]}
+    # The third batch was never claimed: those subscribers are simply still due.
+    assert services.due_subscribers(now=timezone.now()) == {day: ids[6:]}
+
+    # The redelivered task and the next beat's chunk both run; nobody gets a second digest.
+    services.digest_deliver_chunk(subscriber_ids=ids, day=day)
+    run_beat(timezone.now())
+    recipients = [m.to[0] for m in mail.outbox]
+    assert len(recipients) == len(set(recipients))
+    assert set(recipients) == set(handed_off) | {s.email for s in subscribers[6:]}
+    assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 5
+    # The in-flight batch stays claimed for the operator: its fifth and sixth subscribers were
+    # never sent anything, but from the database alone we cannot tell them from the fourth.
+    assert Delivery.objects.filter(status=Delivery.Status.CLAIMED).count() == 3
+
+
+def test_a_chunk_costs_three_queries_per_claim_batch_not_per_subscriber(settings, todays_story):
+    settings.NEWSLETTER_CLAIM_BATCH_SIZE = 10
+    day = timezone.now().date()
+    one_batch = [make_subscriber().pk for _ in range(10)]
+    four_batches = [make_subscriber().pk for _ in range(40)]
+    with CaptureQueriesContext(connection) as one:
+        services.digest_deliver_chunk(subscriber_ids=one_batch, day=day)
+    with CaptureQueriesContext(connection) as four:
+        services.digest_deliver_chunk(subscriber_ids=four_batches, day=day)
+    assert len(one) <= 8
+    assert len(four) - len(one) == 3 * 3
+    assert len(mail.outbox) == 50
+
+
+def test_claim_batches_after_the_first_are_dated_by_when_they_were_claimed(
+    monkeypatch, settings, todays_story
+):
+    settings.NEWSLETTER_CLAIM_BATCH_SIZE = 1
+    first, second = make_subscriber(), make_subscriber()
+    now = timezone.now()
+    # The chunk starts at 100 s on the monotonic clock; the second claim comes five minutes in.
+    clock = itertools.chain([100.0], itertools.repeat(400.0))
+    monkeypatch.setattr(services.time, "monotonic", lambda: next(clock))
+    services.digest_deliver_chunk(subscriber_ids=[first.pk, second.pk], day=now.date(), now=now)
+    claimed = dict(Delivery.objects.values_list("subscriber_id", "claimed_at"))
+    assert claimed == {first.pk: now, second.pk: now + dt.timedelta(minutes=5)}
+
+
+def test_a_chunk_whose_later_batch_is_already_held_by_another_run_sends_only_its_own_rows(
+    settings, todays_story
+):
+    settings.NEWSLETTER_CLAIM_BATCH_SIZE = 2
+    subscribers = [make_subscriber() for _ in range(4)]
+    day = timezone.now().date()
+    # An overlapping run got to the last two first (it is still sending them).
+    services.deliveries_claim(subscribers=subscribers[2:], day=day, now=timezone.now())
+    report = services.digest_deliver_chunk(subscriber_ids=[s.pk for s in subscribers], day=day)
+    assert report.sent == {"email": 2}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(s.email for s in subscribers[:2])
