@@ -30,6 +30,7 @@ import uuid
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import batched
 
@@ -385,18 +386,25 @@ def digest_deliver_chunk(
     # Loaded before the first claim: if it fails, nothing is left claimed.
     catalogue = digest_catalogue(until=now)
     in_order = [subscribers[pk] for pk in sorted(subscribers)]
-    for number, batch in enumerate(batched(in_order, settings.NEWSLETTER_CLAIM_BATCH_SIZE, strict=False)):
-        # A late batch is claimed minutes after `now`: date its claim by the real elapsed time,
-        # or LINE's stale-claim recovery could take a row this worker is still sending.
-        claimed_at = now if number == 0 else now + dt.timedelta(seconds=time.monotonic() - started)
-        deliveries = deliveries_claim(subscribers=batch, day=day, now=claimed_at)
-        if deliveries:
-            report.add(deliveries_send(deliveries=deliveries, now=now, catalogue=catalogue))
+    batches = batched(in_order, settings.NEWSLETTER_CLAIM_BATCH_SIZE, strict=False)
+    # One pool for the whole chunk: one SMTP connection, not one per claim batch.
+    with ChannelPool() as pool:
+        for number, batch in enumerate(batches):
+            # A late batch is claimed minutes after `now`: date its claim by the real elapsed
+            # time, or LINE's stale-claim recovery could take a row this worker is still sending.
+            claimed_at = now if number == 0 else now + dt.timedelta(seconds=time.monotonic() - started)
+            deliveries = deliveries_claim(subscribers=batch, day=day, now=claimed_at)
+            if deliveries:
+                report.add(deliveries_send(deliveries=deliveries, now=now, catalogue=catalogue, pool=pool))
     return report
 
 
 def deliveries_send(
-    *, deliveries: list[Delivery], now: dt.datetime, catalogue: Catalogue | None = None
+    *,
+    deliveries: list[Delivery],
+    now: dt.datetime,
+    catalogue: Catalogue | None = None,
+    pool: ChannelPool | None = None,
 ) -> DeliveryReport:
     """Send claimed deliveries (one claim batch, or one retry). Sent rows are marked together
     at the end; failures are recorded one by one (they are rare). On an exception, sent rows
@@ -408,7 +416,8 @@ def deliveries_send(
     try:
         if catalogue is None:
             catalogue = digest_catalogue(until=now)
-        with ChannelPool() as pool:
+        # The caller's pool stays open for its next claim batch; our own is closed here.
+        with nullcontext(pool) if pool is not None else ChannelPool() as pool:
             for delivery in deliveries:
                 attempted += 1
                 subscriber = delivery.subscriber
