@@ -207,6 +207,7 @@ def test_a_line_timeout_is_retryable_because_the_retry_key_makes_repeats_harmles
 class Inbox:
     def __init__(self) -> None:
         self.envelopes: list = []
+        self.sessions: list = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address.startswith("bounce@"):
@@ -216,6 +217,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.envelopes.append(envelope)
+        self.sessions.append(session)  # kept alive, so id() tells connections apart
         return "250 Message accepted for delivery"
 
 
@@ -296,3 +298,18 @@ def test_an_unreachable_smtp_server_is_a_temporary_failure(settings, message):
     with pytest.raises(ChannelError) as info:
         EmailChannel().send(message=message, recipient=Recipient(email="reader@example.com"))
     assert info.value.kind == FailureKind.TEMPORARY
+
+
+@pytest.mark.django_db
+def test_a_chunk_sends_all_its_claim_batches_over_one_smtp_connection(smtp_server, settings, todays_story):
+    from django.utils import timezone
+
+    from newsletter import services
+
+    from .conftest import make_subscriber
+
+    settings.NEWSLETTER_CLAIM_BATCH_SIZE = 2
+    ids = [make_subscriber().pk for _ in range(5)]
+    services.digest_deliver_chunk(subscriber_ids=ids, day=timezone.now().date())
+    assert len(smtp_server.envelopes) == 5
+    assert len({id(session) for session in smtp_server.sessions}) == 1
