@@ -315,7 +315,10 @@ def test_regenerate_with_force_makes_a_new_version_and_passes_the_editors_note(f
     article = factories.make_published_article()
     summarize(article, force=True, note="Lead with the cost.")
 
-    assert article.summaries.count() == 2 and article.status == Status.IN_REVIEW
+    # The article stays live with its approved version; the new one waits for an editor.
+    assert article.summaries.count() == 2 and article.status == Status.PUBLISHED
+    assert article.needs_attention and article.summarizing_since is None
+    assert article.latest_summary.approved_at is None
     assert article.latest_summary.editor_note == "Lead with the cost."
     assert "Editor's note: Lead with the cost." in fake_anthropic.requests[0]["messages"][0]["content"]
 
