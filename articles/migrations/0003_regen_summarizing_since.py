@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0002_reader_search_indexes'),
+        ("articles", "0002_reader_search_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='article',
-            name='summarizing_since',
+            model_name="article",
+            name="summarizing_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
