@@ -294,7 +294,9 @@ def test_a_new_comment_updates_the_count_on_the_card_at_once(
 ):
     assert "1 comment" not in client.get("/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        Comment.objects.create(article=published_article, author=reader, body="First!", body_html="<p>First!</p>")
+        Comment.objects.create(
+            article=published_article, author=reader, body="First!", body_html="<p>First!</p>"
+        )
     assert "1 comment" in client.get("/").content.decode()
 
 
