@@ -83,7 +83,18 @@ def main() -> None:
             f"{fmt(r.get('ceiling'))} | {fmt(r.get('ratio'))} | {r.get('target', '')} |"
         )
     (out / "latest.md").write_text("\n".join(lines) + "\n")
+    update_readme("\n".join(lines))
     print("\n".join(lines))
+
+
+def update_readme(table: str) -> None:
+    """Put the table between the README's benchmark markers, so README shows the latest run."""
+    readme = HERE.parent / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
