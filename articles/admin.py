@@ -256,6 +256,10 @@ class ReviewStatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() in (self.ALL, None):
             return queryset
+        if self.value() == Article.Status.IN_REVIEW:
+            # The queue also holds live articles with a regenerated version or a reader
+            # report waiting: they stay published while an editor looks (docs/desk.md).
+            return queryset.filter(pk__in=Article.objects.awaiting_review().values("pk"))
         return queryset.filter(status=self.value())
 
 

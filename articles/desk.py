@@ -413,8 +413,9 @@ def article_reject(*, article: Article, editor: Any, reason: str) -> None:
         )
 
 
-# The summaries task regenerates only from these; it claims the article (→ summarizing)
-# itself with a compare-and-set, so the desk must leave the status alone.
+# The summaries task regenerates only from these; it claims the article itself with a
+# compare-and-set (→ summarizing, or summarizing_since for a published one, which stays
+# on the site), so the desk must leave the status alone.
 REGENERATE_FROM = (Article.Status.IN_REVIEW, Article.Status.PUBLISHED, Article.Status.REJECTED)
 
 
@@ -429,7 +430,9 @@ def article_regenerate(*, article: Article, editor: Any, note: str = "") -> None
     """Queue a new AI version (with an optional note to the model) once this commits.
 
     The summaries task claims the article (→ summarizing) and brings it back to in_review
-    with the new version, which the editor then reviews like any other. A pending schedule
+    with the new version, which the editor then reviews like any other. A published article
+    stays published with its approved summary; the new version waits with needs_attention
+    set, in the review queue, until an editor approves it (a correction). A pending schedule
     is cancelled: the version it was for is about to be replaced.
     """
     note = (note or "").strip()
@@ -437,6 +440,8 @@ def article_regenerate(*, article: Article, editor: Any, note: str = "") -> None
         article = _lock(article)
         if article.status not in REGENERATE_FROM:
             raise DeskError(f"An article that is {article.get_status_display()} cannot be regenerated.")
+        if article.summarizing_since is not None:
+            raise DeskError("A new version is already being prepared for this article.")
         if article.scheduled_for is not None:
             article.scheduled_for = None
             article.save(update_fields=["scheduled_for"])

@@ -164,6 +164,18 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
         return self.filter(status=Article.Status.SUMMARIZING, status_changed_at__lt=cutoff)
 
+    def stuck_regenerating(self, older_than_seconds: int) -> ArticleQuerySet:
+        """Published articles whose live regenerate claim outlived its worker."""
+        cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+        return self.filter(summarizing_since__lt=cutoff)
+
+    def awaiting_review(self) -> ArticleQuerySet:
+        """The desk's queue: articles in review, and live ones with something for an editor
+        (a regenerated version waiting, or a reader's report) while they stay on the site."""
+        return self.filter(
+            Q(status=Article.Status.IN_REVIEW) | Q(status=Article.Status.PUBLISHED, needs_attention=True)
+        )
+
 
 class Article(models.Model):
     class Status(models.TextChoices):
@@ -219,6 +231,11 @@ class Article(models.Model):
     corrected_at = models.DateTimeField(null=True, blank=True)
     # A reader reported a claim as wrong; the desk sees it in the review queue.
     needs_attention = models.BooleanField(default=False)
+    # Claim token of a worker regenerating a *published* article: the status stays
+    # `published` so readers keep the approved summary (docs/summaries.md), so the claim
+    # cannot be the status. Set and cleared with conditional UPDATEs; the sweeper clears
+    # it when the worker is lost.
+    summarizing_since = models.DateTimeField(null=True, blank=True)
 
     objects = ArticleQuerySet.as_manager()
 

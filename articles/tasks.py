@@ -86,7 +86,8 @@ def summarize_article(
 
     Retries temporary backend errors (429/529/5xx/timeouts) up to SUMMARY_MAX_ATTEMPTS runs
     with exponential backoff and jitter, never sooner than retry-after; the last run fails
-    the article with the reason. Safe to run twice: the status claim is compare-and-set.
+    the article with the reason. Safe to run twice: the claim (status, or summarizing_since
+    for a published article, which stays live) is compare-and-set.
     """
     from articles.summarizers import services
 

@@ -2,9 +2,14 @@
 
 Rules (see docs/summaries.md):
 - Status: `extracted → summarizing → in_review`, or `failed` with a reason. With force=True
-  (the desk's Regenerate) an article may also start from in_review, published or rejected.
-- Exactly once: a compare-and-set UPDATE on the status claims the article, so two workers
-  never summarise it at the same time; the SDK sends no idempotency key, so this is our job.
+  (the desk's Regenerate) an article may also start from in_review or rejected.
+- Regenerating a *published* article keeps it published: readers keep the approved summary
+  (Article.current_summary) while the new version waits for an editor with
+  needs_attention=True, so the desk's queue lists it. Only the auto-publish rule (trusted
+  source, grounding 1.0, no warnings) may approve it without an editor, as for any version.
+- Exactly once: a compare-and-set UPDATE claims the article, on the status (→ summarizing),
+  or for a published article on `summarizing_since` (NULL → now, the claim token), so two
+  workers never summarise it at the same time; the SDK sends no idempotency key.
 - Idempotent: a summary already made from the same text hash + prompt version + model is
   reused without a call (and without cost) unless force=True.
 - Output is validated; a failure is retried once with the errors fed back, a second failure
@@ -163,8 +168,26 @@ def _request_for(
 
 
 def _claim(article: Article, *, reason: str = "") -> bool:
-    """Move the article to `summarizing` only if nobody else changed it since we read it."""
+    """Move the article to `summarizing` only if nobody else changed it since we read it.
+
+    A published article keeps its status (it stays on the site); its claim is
+    `summarizing_since`, set only where it is still NULL."""
     now = timezone.now()
+    if article.status == Status.PUBLISHED:
+        claimed = Article.objects.filter(
+            pk=article.pk, status=Status.PUBLISHED, summarizing_since__isnull=True
+        ).update(summarizing_since=now, summary_attempts=F("summary_attempts") + 1)
+        if claimed:
+            AuditEntry.record(
+                "summarize",
+                article=article,
+                from_status=Status.PUBLISHED,
+                to_status=Status.PUBLISHED,
+                automatic=True,
+                reason=reason or "Regenerating while the approved summary stays live.",
+            )
+            article.summarizing_since = now
+        return bool(claimed)
     claimed = Article.objects.filter(pk=article.pk, status=article.status).update(
         status=Status.SUMMARIZING,
         status_reason=reason,
@@ -184,8 +207,28 @@ def _claim(article: Article, *, reason: str = "") -> bool:
     return bool(claimed)
 
 
-def _move(article: Article, to_status: str, *, reason: str, action: str = "summarize", **details) -> bool:
-    """summarizing → `to_status`, only if the article is still ours (still summarizing)."""
+def _move(
+    article: Article,
+    to_status: str,
+    *,
+    reason: str,
+    action: str = "summarize",
+    attention: bool = True,
+    **details,
+) -> bool:
+    """summarizing → `to_status`, only if the article is still ours (still summarizing).
+
+    For a live regenerate (claimed on summarizing_since) the status stays `published`: the
+    claim is released instead, and a result for review (`to_status` in_review) sets
+    needs_attention unless `attention=False` (auto-publish follows)."""
+    if article.summarizing_since is not None:
+        return _release_live(
+            article,
+            reason=reason,
+            action=action,
+            attention=attention and to_status == Status.IN_REVIEW,
+            **details,
+        )
     moved = Article.objects.filter(pk=article.pk, status=Status.SUMMARIZING).update(
         status=to_status, status_reason=reason, status_changed_at=timezone.now()
     )
@@ -201,6 +244,29 @@ def _move(article: Article, to_status: str, *, reason: str, action: str = "summa
         )
         article.status, article.status_reason = to_status, reason
     return bool(moved)
+
+
+def _release_live(article: Article, *, reason: str, action: str, attention: bool, **details) -> bool:
+    """Clear our own live claim (same token); the article never leaves the site."""
+    changes: dict = {"summarizing_since": None}
+    if attention:
+        changes.update(needs_attention=True, status_reason=reason or "A regenerated version awaits review.")
+    released = Article.objects.filter(pk=article.pk, summarizing_since=article.summarizing_since).update(
+        **changes
+    )
+    if released:
+        AuditEntry.record(
+            action,
+            article=article,
+            from_status=article.status,
+            to_status=article.status,
+            reason=changes.get("status_reason", reason),
+            automatic=True,
+            **details,
+        )
+        for name, value in changes.items():
+            setattr(article, name, value)
+    return bool(released)
 
 
 def _fail(article: Article, reason: str) -> SummarizeOutcome:
@@ -287,20 +353,30 @@ def _store(
             if summary.is_flagged
             else ""
         )
-        _move(article, Status.IN_REVIEW, reason=reason, version=summary.version, producer=producer)
-        _maybe_auto_publish(article, summary)
+        if article.summarizing_since is not None and not reason:
+            reason = f"Regenerated version {summary.version} awaits review; version on the site stays live."
+        auto = _auto_publishable(article, summary)
+        moved = _move(
+            article,
+            Status.IN_REVIEW,
+            reason=reason,
+            attention=not auto,
+            version=summary.version,
+            producer=producer,
+        )
+        if moved and auto:
+            article.refresh_from_db()
+            article.publish(summary, automatic=True, reason="auto-publish: trusted source, fully grounded")
     return SummarizeOutcome(
         article.pk, "review" if summary.is_flagged else "summarized", reason, summary.pk, usage, cost
     )
 
 
-def _maybe_auto_publish(article: Article, summary: Summary) -> None:
+def _auto_publishable(article: Article, summary: Summary) -> bool:
     """Only a trusted source's fully grounded, warning-free summary goes live untouched."""
-    if article.status != Status.IN_REVIEW or not article.source.auto_publish:
-        return
-    if summary.grounding_score == 1.0 and not summary.validation_warnings:
-        article.refresh_from_db()
-        article.publish(summary, automatic=True, reason="auto-publish: trusted source, fully grounded")
+    return bool(
+        article.source.auto_publish and summary.grounding_score == 1.0 and not summary.validation_warnings
+    )
 
 
 def _fallback_extractive(
@@ -383,7 +459,7 @@ def article_summarize(
 
     if not _claim(article):
         return SummarizeOutcome(article_id, "skipped", "claimed by another worker")
-    claimed_at = article.status_changed_at
+    claimed_at = article.summarizing_since or article.status_changed_at
     try:
         return _summarize_claimed(
             article=article,
@@ -415,6 +491,12 @@ def _release_after_database_error(article: Article, *, claimed_at) -> bool:
         time.sleep(pause)
         try:
             connection.close()  # discard the broken connection; the next query reconnects
+            if article.summarizing_since is not None:  # a live regenerate: clear our token
+                return bool(
+                    Article.objects.filter(pk=article.pk, summarizing_since=claimed_at).update(
+                        summarizing_since=None
+                    )
+                )
             return bool(
                 Article.objects.filter(
                     pk=article.pk, status=Status.SUMMARIZING, status_changed_at=claimed_at
@@ -525,6 +607,21 @@ def summaries_sweep(*, limit: int = 500) -> list[int]:
                 from_status=Status.SUMMARIZING,
                 to_status=Status.EXTRACTED,
                 reason=f"Stuck in summarizing for more than {age} s (worker lost).",
+                automatic=True,
+            )
+    for article in Article.objects.stuck_regenerating(age)[:limit]:
+        # A lost live regenerate: clear the claim and tell the desk. Not re-enqueued, since
+        # the editor's note to the model is not kept; the editor regenerates again.
+        reason = f"A regenerate was lost (worker gone for more than {age} s); regenerate again."
+        if Article.objects.filter(pk=article.pk, summarizing_since=article.summarizing_since).update(
+            summarizing_since=None, needs_attention=True, status_reason=reason
+        ):
+            AuditEntry.record(
+                "summarize-sweep",
+                article=article,
+                from_status=article.status,
+                to_status=article.status,
+                reason=reason,
                 automatic=True,
             )
     if settings.SUMMARY_BACKEND != "extractive" and budget.budget_exhausted():

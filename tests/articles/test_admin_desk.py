@@ -421,6 +421,36 @@ def test_the_queue_shows_articles_in_review_oldest_first_by_default(login, db):
     assert len(everything.context["cl"].result_list) == 3
 
 
+def test_the_queue_lists_a_live_article_whose_regenerated_version_awaits_review(login, db):
+    live = factories.make_published_article(title="Live story, new version waiting")
+    Summary.create_version(article=live, **factories.summary_fields(key_takeaway="A regenerated takeaway."))
+    Article.objects.filter(pk=live.pk).update(needs_attention=True)
+    factories.make_published_article(title="Live story, nothing waiting")
+    factories.make_review_article(title="Story in review")
+
+    response = login("editor").get(QUEUE_URL)
+
+    titles = {a.title for a in response.context["cl"].result_list}
+    assert titles == {"Live story, new version waiting", "Story in review"}
+    published = login("editor").get(QUEUE_URL + "?status=published").context["cl"].result_list
+    assert len(published) == 2  # an explicit status still means exactly that status
+
+
+def test_approving_a_regenerated_version_from_the_review_screen_publishes_it_as_a_correction(login, db):
+    live = factories.make_published_article()
+    new = Summary.create_version(
+        article=live, **factories.summary_fields(key_takeaway="A regenerated takeaway.")
+    )
+    Article.objects.filter(pk=live.pk).update(needs_attention=True)
+
+    response = login("editor").post(review_url(live), review_data(new, "approve"))
+
+    assert response.status_code == 302
+    live.refresh_from_db()
+    assert live.status == Article.Status.PUBLISHED and live.current_summary == new
+    assert live.corrected_at is not None and not live.needs_attention
+
+
 def test_the_queue_filters_by_flag_and_searches_titles(login, db):
     factories.make_review_article(title="Grounded bridge story")
     factories.make_review_article(title="Shaky tunnel story", summary={"grounding_score": 0.5})

@@ -489,3 +489,111 @@ def test_beat_runs_the_scheduled_publisher_every_minute(settings):
     assert entry["schedule"] == 60.0
     assert entry["task"] in app.tasks  # a typo in the name would silently never run
     assert app.tasks[entry["task"]].run is publish_scheduled.run
+
+
+# --- regenerating a live article (issue #4/#5 follow-up) ------------------------------------
+
+LIVE_TAKEAWAY = "The approved takeaway readers see while a new version is prepared."
+
+
+@pytest.fixture
+def live_article(db):
+    article = factories.make_published_article(title="Light rail approved")
+    article.summaries.update(key_takeaway=LIVE_TAKEAWAY)
+    return article
+
+
+def regenerate_now(article: Article, editor, capture, note: str = "Lead with the cost.") -> None:
+    """The desk's Regenerate, then what its on-commit callback enqueues, run in-process."""
+    from articles.tasks import summarize_article
+
+    with capture(execute=False) as callbacks:
+        desk.article_regenerate(article=article, editor=editor, note=note)
+    assert len(callbacks) == 1
+    summarize_article.apply(args=[article.pk], kwargs={"note": note, "force": True}).get()
+    article.refresh_from_db()
+
+
+def test_regenerating_a_published_article_keeps_it_on_the_site_with_its_approved_summary(
+    live_article, editor, client, django_capture_on_commit_callbacks
+):
+    regenerate_now(live_article, editor, django_capture_on_commit_callbacks)
+
+    assert live_article.status == Article.Status.PUBLISHED
+    assert live_article in Article.objects.published()
+    assert live_article.summaries.count() == 2
+    new = live_article.latest_summary
+    assert new.approved_at is None and new.editor_note == "Lead with the cost."
+    assert live_article.current_summary.version == 1
+    assert live_article.corrected_at is None
+    home = client.get("/").content.decode()
+    page = client.get(live_article.get_absolute_url())
+    assert page.status_code == 200 and "Light rail approved" in home
+    assert LIVE_TAKEAWAY in page.content.decode()
+    assert new.key_takeaway not in page.content.decode()
+
+
+def test_a_regenerated_live_article_waits_for_an_editor_with_an_audit_entry(
+    live_article, editor, django_capture_on_commit_callbacks
+):
+    regenerate_now(live_article, editor, django_capture_on_commit_callbacks)
+
+    assert live_article.needs_attention and live_article.summarizing_since is None
+    assert live_article in Article.objects.awaiting_review()
+    assert actions(live_article) == ["regenerate", "summarize", "summarize"]
+    entry = AuditEntry.objects.filter(article=live_article).order_by("id").last()
+    assert (entry.from_status, entry.to_status) == (Article.Status.PUBLISHED, Article.Status.PUBLISHED)
+    assert "awaits review" in entry.reason
+    # Not part of a bulk approve: an editor reads the new version first.
+    result = desk.articles_approve_bulk(articles=[live_article], editor=editor)
+    assert result.done == []
+
+
+def test_approving_the_regenerated_version_publishes_it_as_a_correction(
+    live_article, editor, client, django_capture_on_commit_callbacks
+):
+    regenerate_now(live_article, editor, django_capture_on_commit_callbacks)
+    new = live_article.latest_summary
+
+    desk.article_approve(article=live_article, editor=editor, based_on_version=new.version)
+
+    live_article.refresh_from_db()
+    assert live_article.current_summary == new and not live_article.needs_attention
+    assert live_article.corrected_at is not None
+    page = client.get(live_article.get_absolute_url()).content.decode()
+    assert "This summary was corrected on" in page
+    assert new.key_takeaway.split(".")[0] in page and LIVE_TAKEAWAY not in page
+
+
+def test_a_trusted_source_may_still_auto_publish_a_fully_grounded_regenerated_version(
+    live_article, editor, django_capture_on_commit_callbacks
+):
+    live_article.source.auto_publish = True
+    live_article.source.save()
+
+    regenerate_now(live_article, editor, django_capture_on_commit_callbacks, note="")
+
+    new = live_article.latest_summary
+    assert live_article.current_summary == new and live_article.corrected_at is not None
+    assert not live_article.needs_attention
+
+
+def test_a_live_article_being_regenerated_cannot_be_regenerated_twice(
+    live_article, editor, django_capture_on_commit_callbacks
+):
+    Article.objects.filter(pk=live_article.pk).update(summarizing_since=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with pytest.raises(desk.DeskError, match="already being prepared"):
+            desk.article_regenerate(article=live_article, editor=editor)
+    assert callbacks == []
+
+
+def test_regenerating_a_rejected_article_still_brings_it_back_for_review(
+    editor, django_capture_on_commit_callbacks
+):
+    article = factories.make_review_article()
+    Article.objects.filter(pk=article.pk).update(status=Article.Status.REJECTED)
+    regenerate_now(article, editor, django_capture_on_commit_callbacks)
+
+    assert article.status == Article.Status.IN_REVIEW and article.latest_summary.version == 2
+    assert article.summarizing_since is None

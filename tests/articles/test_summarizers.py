@@ -315,7 +315,10 @@ def test_regenerate_with_force_makes_a_new_version_and_passes_the_editors_note(f
     article = factories.make_published_article()
     summarize(article, force=True, note="Lead with the cost.")
 
-    assert article.summaries.count() == 2 and article.status == Status.IN_REVIEW
+    # The article stays live with its approved version; the new one waits for an editor.
+    assert article.summaries.count() == 2 and article.status == Status.PUBLISHED
+    assert article.needs_attention and article.summarizing_since is None
+    assert article.latest_summary.approved_at is None
     assert article.latest_summary.editor_note == "Lead with the cost."
     assert "Editor's note: Lead with the cost." in fake_anthropic.requests[0]["messages"][0]["content"]
 
@@ -559,3 +562,107 @@ def test_time_limits_stay_below_the_visibility_timeout_and_the_stuck_age(setting
     assert SUMMARY_TIME_LIMIT < settings.SUMMARY_STUCK_AFTER_SECONDS
     assert SUMMARY_TIME_LIMIT < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert settings.CELERY_TASK_ROUTES["articles.tasks.summarize_article"]["queue"] == "summaries"
+
+
+# --- Regenerating a published article: it stays live (issue #4/#5 follow-up) --------------------
+
+
+def test_regenerating_a_published_article_never_takes_it_off_the_site(fake_anthropic):
+    article = factories.make_published_article()
+
+    outcome = summarize(article, force=True)
+
+    assert outcome.result == "summarized"
+    assert article.status == Status.PUBLISHED and article in Article.objects.published()
+    assert article.current_summary.version == 1 and article.latest_summary.approved_at is None
+    assert article.needs_attention and article.summarizing_since is None
+    assert not AuditEntry.objects.filter(article=article, to_status=Status.SUMMARIZING).exists()
+    call = ModelCall.objects.get(article=article)  # cost recorded once, on the new version
+    assert call.cost_usd == article.latest_summary.cost_usd > 0
+
+
+def test_a_stale_worker_cannot_claim_a_published_article_another_worker_is_regenerating(fake_anthropic):
+    article = factories.make_published_article()
+    stale = Article.objects.get(pk=article.pk)
+    assert services._claim(article)
+
+    assert services._claim(stale) is False
+    assert summarize(stale, force=True).result == "skipped"
+    assert fake_anthropic.requests == []
+    article.refresh_from_db()
+    assert article.status == Status.PUBLISHED and article.summarizing_since is not None
+
+
+def test_a_temporary_error_while_regenerating_a_live_article_releases_the_claim_for_the_retry(
+    fake_anthropic,
+):
+    article = factories.make_published_article()
+    fake_anthropic.script.append(error(529, "overloaded_error", "Overloaded"))
+
+    with pytest.raises(services.SummaryTemporaryError):
+        summarize(article, force=True, final_attempt=False)
+
+    article.refresh_from_db()
+    assert article.status == Status.PUBLISHED and article.summarizing_since is None
+    assert article.summaries.count() == 1 and ModelCall.objects.filter(article=article).count() == 1
+    # The task's retry claims it again and this time gets a version.
+    assert summarize(article, force=True).result == "summarized"
+    assert article.summaries.count() == 2 and article.status == Status.PUBLISHED
+
+
+def test_a_failed_regenerate_of_a_live_article_tells_the_desk_and_keeps_it_live(fake_anthropic):
+    article = factories.make_published_article()
+    fake_anthropic.script.append(error(529, "overloaded_error", "Overloaded"))
+
+    assert summarize(article, force=True, final_attempt=True).result == "failed"
+
+    assert article.status == Status.PUBLISHED and article in Article.objects.published()
+    assert article.needs_attention and "Overloaded" in article.status_reason
+    assert article.summarizing_since is None and article.summaries.count() == 1
+
+
+@pytest.mark.skipif(
+    not django_settings.IS_POSTGRES, reason="concurrent claims need PostgreSQL (DATABASE_URL)"
+)
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_workers_regenerate_a_published_article_exactly_once(fake_anthropic):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    article = factories.make_published_article()
+    fake_anthropic.latency = 0.2
+
+    def work(_: int) -> str:
+        try:
+            return services.article_summarize(article_id=article.pk, force=True).result
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(8)))
+
+    assert sorted(results).count("summarized") == 1 and results.count("skipped") == 7
+    assert len(fake_anthropic.requests) == 1 and Summary.objects.filter(article=article).count() == 2
+    assert ModelCall.objects.filter(article=article).count() == 1
+    article.refresh_from_db()
+    assert article.status == Status.PUBLISHED and article.summarizing_since is None
+
+
+def test_the_sweeper_releases_a_stuck_regenerate_of_a_published_article(fake_anthropic, settings):
+    old = timezone.now() - timedelta(seconds=settings.SUMMARY_STUCK_AFTER_SECONDS + 60)
+    stuck = factories.make_published_article()
+    fresh = factories.make_published_article()
+    Article.objects.filter(pk=stuck.pk).update(summarizing_since=old)
+    Article.objects.filter(pk=fresh.pk).update(summarizing_since=timezone.now())
+
+    assert sweep_stuck_summaries.apply().result == 0  # nothing re-enqueued: the note is gone
+
+    stuck.refresh_from_db(), fresh.refresh_from_db()
+    assert stuck.summarizing_since is None and stuck.status == Status.PUBLISHED
+    assert stuck.needs_attention and "regenerate again" in stuck.status_reason
+    assert AuditEntry.objects.filter(article=stuck, action="summarize-sweep", automatic=True).exists()
+    assert fresh.summarizing_since is not None and not fresh.needs_attention
+    assert fake_anthropic.requests == []
+    # Released, it can be regenerated again.
+    assert summarize(stuck, force=True).result == "summarized"

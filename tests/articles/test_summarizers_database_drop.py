@@ -59,3 +59,16 @@ def test_after_the_release_the_retry_summarises_the_article_once(monkeypatch):
 
     assert outcome.result in {"summarized", "review"}
     assert Summary.objects.filter(article=article).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_while_regenerating_a_live_article_releases_only_its_claim(monkeypatch):
+    article = factories.make_published_article()
+    monkeypatch.setattr(services, "_store", dropped_connection)
+
+    with pytest.raises(services.SummaryTemporaryError, match="database connection lost"):
+        services.article_summarize(article_id=article.pk, backend="extractive", force=True)
+
+    article.refresh_from_db()
+    assert article.status == Article.Status.PUBLISHED and article.summarizing_since is None
+    assert Summary.objects.filter(article=article).count() == 1
