@@ -13,8 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import (
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
+
+from comments.models import Comment
 
 from .models import Article, Summary, Topic
 
@@ -29,6 +41,20 @@ def latest_approved(field: str) -> Subquery:
     )
 
 
+def visible_comment_count() -> Coalesce:
+    # A correlated subquery, not Count() over a join: with no GROUP BY, PostgreSQL walks the
+    # publication-date index, stops after one page and counts comments for those rows only
+    # (4.5 ms -> well under 1 ms for 300 articles), and the paginator's COUNT(*) drops it.
+    visible = (
+        Comment.objects.filter(article=OuterRef("pk"), status=Comment.Status.VISIBLE)
+        .order_by()
+        .values("article")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(visible, output_field=IntegerField()), 0)
+
+
 def published_cards() -> QuerySet[Article]:
     """Published articles ready for a card: source, topics, key takeaway, comment count."""
     return (
@@ -38,7 +64,7 @@ def published_cards() -> QuerySet[Article]:
         .prefetch_related(Prefetch("topics", queryset=Topic.objects.order_by("name")))
         .annotate(
             key_takeaway=latest_approved("key_takeaway"),
-            comment_count=Count("comments", filter=Q(comments__status="visible"), distinct=True),
+            comment_count=visible_comment_count(),
         )
         .order_by("-published_on_site_at", "-pk")
     )

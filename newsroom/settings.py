@@ -128,6 +128,10 @@ PAGE_CACHE_BYPASS_COOKIES = env.list("PAGE_CACHE_BYPASS_COOKIES", default=["sess
 PAGE_CACHE_EXCLUDE_PREFIXES = env.list(
     "PAGE_CACHE_EXCLUDE_PREFIXES", default=["/admin/", "/accounts/", "/healthz", "/static/", "/bench/"]
 )
+# Rendered article cards, cached apart from whole pages so an uncached listing is assembled
+# from cards (issue #6 follow-up). Keys carry the page-cache generation and the card's data,
+# so this is only how long an unused card lingers; 0 renders every card every time.
+CARD_CACHE_SECONDS = env.int("CARD_CACHE_SECONDS", default=600)
 # BENCH_VIEWS=1 adds /bench/ok, a bare "ok" view: the ceiling bench/http.py compares against.
 BENCH_VIEWS = env.bool("BENCH_VIEWS", default=False)
 

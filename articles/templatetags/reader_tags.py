@@ -12,6 +12,8 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from articles.pagecache import rendered_cards
+
 register = template.Library()
 
 # The same escapes as Django's json_script: "<", ">" and "&" can never close the element.
@@ -57,3 +59,12 @@ def absdate(value: datetime | None) -> SafeString:
     return format_html(
         '<time datetime="{}">{}</time>', value.isoformat(), formats.date_format(value, "j F Y")
     )
+
+
+@register.simple_tag
+def cards(articles: Any, heading_level: int = 2, hide_topics: bool = False) -> list[SafeString]:
+    """The articles' rendered `_card.html`s, mostly from the card cache (articles/pagecache.py).
+
+    Usage: {% cards page heading_level=3 as rendered %}{% for card in rendered %}{{ card }}...
+    """
+    return rendered_cards(articles, heading_level=heading_level, hide_topics=hide_topics)
