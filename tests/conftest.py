@@ -34,6 +34,25 @@ def published_article(db):
     return factories.make_published_article()
 
 
+@pytest.fixture(autouse=True)
+def _usable_connection_for_transactional_tests(request):
+    """A transactional test starts on a live database connection.
+
+    Fault tests kill workers and terminate backends; a connection of this process that a
+    previous test left broken must not fail the next test's first query. (Tests inside a
+    transaction are left alone: closing their connection would end the test's transaction.)
+    """
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if {"transactional_db", "live_server"} & names or (marker and marker.kwargs.get("transaction")):
+        from django.db import connections
+
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is not None and not conn.is_usable():
+                conn.close()
+    yield
+
+
 @pytest.fixture
 def feed_server(settings):
     """A loopback HTTP server for feeds and pages (tests/fakes/feed_server.py) the fetcher may reach."""
