@@ -45,11 +45,9 @@ def _usable_connection_for_transactional_tests(request):
     names = set(request.fixturenames)
     marker = request.node.get_closest_marker("django_db")
     if {"transactional_db", "live_server"} & names or (marker and marker.kwargs.get("transaction")):
-        from django.db import connections
+        from tests.processes import close_broken_connections
 
-        for conn in connections.all(initialized_only=True):
-            if conn.connection is not None and not conn.is_usable():
-                conn.close()
+        close_broken_connections()
     yield
 
 

@@ -132,3 +132,17 @@ def wait_until(
             return
         time.sleep(interval)
     raise TimeoutError(f"{message} not reached within {timeout}s")
+
+
+def close_broken_connections() -> None:
+    """Close this context's database connections that the server has dropped.
+
+    Fault tests terminate backends; a connection left broken in this thread (or in the
+    greenlet context Playwright's sync API runs tests in) must not fail the next query.
+    Only for transactional tests: closing would end a test transaction.
+    """
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.is_usable():
+            conn.close()

@@ -36,6 +36,9 @@ def browser(monkeypatch):
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
+        from tests.processes import close_broken_connections
+
+        close_broken_connections()  # in the context the test body will run in
         yield browser
         browser.close()
 

@@ -61,6 +61,9 @@ def browser():
             executable_path=shutil.which("chromium"),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
+        from tests.processes import close_broken_connections
+
+        close_broken_connections()  # in the context the test body will run in
         yield browser
         browser.close()
 

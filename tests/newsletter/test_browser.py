@@ -32,6 +32,9 @@ def page(monkeypatch):
             executable_path=shutil.which("chromium"),
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
+        from tests.processes import close_broken_connections
+
+        close_broken_connections()  # in the context the test body will run in
         yield browser.new_page()
         browser.close()
 
