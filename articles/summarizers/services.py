@@ -21,6 +21,7 @@ Rules (see docs/summaries.md):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -293,10 +294,7 @@ def _record_call(
             backend=summarizer.name,
             model=summarizer.model,
             outcome=outcome,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
+            **dataclasses.asdict(usage),  # the four token counts, named as on the models
             cost_usd=cost,
             error=error[:4000],
         )
@@ -341,10 +339,7 @@ def _store(
             grounding_score=grounding.score,
             unverified_claims=grounding.unverified_claims,
             validation_warnings=warnings,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
+            **dataclasses.asdict(usage),  # the four token counts, named as on the models
             cost_usd=cost,
             editor_note=note,
         )
