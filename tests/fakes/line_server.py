@@ -8,14 +8,14 @@ to reject a user id, or to accept a push and then not answer in time.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
-class FakeLine:
+
+class FakeLine(LoopbackServer):
     def __init__(self, token: str = "test-channel-token") -> None:
         self.token = token
         self.requests: list[dict[str, Any]] = []  # every request that reached us
@@ -26,7 +26,7 @@ class FakeLine:
         self.slow_seconds = 0.0  # accept, then answer only after this long
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
                 key = self.headers.get("X-Line-Retry-Key", "")
@@ -57,35 +57,6 @@ class FakeLine:
                 return self._reply(200, {"sentMessages": [{"id": "1", "quoteToken": "q"}]})
 
             def _reply(self, code: int, payload: dict, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting
+                self.reply(code, json.dumps(payload).encode(), "application/json", headers)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeLine:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
-class FakeSlack:
+
+class FakeSlack(LoopbackServer):
     """POST /services/T.../B.../secret → "ok". `statuses[path] = (code, body)` makes a
     webhook answer like a revoked one (404 no_service, 410 channel_is_archived, ...)."""
 
@@ -19,7 +19,7 @@ class FakeSlack:
         self.slow_seconds = 0.0  # post the message, then answer only after this long
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.requests.append(
@@ -28,36 +28,9 @@ class FakeSlack:
                 code, text = fake.statuses.get(self.path, (200, "ok"))
                 if fake.slow_seconds:
                     time.sleep(fake.slow_seconds)
-                data = text.encode()
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting
+                self.reply(code, text.encode(), "text/plain")
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        self.serve(Handler)
 
     def webhook_url(self, secret: str = "XXXXXXXXXXXXXXXXXXXXXXXX") -> str:
         return f"{self.base_url}/services/T00000000/B00000000/{secret}"
-
-    def __enter__(self) -> FakeSlack:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
