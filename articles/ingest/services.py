@@ -438,6 +438,12 @@ def article_extract(*, article: Article) -> str:
             article.lead_image_url = page.image_url
 
     with transaction.atomic():
+        # Two extract tasks for one article (a redelivered message and the sweeper's) may both
+        # have read it as `new`; the row lock makes the later one see the first one's result
+        # instead of overwriting a status the pipeline has already moved on.
+        current = Article.objects.select_for_update().filter(pk=article.pk).values_list("status", flat=True)
+        if current.first() != Article.Status.NEW:
+            return "skipped"
         duplicate = None
         if page and page.canonical_url and page.canonical_url != article.url:
             duplicate = Article.objects.filter(url=page.canonical_url).exclude(pk=article.pk).first()
