@@ -6,7 +6,6 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 
 # Messages allauth shows after logging in or out land on ordinary (possibly cached)
@@ -42,16 +41,3 @@ class AccountAdapter(DefaultAccountAdapter):
         if message_template in _SILENT_MESSAGES:
             return
         super().add_message(request, level, message_template, message_context, extra_tags, message)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address, trusting only ALLAUTH_TRUSTED_PROXY_COUNT proxy hops.
-
-    Shared with the comment rate limits so both see the same address. A request with
-    fewer X-Forwarded-For hops than configured did not come through our proxies, so we
-    fall back to the socket address rather than failing.
-    """
-    try:
-        return DefaultAccountAdapter(request).get_client_ip(request)
-    except (ImproperlyConfigured, PermissionDenied):
-        return request.META.get("REMOTE_ADDR")

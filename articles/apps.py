@@ -5,5 +5,5 @@ class ArticlesConfig(AppConfig):
     name = "articles"
 
     def ready(self) -> None:
-        # Cache invalidation when readers' content changes (see articles/signals.py).
-        from . import signals  # noqa: F401
+        # Cache invalidation when readers' content changes (see articles/reader/invalidation.py).
+        from .reader import invalidation  # noqa: F401

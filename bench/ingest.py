@@ -39,7 +39,7 @@ from django.core.cache import cache  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from articles.ingest import parse, services  # noqa: E402
+from articles.ingest import extraction, parse, polling  # noqa: E402
 from articles.models import Article, Source  # noqa: E402
 from tests.fakes.feed_server import FeedServer, Route, fixtures_dir  # noqa: E402
 
@@ -84,7 +84,7 @@ def store_all(sources: list[Source], docs: list[bytes]) -> tuple[int, float, flo
         feed = parse.parse_feed(doc)
         parse_seconds += time.perf_counter() - t
         with transaction.atomic():
-            ids, _ = services.entries_store(source=source, feed=feed, base_url=source.feed_url, now=now)
+            ids, _ = polling.entries_store(source=source, feed=feed, base_url=source.feed_url, now=now)
         stored += len(ids)
     return stored, time.perf_counter() - started, parse_seconds
 
@@ -216,14 +216,14 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
         for i in range(args.feeds)
     ]
     started = time.perf_counter()
-    results = [services.source_poll(source=s) for s in sources]
+    results = [polling.source_poll(source=s) for s in sources]
     poll_seconds = time.perf_counter() - started
     new = sum(r.new for r in results)
     failed = [r for r in results if r.failed]
     figure = rate(new, poll_seconds, metric="full poll over loopback HTTP, 1 process", ceiling=parse_ceiling)
     print(f"  full poll (fetch+parse+dedupe+store): {figure}  failed={len(failed)}")
     started = time.perf_counter()
-    again = [services.source_poll(source=s) for s in sources]
+    again = [polling.source_poll(source=s) for s in sources]
     figure = rate(len(again), time.perf_counter() - started, metric="re-poll answered 304", unit="feeds/s")
     print(
         f"  re-poll, all 304:                     {figure} feeds, not-modified={sum(r.outcome == 'not-modified' for r in again)}"
@@ -260,7 +260,7 @@ def run(server: FeedServer, args: argparse.Namespace) -> None:
     outcomes = []
     for article in articles:
         t = time.perf_counter()
-        outcomes.append(services.article_extract(article=article))
+        outcomes.append(extraction.article_extract(article=article))
         timings.append(time.perf_counter() - t)
     seconds = time.perf_counter() - started
     figure = rate(

@@ -93,9 +93,9 @@ def main() -> int:
 
     django.setup()
     from articles.models import Article, Source, Summary
+    from articles.summarizers.backends import cost_of
     from articles.summarizers.base import Usage
-    from articles.summarizers.services import cost_of
-    from articles.tasks import summarize_article
+    from articles.summarizers.tasks import summarize_article
     from newsroom.celery import app
 
     app.control.purge()

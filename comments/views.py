@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.adapter import client_ip
 from articles.models import Article
+from newsroom.client_ip import client_ip
 
 from .forms import CommentEditForm, CommentForm
 from .models import Comment

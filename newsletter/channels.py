@@ -19,7 +19,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from articles.ingest.fetch import BlockedURL, make_guarded_client
+from newsroom.http import BlockedURL, make_guarded_client
 
 
 @dataclass(frozen=True)

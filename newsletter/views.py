@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.adapter import client_ip
+from newsroom.client_ip import client_ip
 
 from . import services
 from .forms import PreferencesForm, SubscribeForm

@@ -10,4 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
 
 app = Celery("newsroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each installed app's tasks.py, and the articles app's subpackages, which each own theirs.
 app.autodiscover_tasks()
+app.autodiscover_tasks(["articles.ingest", "articles.summarizers", "articles.desk"])

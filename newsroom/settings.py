@@ -55,7 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First on purpose: anonymous GETs are answered from the cache before any other work.
-    "articles.pagecache.AnonymousPageCacheMiddleware",
+    "newsroom.pagecache.AnonymousPageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,7 +120,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Anonymous page cache (see articles/pagecache.py): seconds a rendered page is kept.
+# Anonymous page cache (see newsroom/pagecache.py): seconds a rendered page is kept.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300)
 # A request carrying one of these cookies may see per-user content: never served from cache.
 PAGE_CACHE_BYPASS_COOKIES = env.list("PAGE_CACHE_BYPASS_COOKIES", default=["sessionid", "messages"])

@@ -1,6 +1,9 @@
 from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+
+from . import views
 
 # The admin login goes through allauth's, so editors get its rate limits (issue #7).
 admin.autodiscover()
@@ -11,9 +14,13 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("profile/", include("accounts.urls")),
     path("", include("comments.urls")),
-    path("", include("articles.urls")),
+    path("", include("articles.reader.urls")),
     path("", include("newsletter.urls")),
+    path("healthz", views.healthz, name="healthz"),
 ]
 
-# Styled error pages that need no database (articles/views.py); 404 uses templates/404.html.
-handler500 = "articles.views.server_error"
+if settings.BENCH_VIEWS:
+    urlpatterns.append(path("bench/ok", views.bench_ok, name="bench_ok"))
+
+# Styled error pages that need no database (newsroom/views.py); 404 uses templates/404.html.
+handler500 = "newsroom.views.server_error"

@@ -13,7 +13,7 @@ from urllib.robotparser import RobotFileParser
 from django.conf import settings
 from django.core.cache import cache
 
-from . import fetch
+from newsroom import http
 
 ALLOW_ALL = ""
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
@@ -33,16 +33,16 @@ def _robots_text(url: str) -> str:
         return text
     ttl = int(settings.ROBOTS_CACHE_SECONDS)
     try:
-        result = fetch.fetch(robots_url(url), accept="text/plain, */*;q=0.5", max_bytes=ROBOTS_MAX_BYTES)
+        result = http.fetch(robots_url(url), accept="text/plain, */*;q=0.5", max_bytes=ROBOTS_MAX_BYTES)
         text = result.content.decode("utf-8", errors="replace")
-    except fetch.TooLarge:
+    except http.TooLarge:
         text = ALLOW_ALL
-    except fetch.HTTPError as exc:
-        if exc.status is not None and 400 <= exc.status < 500 and not isinstance(exc, fetch.RateLimited):
+    except http.HTTPError as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and not isinstance(exc, http.RateLimited):
             text = ALLOW_ALL
         else:
             text, ttl = DISALLOW_ALL, UNREACHABLE_CACHE_SECONDS
-    except fetch.FetchError:
+    except http.FetchError:
         text, ttl = DISALLOW_ALL, UNREACHABLE_CACHE_SECONDS
     cache.set(key, text, ttl)
     return text

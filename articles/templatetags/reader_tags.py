@@ -12,7 +12,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from articles.pagecache import rendered_cards
+from articles.reader.cards import rendered_cards
 
 register = template.Library()
 
@@ -63,7 +63,7 @@ def absdate(value: datetime | None) -> SafeString:
 
 @register.simple_tag
 def cards(articles: Any, heading_level: int = 2, hide_topics: bool = False) -> list[SafeString]:
-    """The articles' rendered `_card.html`s, mostly from the card cache (articles/pagecache.py).
+    """The articles' rendered `_card.html`s, mostly from the card cache (articles/reader/cards.py).
 
     Usage: {% cards page heading_level=3 as rendered %}{% for card in rendered %}{{ card }}...
     """

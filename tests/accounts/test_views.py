@@ -13,10 +13,10 @@ from django.core import mail
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
-from accounts.adapter import client_ip
 from accounts.models import User
 from comments.models import Comment
 from comments.services import comment_post
+from newsroom.client_ip import client_ip
 
 PASSWORD = "a long and unusual passphrase 42"
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.utils.html import escape
 
-from articles import tasks
+from articles.ingest import tasks as ingest_tasks
 from articles.models import Article, AuditEntry, Summary
 from tests import factories
 from tests.fakes.feed_server import Route, rss, serve
@@ -45,7 +45,7 @@ def news_site(settings, transactional_db, eager_celery):
 def test_a_new_feed_entry_becomes_a_grounded_summary_waiting_for_review(news_site):
     source = factories.make_source(feed_url=news_site.url("/feed.xml"))
 
-    tasks.fetch_source.delay(source.id)
+    ingest_tasks.fetch_source.delay(source.id)
 
     article = Article.objects.get(source=source)
     assert article.status == Article.Status.IN_REVIEW, article.status_reason
@@ -62,7 +62,7 @@ def test_a_new_feed_entry_becomes_a_grounded_summary_waiting_for_review(news_sit
 def test_a_trusted_source_auto_publishes_a_fully_grounded_summary(news_site, client):
     source = factories.make_source(feed_url=news_site.url("/feed.xml"), auto_publish=True)
 
-    tasks.fetch_source.delay(source.id)
+    ingest_tasks.fetch_source.delay(source.id)
 
     article = Article.objects.get(source=source)
     assert article.status == Article.Status.PUBLISHED
@@ -74,12 +74,12 @@ def test_a_trusted_source_auto_publishes_a_fully_grounded_summary(news_site, cli
 
 def test_polling_the_same_feed_again_adds_nothing_and_costs_nothing(news_site):
     source = factories.make_source(feed_url=news_site.url("/feed.xml"))
-    tasks.fetch_source.delay(source.id)
+    ingest_tasks.fetch_source.delay(source.id)
     source.refresh_from_db()
     source.next_poll_at = None
     source.save()
 
-    tasks.fetch_source.delay(source.id)
+    ingest_tasks.fetch_source.delay(source.id)
 
     assert Article.objects.filter(source=source).count() == 1
     assert Summary.objects.filter(article__source=source).count() == 1

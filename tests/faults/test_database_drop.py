@@ -112,7 +112,7 @@ def test_pages_answer_200_or_a_styled_503_while_connections_drop_and_recover_in_
 def test_a_summary_task_whose_connection_drops_retries_and_summarises_each_article_once(
     transactional_db, tmp_path, spawn
 ):
-    from articles.tasks import summarize_article
+    from articles.summarizers.tasks import summarize_article
 
     queue = queue_name("summaries")
     articles = [factories.make_article() for _ in range(4)]

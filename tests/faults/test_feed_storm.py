@@ -43,7 +43,7 @@ def story_page(i: int, j: int) -> bytes:
 def test_a_feed_storm_does_not_stop_the_healthy_sources_being_ingested_in_one_poll(
     transactional_db, tmp_path, spawn
 ):
-    from articles.tasks import poll_due_sources
+    from articles.ingest.tasks import poll_due_sources
 
     queue = queue_name("poll")
     with FeedServer() as server:

@@ -24,7 +24,7 @@ OUTAGE_SECONDS = float(os.environ.get("FAULTS_MODEL_OUTAGE_SECONDS", "10"))
 def test_a_model_outage_delays_summaries_but_fails_none_and_pays_for_none_twice(
     transactional_db, tmp_path, spawn
 ):
-    from articles.tasks import summarize_article
+    from articles.summarizers.tasks import summarize_article
 
     queue = queue_name("summaries")
     articles = [factories.make_article() for _ in range(ARTICLES)]

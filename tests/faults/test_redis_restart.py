@@ -16,9 +16,9 @@ from celery import Celery
 from django.db import connection
 from django.db.models import Count
 
-from articles.ingest import services as ingest
+from articles.ingest import extraction
 from articles.models import Article, FetchAttempt, ModelCall, Summary
-from articles.summarizers import services as summaries
+from articles.summarizers import sweeper
 from tests import factories, processes
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.feed_server import FeedServer, Route, rss
@@ -45,9 +45,9 @@ def enqueue(broker_url: str, task: str, args_list: Iterable[list], *, queue: str
 def beat_sweeps(broker_url: str) -> int:
     """What the beat's two sweepers do, run from here with short stuck ages. Returns how many
     tasks they re-enqueued."""
-    unextracted = ingest.articles_unextracted(older_than_seconds=3)
+    unextracted = extraction.articles_unextracted(older_than_seconds=3)
     enqueue(broker_url, "articles.tasks.extract_article", ([pk] for pk in unextracted), queue="ingest")
-    waiting = summaries.summaries_sweep()
+    waiting = sweeper.summaries_sweep()
     enqueue(broker_url, "articles.tasks.summarize_article", ([pk] for pk in waiting), queue="summaries")
     return len(unextracted) + len(waiting)
 

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from articles.models import Article, ModelCall, Summary
-from articles.summarizers import services
+from articles.summarizers import sweeper
 from tests import factories, processes
 from tests.fakes.anthropic_server import FakeAnthropic
 
@@ -22,7 +22,7 @@ CONCURRENCY = 4
 def test_a_worker_killed_mid_summary_leaves_every_article_summarised_exactly_once(
     transactional_db, tmp_path, spawn, settings
 ):
-    from articles.tasks import summarize_article
+    from articles.summarizers.tasks import summarize_article
 
     queue = queue_name("summaries")
     articles = [factories.make_article() for _ in range(ARTICLES)]
@@ -50,7 +50,7 @@ def test_a_worker_killed_mid_summary_leaves_every_article_summarised_exactly_onc
         # The killed worker's messages wait in Redis until the broker's visibility timeout
         # (an hour); the sweeper releases the stuck articles long before that.
         settings.SUMMARY_STUCK_AFTER_SECONDS = 0
-        released = services.summaries_sweep()
+        released = sweeper.summaries_sweep()
         assert len(released) >= in_flight
         spawn("worker-2", queues=queue, concurrency=CONCURRENCY, ANTHROPIC_BASE_URL=fake.url, **model_env)
         for article_id in released:  # duplicates of still-queued tasks are harmless: claim is CAS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from articles.ingest.services import SourceInvalid, source_add
+from articles.ingest.sources import SourceInvalid, source_add
 
 
 class Command(BaseCommand):

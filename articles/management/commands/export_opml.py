@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from articles.ingest.services import opml_export
+from articles.ingest.opml import opml_export
 
 
 class Command(BaseCommand):

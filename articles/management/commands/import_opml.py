@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from articles.ingest.opml import opml_import
 from articles.ingest.parse import FeedError
-from articles.ingest.services import opml_import
 
 
 class Command(BaseCommand):

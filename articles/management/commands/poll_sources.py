@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from articles import tasks
-from articles.ingest.services import source_poll
+from articles.ingest.polling import source_poll
+from articles.ingest.tasks import extract_article
 from articles.models import Source
 
 
@@ -47,5 +47,5 @@ class Command(BaseCommand):
             )
             if not no_extract:
                 for article_id in result.new_article_ids:
-                    tasks.extract_article.delay_on_commit(article_id)
+                    extract_article.delay_on_commit(article_id)
         self.stdout.write(" ".join(f"{k}={v}" for k, v in totals.items()))

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from articles.models import Article
-from articles.summarizers import services
+from articles.summarizers import workflow
 
 
 class Command(BaseCommand):
@@ -45,19 +45,19 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"{len(ids)} article(s), total ${total_cost}")
 
-    def _summarize(self, article_id: int, *, backend: str | None, force: bool) -> services.SummarizeOutcome:
+    def _summarize(self, article_id: int, *, backend: str | None, force: bool) -> workflow.SummarizeOutcome:
         # The same retry policy as the task, but waiting in-process: the operator asked for now.
         for attempt in range(1, settings.SUMMARY_MAX_ATTEMPTS + 1):
             try:
-                return services.article_summarize(
+                return workflow.article_summarize(
                     article_id=article_id,
                     backend=backend,
                     force=force,
                     allow_batch=False,
                     final_attempt=attempt >= settings.SUMMARY_MAX_ATTEMPTS,
                 )
-            except services.SummaryTemporaryError as exc:
-                delay = services.retry_delay(attempt, exc.retry_after)
+            except workflow.SummaryTemporaryError as exc:
+                delay = workflow.retry_delay(attempt, exc.retry_after)
                 self.stderr.write(f"article {article_id}: {exc.reason}; retrying in {delay:.0f} s")
                 time.sleep(delay)
         raise AssertionError("unreachable: the final attempt never raises SummaryTemporaryError")

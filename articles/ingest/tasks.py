@@ -1,0 +1,60 @@
+"""Ingestion tasks: thin doors onto the ingest services. They take ids, re-load rows and
+check state, so a redelivered task is harmless, and they chain the pipeline:
+poll → fetch_source → extract_article → summarize_article. Names stay `articles.tasks.*`
+so messages queued before the code moved still run.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from articles.models import Article, Source
+from articles.summarizers.tasks import summarize_article
+
+from . import extraction, polling
+
+
+@shared_task(name="articles.tasks.poll_due_sources", soft_time_limit=60, time_limit=90)
+def poll_due_sources() -> int:
+    """Claim every due source and fan out one fetch_source each. Safe to overlap: a source
+    is claimed by a conditional UPDATE, so it is enqueued once per due time."""
+    source_ids = polling.sources_claim_due()
+    for source_id in source_ids:
+        fetch_source.delay(source_id)
+    return len(source_ids)
+
+
+@shared_task(name="articles.tasks.fetch_source", soft_time_limit=120, time_limit=150)
+def fetch_source(source_id: int) -> dict:
+    """Poll one source and enqueue extraction of its new articles once they are committed.
+    Not retried: a failure is recorded and the source's back-off decides the next try."""
+    source = Source.objects.filter(pk=source_id, is_active=True, paused_at__isnull=True).first()
+    if source is None:
+        return {"skipped": True}
+    result = polling.source_poll(source=source)
+    for article_id in result.new_article_ids:
+        extract_article.delay_on_commit(article_id)
+    return {"outcome": result.outcome, "new": result.new, "duplicate": result.duplicate}
+
+
+@shared_task(name="articles.tasks.extract_article", soft_time_limit=90, time_limit=120)
+def extract_article(article_id: int) -> str:
+    """Extract one new article, then queue its summary; an article already past `new` is
+    left alone, and a duplicate is not summarised."""
+    article = Article.objects.filter(pk=article_id).first()
+    if article is None:
+        return "missing"
+    outcome = extraction.article_extract(article=article)
+    if outcome == "extracted":
+        summarize_article.delay_on_commit(article_id)
+    return outcome
+
+
+@shared_task(name="articles.tasks.sweep_unextracted_articles", soft_time_limit=60, time_limit=90)
+def sweep_unextracted_articles() -> int:
+    """Re-enqueue extraction of articles left `new` (their message was lost with the broker)."""
+    ids = extraction.articles_unextracted(older_than_seconds=settings.ARTICLE_EXTRACT_STUCK_AFTER_SECONDS)
+    for article_id in ids:
+        extract_article.delay(article_id)
+    return len(ids)

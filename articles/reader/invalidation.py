@@ -1,0 +1,66 @@
+"""Cache invalidation: the only side concern wired through signals.
+
+Each handler defers to `transaction.on_commit`, so a rolled-back change never empties the
+cache and readers never get a page rebuilt from uncommitted rows. Writes readers cannot see
+(ingesting, summarising an unpublished article) leave the cache alone: the site serves
+thousands of cached reads per write, and ingestion writes constantly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+
+from articles.models import Article, Summary, Topic
+from comments.models import Comment
+from newsroom.pagecache import invalidate_pages
+
+
+def _invalidate_on_commit() -> None:
+    transaction.on_commit(invalidate_pages)
+
+
+def _article_is_or_was_public(article: Article) -> bool:
+    # published_on_site_at stays set after unpublishing, so taking an article down counts too.
+    return article.status == Article.Status.PUBLISHED or article.published_on_site_at is not None
+
+
+@receiver([post_save, post_delete], sender=Article)
+def article_changed(sender: type[Article], instance: Article, **kwargs: Any) -> None:
+    if _article_is_or_was_public(instance):
+        _invalidate_on_commit()
+
+
+@receiver(m2m_changed, sender=Article.topics.through)
+def article_topics_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if isinstance(instance, Article) and not _article_is_or_was_public(instance):
+        return
+    _invalidate_on_commit()
+
+
+@receiver([post_save, post_delete], sender=Summary)
+def summary_changed(sender: type[Summary], instance: Summary, **kwargs: Any) -> None:
+    # Unapproved drafts are invisible; approval goes through Article.publish(), which saves
+    # the article and so invalidates through article_changed.
+    if instance.approved_at is not None:
+        _invalidate_on_commit()
+
+
+@receiver([post_save, post_delete], sender=Comment)
+def comment_changed(sender: type[Comment], instance: Comment, **kwargs: Any) -> None:
+    # A comment changes only its article's page; listings' comment counts catch up when their
+    # cached copies expire (PAGE_CACHE_SECONDS), so a lively discussion cannot flush the site.
+    path = instance.article.get_absolute_url()
+    transaction.on_commit(lambda: invalidate_pages(path=path))
+
+
+@receiver([post_save, post_delete], sender=Topic)
+def topic_changed(sender: type[Topic], instance: Topic, **kwargs: Any) -> None:
+    _invalidate_on_commit()
+
+
+# Source is deliberately absent: the poller saves its fetch state on every poll, and a
+# renamed source shows up once cached pages expire (PAGE_CACHE_SECONDS).

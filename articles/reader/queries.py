@@ -1,0 +1,234 @@
+"""What the reader site shows: the querysets behind each page, JSON-LD, and the corrections log.
+
+Every page's query count is bounded (tests/articles/test_views_queries.py): cards get their
+key takeaway and comment count as annotations, topics by one prefetch, so a page of 20 cards
+costs the same as a page of 2. Only published articles (`Article.objects.published()`) ever
+leave this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from articles.models import Article, Summary, Topic
+from comments.models import Comment
+
+RELATED_LIMIT = 4
+# The original's full text is never shown to readers (copyright, and it is the heaviest column).
+READER_DEFERRED = ("extracted_text", "feed_summary")
+
+
+def latest_approved(field: str) -> Subquery:
+    return Subquery(
+        Summary.objects.approved().filter(article=OuterRef("pk")).order_by("-version").values(field)[:1]
+    )
+
+
+def visible_comment_count() -> Coalesce:
+    # A correlated subquery, not Count() over a join: with no GROUP BY, PostgreSQL walks the
+    # publication-date index, stops after one page and counts comments for those rows only
+    # (4.5 ms -> well under 1 ms for 300 articles), and the paginator's COUNT(*) drops it.
+    visible = (
+        Comment.objects.filter(article=OuterRef("pk"), status=Comment.Status.VISIBLE)
+        .order_by()
+        .values("article")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(visible, output_field=IntegerField()), 0)
+
+
+def published_cards() -> QuerySet[Article]:
+    """Published articles ready for a card: source, topics, key takeaway, comment count."""
+    return (
+        Article.objects.published()
+        .defer(*READER_DEFERRED)
+        .select_related("source")
+        .prefetch_related(Prefetch("topics", queryset=Topic.objects.order_by("name")))
+        .annotate(
+            key_takeaway=latest_approved("key_takeaway"),
+            comment_count=visible_comment_count(),
+        )
+        .order_by("-published_on_site_at", "-pk")
+    )
+
+
+def article_for_page(slug: str) -> Article | None:
+    """One published article with its source, topics and current (latest approved) summary.
+
+    Two queries: the current summary joined to its article and source, then the topics. Only
+    an article published without any approved summary needs a third, to load it alone.
+    """
+    published = Article.objects.published().filter(slug=slug)
+    summary = (
+        Summary.objects.approved()
+        .filter(article__in=published)
+        .select_related("article__source", "approved_by")
+        .defer(*(f"article__{field}" for field in READER_DEFERRED))
+        .order_by("-version")
+        .first()
+    )
+    if summary is not None:
+        article = summary.article
+    else:
+        article = published.defer(*READER_DEFERRED).select_related("source").first()
+        if article is None:
+            return None
+    prefetch_related_objects([article], Prefetch("topics", queryset=Topic.objects.order_by("name")))
+    article.summary = summary
+    return article
+
+
+def related_articles(article: Article) -> list[Article]:
+    """Up to four other published articles sharing a topic or the story, most recent first."""
+    topic_ids = [topic.pk for topic in article.topics.all()]
+    # Straight from the topic link table: one index lookup, not a join of articles to articles.
+    sharing_a_topic = Article.topics.through.objects.filter(topic_id__in=topic_ids).values("article_id")
+    same_story = Q(duplicate_of_id=article.pk)
+    if article.duplicate_of_id:
+        same_story |= Q(pk=article.duplicate_of_id) | Q(duplicate_of_id=article.duplicate_of_id)
+    return list(
+        Article.objects.published()
+        .filter(Q(pk__in=sharing_a_topic) | same_story)
+        .exclude(pk=article.pk)
+        .defer(*READER_DEFERRED)
+        .select_related("source")
+        .annotate(key_takeaway=latest_approved("key_takeaway"))
+        .order_by("-published_on_site_at", "-pk")[:RELATED_LIMIT]
+    )
+
+
+def absolute_url(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str, Any]]:
+    """schema.org NewsArticle plus, when the summary has an FAQ, an FAQPage."""
+    url = absolute_url(article.get_absolute_url())
+    news: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": article.title[:110],
+        "url": url,
+        "mainEntityOfPage": url,
+        "datePublished": article.published_on_site_at.isoformat(),
+        "dateModified": (article.corrected_at or article.published_on_site_at).isoformat(),
+        "isBasedOn": article.url,
+        "publisher": {"@type": "Organization", "name": settings.SITE_NAME, "url": settings.SITE_URL},
+        "sourceOrganization": {"@type": "Organization", "name": article.source.name},
+        "keywords": [topic.name for topic in article.topics.all()],
+    }
+    if article.author:
+        news["author"] = {"@type": "Person", "name": article.author}
+    else:
+        news["author"] = {"@type": "Organization", "name": article.source.name}
+    if article.lead_image_url:
+        news["image"] = [article.lead_image_url]
+    if summary is not None:
+        news["description"] = summary.key_takeaway
+        news["abstract"] = summary.key_takeaway
+    graphs = [news]
+    if summary is not None and summary.faq:
+        graphs.append(
+            {
+                "@context": "https://schema.org",
+                "@type": "FAQPage",
+                "url": url,
+                "mainEntity": [
+                    {
+                        "@type": "Question",
+                        "name": row["question"],
+                        "acceptedAnswer": {"@type": "Answer", "text": row["answer"]},
+                    }
+                    for row in summary.faq
+                ],
+            }
+        )
+    return graphs
+
+
+# --- Corrections log ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correction:
+    article: Article
+    corrected_at: datetime
+    version: int
+    what_changed: str
+    note: str
+
+
+def describe_changes(before: Summary, after: Summary) -> str:
+    """The difference between two summary versions, in plain words for readers."""
+    parts: list[str] = []
+    if before.key_takeaway.strip() != after.key_takeaway.strip():
+        parts.append(_("the key takeaway was rewritten"))
+    old_points = {p.get("heading"): p.get("text", "").strip() for p in before.key_points or []}
+    for point in after.key_points or []:
+        heading = point.get("heading", "")
+        if old_points.get(heading) != point.get("text", "").strip():
+            parts.append(_("the “%(heading)s” key point was changed") % {"heading": _(heading)})
+    old_faq = {row.get("question", "").strip(): row.get("answer", "").strip() for row in before.faq or []}
+    new_faq = {row.get("question", "").strip(): row.get("answer", "").strip() for row in after.faq or []}
+    added = len(new_faq.keys() - old_faq.keys())
+    removed = len(old_faq.keys() - new_faq.keys())
+    changed = sum(1 for q in new_faq.keys() & old_faq.keys() if new_faq[q] != old_faq[q])
+    if added:
+        parts.append(_("%(n)d FAQ question(s) added") % {"n": added})
+    if removed:
+        parts.append(_("%(n)d FAQ question(s) removed") % {"n": removed})
+    if changed:
+        parts.append(_("%(n)d FAQ answer(s) corrected") % {"n": changed})
+    if not parts:
+        return _("The summary was re-approved without changes to its text.")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def corrections(limit: int = 200) -> list[Correction]:
+    """Every approved version that replaced an earlier approved one on a published article.
+
+    Two queries whatever the data size: the articles, and their approved versions.
+    """
+    articles = list(
+        Article.objects.published()
+        .annotate(approved_count=Count("summaries", filter=Q(summaries__approved_at__isnull=False)))
+        .filter(approved_count__gte=2)
+        .select_related("source")
+        .prefetch_related(
+            Prefetch("summaries", queryset=Summary.objects.approved().order_by("version"), to_attr="approved")
+        )
+        .order_by("-corrected_at", "-published_on_site_at")[:limit]
+    )
+    log: list[Correction] = []
+    for article in articles:
+        versions = article.approved
+        for before, after in zip(versions, versions[1:], strict=False):
+            log.append(
+                Correction(
+                    article=article,
+                    corrected_at=after.approved_at,
+                    version=after.version,
+                    what_changed=describe_changes(before, after),
+                    note=after.editor_note,
+                )
+            )
+    log.sort(key=lambda c: c.corrected_at, reverse=True)
+    return log

@@ -1,0 +1,128 @@
+"""Reader search over published articles: title and current key takeaway.
+
+On PostgreSQL: full-text search (`websearch_to_tsquery`, so quotes and `-word` work), ranked
+with title matches above takeaway matches, and a highlighted snippet from `ts_headline`.
+On SQLite (the zero-config leg): every word must appear in the title or the takeaway
+(case-insensitive), newest first, with the words highlighted in Python.
+
+Snippets are built with private-use marker characters, escaped, and only then turned into
+<mark> tags, so nothing from an article can inject markup into the results page.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from articles.models import Article, Summary
+
+from .queries import latest_approved, published_cards
+
+SEARCH_CONFIG = "english"
+MAX_QUERY_LENGTH = 200
+MAX_RESULTS = 50
+_START, _STOP = "\ue000", "\ue001"
+
+
+def _highlight(marked: str) -> SafeString:
+    escaped = escape(marked)
+    return mark_safe(escaped.replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
+
+
+def _python_marks(text: str, words: list[str]) -> str:
+    if not words:
+        return text
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    return pattern.sub(lambda m: f"{_START}{m.group(0)}{_STOP}", text)
+
+
+def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
+    """Published articles matching `query`, best first, each with a `.snippet` (safe HTML)."""
+    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    if not query:
+        return []
+    if settings.IS_POSTGRES:
+        return _search_postgres(query, limit)
+    return _search_fallback(query, limit)
+
+
+def _search_postgres(query: str, limit: int) -> list[Article]:
+    """Two queries: rank the matching ids, then load those cards with their headlines.
+
+    The match is `title @@ q OR current takeaway @@ q`, each side over the exact expression
+    of a GIN index (migration 0002_reader_search_indexes). Ranking weighs title (A) above
+    takeaway (B) and runs only on matching rows; ts_headline, the expensive part, only on
+    the page of results.
+    """
+    ts_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    takeaway_matches = (
+        Summary.objects.approved()
+        .annotate(document=SearchVector("key_takeaway", config=SEARCH_CONFIG))
+        .filter(document=ts_query)
+        # Only the current version: a takeaway an editor corrected away must not match.
+        .exclude(
+            Exists(
+                Summary.objects.approved().filter(
+                    article=OuterRef("article"), version__gt=OuterRef("version")
+                )
+            )
+        )
+        .values("article_id")
+    )
+    weighted = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
+        "key_takeaway", weight="B", config=SEARCH_CONFIG
+    )
+    ranked = list(
+        Article.objects.published()
+        .annotate(title_document=SearchVector("title", config=SEARCH_CONFIG))
+        .filter(Q(title_document=ts_query) | Q(pk__in=takeaway_matches))
+        .annotate(key_takeaway=latest_approved("key_takeaway"))
+        .annotate(rank=SearchRank(weighted, ts_query))
+        .order_by("-rank", "-published_on_site_at", "-pk")
+        .values_list("pk", "rank")[:limit]
+    )
+    ranks = dict(ranked)
+    results = list(
+        published_cards()
+        .filter(pk__in=ranks)
+        .annotate(
+            headline=SearchHeadline(
+                F("key_takeaway"),
+                ts_query,
+                config=SEARCH_CONFIG,
+                start_sel=_START,
+                stop_sel=_STOP,
+                highlight_all=True,  # a takeaway is one short paragraph: show all of it
+            )
+        )
+    )
+    order = {pk: position for position, (pk, _) in enumerate(ranked)}
+    results.sort(key=lambda article: order[article.pk])
+    for article in results:
+        article.rank = ranks[article.pk]
+        article.snippet = _highlight(article.headline or "")
+        article.title_html = _highlight(article.title)
+    return results
+
+
+def _search_fallback(query: str, limit: int) -> list[Article]:
+    words = [w.strip("\"'") for w in query.split()]
+    wanted = [w for w in words if w and not w.startswith("-")]
+    unwanted = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
+    condition = Q()
+    for word in wanted:
+        condition &= Q(title__icontains=word) | Q(key_takeaway__icontains=word)
+    for word in unwanted:  # "-word" excludes, as websearch_to_tsquery does on PostgreSQL
+        condition &= ~(Q(title__icontains=word) | Q(key_takeaway__icontains=word))
+    if not wanted:
+        return []
+    results = list(published_cards().filter(condition)[:limit])
+    for article in results:
+        article.snippet = _highlight(_python_marks(article.key_takeaway or "", wanted))
+        article.title_html = _highlight(_python_marks(article.title, wanted))
+    return results

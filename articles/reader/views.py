@@ -1,0 +1,93 @@
+"""Reader pages. Thin: look up, authorise, render. The queries live in articles/reader/queries.py."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from articles.models import Source, Topic
+
+from . import queries as reader
+from .search import search_articles
+
+PAGE_SIZE = 20
+
+
+def _card_page(request: HttpRequest, articles) -> object:
+    return Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    page = _card_page(request, reader.published_cards())
+    return render(request, "articles/home.html", {"page": page, "topics": Topic.objects.all()})
+
+
+@require_GET
+def topic(request: HttpRequest, slug: str) -> HttpResponse:
+    # The chips list every topic anyway: find this one among them rather than query twice.
+    topics = list(Topic.objects.all())
+    topic = next((t for t in topics if t.slug == slug), None)
+    if topic is None:
+        raise Http404("No such topic.")
+    page = _card_page(request, reader.published_cards().filter(topics=topic))
+    return render(request, "articles/home.html", {"page": page, "topics": topics, "topic": topic})
+
+
+@require_GET
+def source(request: HttpRequest, slug: str) -> HttpResponse:
+    # By slug, or by id for links that only know the id (a slug may itself be all digits).
+    source = Source.objects.filter(slug=slug).first()
+    if source is None and slug.isdigit():
+        source = Source.objects.filter(pk=int(slug)).first()
+    if source is None:
+        raise Http404("No such source.")
+    page = _card_page(request, reader.published_cards().filter(source=source))
+    # No topic chips here: they filter the whole site, not this source.
+    return render(request, "articles/home.html", {"page": page, "source": source})
+
+
+@require_GET
+def article(request: HttpRequest, slug: str) -> HttpResponse:
+    article = reader.article_for_page(slug)
+    if article is None:
+        raise Http404("No published article with that address.")
+    summary = article.summary
+    context = {
+        "article": article,
+        "summary": summary,
+        "related": reader.related_articles(article),
+        "json_ld": reader.article_json_ld(article, summary),
+        "canonical_url": reader.absolute_url(article.get_absolute_url()),
+    }
+    return render(request, "articles/article.html", context)
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    results = search_articles(query=query) if query else []
+    return render(request, "articles/search.html", {"query": query, "results": results})
+
+
+@require_GET
+def corrections(request: HttpRequest) -> HttpResponse:
+    return render(request, "articles/corrections.html", {"corrections": reader.corrections()})
+
+
+@require_GET
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin/",
+        "Disallow: /accounts/",
+        "Disallow: /search/",
+        "",
+        f"Sitemap: {settings.SITE_URL}{reverse('sitemap')}",
+        "",
+    ]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")

@@ -1,0 +1,116 @@
+"""Search: published articles only, ranked, with highlighted and escaped snippets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from articles.models import Article, Summary
+from articles.reader.search import search_articles
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _published(title: str, takeaway: str, *, hours_ago: int = 0) -> Article:
+    article = factories.make_published_article(title=title)
+    article.summaries.update(key_takeaway=takeaway)
+    article.published_on_site_at = timezone.now() - timedelta(hours=hours_ago)
+    article.save(update_fields=["published_on_site_at"])
+    return article
+
+
+def test_search_finds_words_in_titles_and_takeaways(db):
+    rail = _published("Council approves light-rail line", "The city will build a tram across the river.")
+    ferry = _published("Ferry timetable changes", "Boats now leave every twenty minutes.")
+    assert [a.pk for a in search_articles(query="ferry")] == [ferry.pk]
+    assert [a.pk for a in search_articles(query="river tram")] == [rail.pk]
+    assert search_articles(query="submarine") == []
+    assert search_articles(query="   ") == []
+
+
+def test_search_highlights_matches_and_escapes_article_text(db):
+    _published("Harbour <b>news</b>", "Cranes & <script>alert(1)</script> at the harbour today.")
+    [result] = search_articles(query="harbour")
+    assert "<mark>" in result.snippet
+    assert "<script>" not in result.snippet and "&lt;script&gt;" in result.snippet
+    assert "&amp;" in result.snippet
+
+
+def test_search_never_returns_unpublished_articles(db):
+    _published("Tram depot opens", "A new tram depot opened.")
+    draft = factories.make_article(title="Tram draft", status=Article.Status.IN_REVIEW)
+    Summary.create_version(article=draft, **factories.summary_fields(key_takeaway="Tram draft takeaway"))
+    scheduled = _published("Tram schedule story", "Trams later.")
+    scheduled.published_on_site_at = timezone.now() + timedelta(days=1)
+    scheduled.save(update_fields=["published_on_site_at"])
+    assert [a.title for a in search_articles(query="tram")] == ["Tram depot opens"]
+
+
+@pytest.mark.skipif(
+    not settings.IS_POSTGRES, reason="ranking needs PostgreSQL full-text search (DATABASE_URL)"
+)
+def test_title_matches_rank_above_takeaway_matches_on_postgres(db):
+    older_title_hit = _published("Bridge repairs begin", "Work starts on Monday.", hours_ago=5)
+    newer_body_hit = _published("Council news", "The council discussed the bridge.", hours_ago=1)
+    results = search_articles(query="bridge")
+    assert [a.pk for a in results] == [older_title_hit.pk, newer_body_hit.pk]
+    assert results[0].rank > results[1].rank
+
+
+def test_a_minus_sign_excludes_a_word(db):
+    rail = _published("Councils approving rail lines", "Trains are coming.")
+    _published("Rail museum", "Old trains on show.")
+    assert [a.pk for a in search_articles(query="rail -museum")] == [rail.pk]
+
+
+@pytest.mark.skipif(
+    not settings.IS_POSTGRES, reason="stemming needs PostgreSQL full-text search (DATABASE_URL)"
+)
+def test_postgres_search_matches_word_forms(db):
+    rail = _published("Councils approving rail lines", "Trains are coming.")
+    assert rail.pk in [a.pk for a in search_articles(query="approve")]
+
+
+def test_the_search_page_shows_results_with_a_labelled_form(client, db):
+    _published("Council approves light-rail line", "The city will build a tram across the river.")
+    html = client.get("/search/?q=tram").content.decode()
+    assert '<label for="search-q">' in html
+    assert "1 result for “tram”" in html
+    assert "<mark>" in html
+    assert client.get("/search/").status_code == 200
+
+
+def test_a_corrected_takeaway_no_longer_matches_its_old_wording(db, editor):
+    article = _published("Budget vote", "The council approved a zeppelin port.")
+    assert [a.pk for a in search_articles(query="zeppelin")] == [article.pk]
+    fields = factories.summary_fields(
+        kind="editor", producer="E", key_takeaway="The council approved a ferry port."
+    )
+    article.publish(Summary.create_version(article=article, **fields), by=editor)
+    assert search_articles(query="zeppelin") == []
+    assert [a.pk for a in search_articles(query="ferry")] == [article.pk]
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="GIN indexes exist only on PostgreSQL (DATABASE_URL)")
+def test_postgres_search_filters_match_the_gin_index_expressions(db):
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+    from django.db import connection
+
+    from articles.reader.search import SEARCH_CONFIG
+
+    _published("Bridge repairs begin", "Work starts on Monday.")
+    query = SearchQuery("bridge", search_type="websearch", config=SEARCH_CONFIG)
+    titles = Article.objects.annotate(d=SearchVector("title", config=SEARCH_CONFIG)).filter(d=query)
+    takeaways = Summary.objects.annotate(d=SearchVector("key_takeaway", config=SEARCH_CONFIG)).filter(d=query)
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table would otherwise be scanned
+    try:
+        assert "article_title_fts" in titles.explain()
+        assert "summary_takeaway_fts" in takeaways.explain()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = on")

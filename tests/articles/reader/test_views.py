@@ -1,0 +1,318 @@
+"""Reader pages: anatomy in order, visibility rules, SEO tags, error pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError
+from django.test import override_settings
+from django.utils import timezone
+
+from articles.models import Article, Summary
+from comments.models import Comment
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _ordered(html: str, *needles: str) -> bool:
+    """True when every needle occurs in the page body, in this order."""
+    html = html[max(html.find("<main"), 0) :]
+    positions = [html.find(n) for n in needles]
+    return -1 not in positions and positions == sorted(positions)
+
+
+@pytest.fixture
+def story(editor):
+    topic = factories.make_topic("Transport")
+    article = factories.make_published_article(
+        approved_by=editor, title="Council approves light-rail line", url="https://city.example.com/rail"
+    )
+    article.topics.add(topic)
+    return article
+
+
+def _unpublished_articles() -> list[Article]:
+    draft = factories.make_article(title="Draft about trams", status=Article.Status.IN_REVIEW)
+    Summary.create_version(article=draft, **factories.summary_fields())
+    rejected = factories.make_article(title="Rejected about trams", status=Article.Status.REJECTED)
+    scheduled = factories.make_published_article(title="Scheduled about trams")
+    scheduled.published_on_site_at = timezone.now() + timedelta(days=1)
+    scheduled.save(update_fields=["published_on_site_at"])
+    return [draft, rejected, scheduled]
+
+
+def test_article_page_shows_the_anatomy_in_order(client, story):
+    html = client.get(story.get_absolute_url()).content.decode()
+    assert _ordered(
+        html,
+        "<h1>Council approves light-rail line</h1>",
+        'href="https://city.example.com/rail"',
+        "<time datetime=",
+        "min read",
+        "Key takeaway",
+        "3 Key Points",
+        "What happened",
+        "Why it matters",
+        "What to watch",
+        "<details",
+        "How much will it cost?",
+        "reviewed by an editor on",
+        "Read the original at",
+        "Discussion",
+        "newsletter-cta",
+    )
+    assert html.count("<h1") == 1
+    assert "No comments yet. Be the first to share your thoughts!" in html
+    assert "Log in to join the discussion" in html
+
+
+def test_transparency_line_names_the_model_and_the_correction(client, editor):
+    article = factories.make_published_article(approved_by=editor)
+    ai = Summary.create_version(
+        article=article, **factories.summary_fields(kind="ai", producer="claude-haiku-4-5")
+    )
+    article.publish(ai, by=editor)
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert "AI-generated summary (claude-haiku-4-5)" in html
+    assert "reviewed by an editor on" in html
+    assert "corrected on" in html
+
+
+def test_an_editor_edited_summary_says_so(client, editor):
+    article = factories.make_published_article(approved_by=editor)
+    edit = Summary.create_version(article=article, **factories.summary_fields(kind="editor", producer="Erin"))
+    article.publish(edit, by=editor)
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert "edited by an editor" in html
+
+
+def test_relative_times_are_rendered_as_absolute_dates_for_the_script(client, story):
+    html = client.get("/").content.decode()
+    match = re.search(r'<time datetime="([^"]+)" data-relative[^>]*>([^<]+)</time>', html)
+    assert match, "cards carry a machine-readable time"
+    assert "ago" not in match.group(2)  # a cached page never states an age
+    assert "/static/js/reltime" in html
+
+
+def test_home_cards_show_source_takeaway_topics_and_comment_count(client, story, reader):
+    Comment.objects.create(article=story, author=reader, body="Good news")
+    Comment.objects.create(article=story, author=reader, body="Hidden", status=Comment.Status.HELD)
+    html = client.get("/").content.decode()
+    assert story.title in html
+    assert story.source.name in html
+    assert "The council approved a 2.4 billion dollar light-rail line" in html
+    assert 'href="/topics/transport/"' in html
+    assert "1 comment" in html and "2 comments" not in html
+    assert "5 min read" not in html and "1 min read" in html
+
+
+def test_home_paginates(client):
+    source = factories.make_source()
+    for _ in range(25):
+        factories.make_published_article(source=source)
+    first = client.get("/").content.decode()
+    second = client.get("/?page=2").content.decode()
+    assert first.count('class="card"') == 20
+    assert second.count('class="card"') == 5
+    assert "Page 2 of 2" in second
+
+
+def test_topic_and_source_pages_list_only_their_articles(client, story):
+    other = factories.make_published_article(title="Unrelated harbour story")
+    topic_html = client.get("/topics/transport/").content.decode()
+    assert story.title in topic_html and other.title not in topic_html
+    source_html = client.get(f"/sources/{other.source.slug}/").content.decode()
+    assert other.title in source_html and story.title not in source_html
+    assert client.get(f"/sources/{other.source.pk}/").status_code == 200
+
+
+def test_related_articles_share_a_topic_newest_first_and_at_most_four(client, story):
+    topic = story.topics.get()
+    related = []
+    for n in range(6):
+        article = factories.make_published_article(title=f"Rail follow-up {n}")
+        article.published_on_site_at = timezone.now() - timedelta(hours=n + 1)
+        article.save(update_fields=["published_on_site_at"])
+        article.topics.add(topic)
+        related.append(article)
+    unrelated = factories.make_published_article(title="Unrelated harbour story")
+    hidden = _unpublished_articles()
+    for article in hidden:
+        article.topics.add(topic)
+    html = client.get(story.get_absolute_url()).content.decode()
+    section = html[html.index("Related articles") :]
+    assert _ordered(section, *(a.title for a in related[:4]))
+    assert related[4].title not in section
+    assert unrelated.title not in section
+    for article in hidden:
+        assert article.title not in section
+
+
+def test_unpublished_articles_are_invisible_on_every_page(client, story):
+    hidden = _unpublished_articles()
+    for article in hidden:
+        article.topics.add(story.topics.get())
+        assert client.get(article.get_absolute_url()).status_code == 404
+    pages = ["/", "/topics/transport/", "/search/?q=trams", "/corrections/"]
+    for url in pages:
+        html = client.get(url).content.decode()
+        for article in hidden:
+            assert article.title not in html, url
+
+
+def test_article_page_has_canonical_opengraph_and_twitter_tags(client, story):
+    html = client.get(story.get_absolute_url()).content.decode()
+    url = f"http://127.0.0.1:8000{story.get_absolute_url()}"
+    assert f'<link rel="canonical" href="{url}">' in html
+    assert f'<meta property="og:url" content="{url}">' in html
+    assert '<meta property="og:title" content="Council approves light-rail line">' in html
+    assert '<meta name="twitter:card" content="summary">' in html
+
+
+def _json_ld_blocks(html: str) -> list[dict]:
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    return [json.loads(b) for b in blocks]
+
+
+def test_json_ld_describes_a_news_article_and_its_faq(client, story):
+    blocks = _json_ld_blocks(client.get(story.get_absolute_url()).content.decode())
+    by_type = {b["@type"]: b for b in blocks}
+    news = by_type["NewsArticle"]
+    for field in ("headline", "datePublished", "dateModified", "author", "publisher", "url", "description"):
+        assert news[field], field
+    assert news["isBasedOn"] == "https://city.example.com/rail"
+    faq = by_type["FAQPage"]
+    assert faq["mainEntity"][0]["@type"] == "Question"
+    assert faq["mainEntity"][0]["acceptedAnswer"]["text"] == "2.4 billion dollars over seven years."
+
+
+def test_json_ld_cannot_break_out_of_its_script_element(client, editor):
+    article = factories.make_published_article(title="</script><script>alert(1)</script> & more")
+    html = client.get(article.get_absolute_url()).content.decode()
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert blocks and all("<" not in b for b in blocks)
+    assert json.loads(blocks[0])["headline"].startswith("</script>")
+
+
+def test_pages_carry_a_self_only_csp_and_no_inline_script_or_style(client, story):
+    for url in ["/", story.get_absolute_url(), "/search/?q=rail", "/topics/transport/", "/corrections/"]:
+        response = client.get(url)
+        csp = response["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp and "nonce" not in csp
+        html = response.content.decode()
+        assert " style=" not in html and "<style" not in html
+        for script in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S):
+            attrs, body = script
+            assert 'type="application/ld+json"' in attrs or (" src=" in attrs and not body.strip())
+        # Every script, stylesheet and icon comes from this site: no CDN, font or tracker.
+        assets = re.findall(r'<script[^>]+src="([^"]+)"', html) + re.findall(
+            r'<link rel="(?:stylesheet|icon)" href="([^"]+)"', html
+        )
+        assert len(assets) >= 3
+        assert all(url.startswith("/static/") for url in assets), assets
+
+
+def test_unknown_slugs_give_the_styled_404(client):
+    for url in ["/a/no-such-article/", "/topics/no-such-topic/", "/sources/nope/", "/topics/nope/feed/"]:
+        response = client.get(url)
+        assert response.status_code == 404, url
+    html = client.get("/a/no-such-article/").content.decode()
+    assert "Page not found" in html and "/static/css/site" in html
+
+
+@override_settings(DEBUG=False)
+def test_a_server_error_gives_the_styled_500_without_a_traceback(client, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("articles.reader.views.reader.published_cards", boom)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong" in html
+    assert "secret internals" not in html and "Traceback" not in html
+
+
+@override_settings(DEBUG=False)
+def test_a_database_outage_gives_the_503_page(client, monkeypatch):
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("articles.reader.views.reader.published_cards", down)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert "Back in a moment" in response.content.decode()
+
+
+@override_settings(DEBUG=False)
+def test_an_integrity_error_is_a_bug_and_gets_the_500_page_not_the_outage_page(client, monkeypatch):
+    from django.db import IntegrityError
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("duplicate key")
+
+    monkeypatch.setattr("articles.reader.views.reader.published_cards", broken)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()
+
+
+def test_corrections_log_says_what_changed_in_plain_words(client, editor):
+    article = factories.make_published_article(approved_by=editor, title="Bridge closure story")
+    fields = factories.summary_fields(kind="editor", producer="Erin", editor_note="The cost was wrong.")
+    fields["key_points"][1]["text"] = "Commutes could fall by a third."
+    fields["faq"] = fields["faq"] + [{"question": "When?", "answer": "In spring.", "evidence": []}]
+    article.publish(Summary.create_version(article=article, **fields), by=editor)
+    unchanged = factories.make_published_article(title="Never corrected")
+    html = client.get("/corrections/").content.decode()
+    assert "Bridge closure story" in html
+    assert "The “Why it matters” key point was changed; 1 FAQ question(s) added." in html
+    assert "The cost was wrong." in html
+    assert unchanged.title not in html
+
+
+def test_healthz_reports_ok_when_database_and_cache_answer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+
+
+def test_healthz_names_the_cache_when_it_is_down(client):
+    broken = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    with override_settings(CACHES=broken):  # port 9 (discard): nothing listens there
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["cache"]
+
+
+def test_robots_txt_points_at_the_sitemap(client):
+    response = client.get("/robots.txt")
+    assert response["Content-Type"].startswith("text/plain")
+    assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in response.content.decode()
+    assert "Disallow: /admin/" in response.content.decode()
+
+
+def test_healthz_names_the_database_when_it_is_down(client, monkeypatch):
+    class DownConnection:
+        def cursor(self):
+            raise OperationalError("could not connect to server")
+
+    # Pure logic: which part is named. Taking a real database down mid-test is the fault suite's job.
+    monkeypatch.setattr("newsroom.views.connection", DownConnection())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["database"]
+    assert response.json()["checks"]["cache"] == "ok"
