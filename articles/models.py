@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.expressions import Combinable
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -150,6 +153,17 @@ class IllegalTransition(Exception):
     """An article was asked to move to a status its current status cannot reach."""
 
 
+class StaleState(Exception):
+    """The article changed in the database since it was read: another worker or editor got
+    there first. Nothing was written; re-read the article before deciding again."""
+
+
+# Sent after a guarded write to an article (a status change, a publication or a correction)
+# with `article` (updated in memory) and `from_status`. Receivers defer their work to
+# transaction.on_commit. Guarded writes are UPDATEs, which send no post_save.
+article_state_changed = Signal()
+
+
 class ArticleQuerySet(models.QuerySet["Article"]):
     def published(self) -> ArticleQuerySet:
         return self.filter(status=Article.Status.PUBLISHED, published_on_site_at__lte=timezone.now())
@@ -189,12 +203,14 @@ class Article(models.Model):
 
     # The status machine. Anything not listed here raises IllegalTransition.
     TRANSITIONS: dict[str, frozenset[str]] = {
+        # Each edge is taken by exactly one kind of actor; docs/pipeline.md says which.
         Status.NEW: frozenset({Status.EXTRACTED, Status.FAILED}),
-        Status.EXTRACTED: frozenset({Status.SUMMARIZING, Status.FAILED}),
+        Status.EXTRACTED: frozenset({Status.SUMMARIZING}),
         Status.SUMMARIZING: frozenset({Status.IN_REVIEW, Status.EXTRACTED, Status.FAILED}),
         Status.IN_REVIEW: frozenset({Status.PUBLISHED, Status.REJECTED, Status.SUMMARIZING}),
-        Status.PUBLISHED: frozenset({Status.IN_REVIEW, Status.SUMMARIZING}),
-        Status.REJECTED: frozenset({Status.IN_REVIEW, Status.SUMMARIZING}),
+        # A published article being regenerated stays published (claim: summarizing_since).
+        Status.PUBLISHED: frozenset({Status.IN_REVIEW}),
+        Status.REJECTED: frozenset({Status.SUMMARIZING}),
         Status.FAILED: frozenset({Status.NEW, Status.EXTRACTED}),
     }
 
@@ -282,35 +298,77 @@ class Article(models.Model):
     def can_transition_to(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, frozenset())
 
-    def transition_to(self, status: str, *, reason: str = "", save: bool = True) -> None:
-        """Move to `status` or raise IllegalTransition; never overwrites silently."""
+    def transition_to(
+        self, status: str, *, reason: str = "", token: datetime | None = None, **changes: Any
+    ) -> None:
+        """The one door for a status change: move from the status read into this object to
+        `status`, with one compare-and-set in the database.
+
+        UPDATE … SET status, status_reason, status_changed_at = now, <changes>
+        WHERE pk = … AND status = <the status read> [AND status_changed_at = <token>]
+
+        `token` is a claim token (the status_changed_at a worker's claim wrote): a worker
+        whose claim was released by the sweeper meanwhile cannot finish over the one that
+        took over. Raises IllegalTransition when TRANSITIONS forbids the move and StaleState
+        when the row no longer matches; either way nothing is written and this object is
+        unchanged. On success this object holds what was written.
+        """
         if status not in self.Status.values:
             raise IllegalTransition(f"Unknown status {status!r}.")
         if not self.can_transition_to(status):
             raise IllegalTransition(f"An article cannot go from {self.status!r} to {status!r}.")
-        self.status = status
-        self.status_reason = reason
-        self.status_changed_at = timezone.now()
-        if save:
-            self.save(update_fields=["status", "status_reason", "status_changed_at"])
+        from_status = self.status
+        values = {"status": status, "status_reason": reason, "status_changed_at": timezone.now(), **changes}
+        expected: dict[str, Any] = {"status": from_status}
+        if token is not None:
+            expected["status_changed_at"] = token
+        self._compare_and_set(expected, values)
+        article_state_changed.send(sender=Article, article=self, from_status=from_status)
 
-    def publish(self, summary: Summary, *, by=None, automatic: bool = False, reason: str = "") -> None:
+    def _compare_and_set(self, expected: dict[str, Any], values: dict[str, Any]) -> None:
+        """UPDATE the row with `values` only where it still holds `expected`; then mirror the
+        write in this object (expressions such as F("n") + 1 are read back)."""
+        if not Article.objects.filter(pk=self.pk, **expected).update(**values):
+            raise StaleState(
+                f"Article {self.pk} changed since it was read (expected {expected}); nothing was written."
+            )
+        computed = [name for name, value in values.items() if isinstance(value, Combinable)]
+        for name, value in values.items():
+            if name not in computed:
+                setattr(self, name, value)
+        if computed:
+            self.refresh_from_db(fields=computed)
+
+    def publish(
+        self,
+        summary: Summary,
+        *,
+        by=None,
+        automatic: bool = False,
+        reason: str = "",
+        clear_attention: bool = False,
+    ) -> None:
         """Approve `summary` and put the article (back) on the site, with an audit entry.
 
-        A first publication stamps published_on_site_at; a later one is a correction and
-        stamps corrected_at, which readers see as "corrected on DATE".
+        From in_review it is a guarded transition to published; on a published article it is
+        a correction, written only where the article is still published. A first publication
+        stamps published_on_site_at; a later one stamps corrected_at, which readers see as
+        "corrected on DATE". Only the fields named here are written (never a full save), and
+        the page cache is invalidated once the transaction commits. Raises StaleState when
+        the article moved meanwhile.
         """
         now = timezone.now()
+        from_status = self.status
+        stamps: dict[str, Any] = {"scheduled_for": None}
+        stamps["published_on_site_at" if self.published_on_site_at is None else "corrected_at"] = now
+        if clear_attention:
+            stamps["needs_attention"] = False
         with transaction.atomic():
-            from_status = self.status
-            if from_status != self.Status.PUBLISHED:
-                self.transition_to(self.Status.PUBLISHED, reason=reason, save=False)
-            if self.published_on_site_at is None:
-                self.published_on_site_at = now
+            if from_status == self.Status.PUBLISHED:
+                self._compare_and_set({"status": self.Status.PUBLISHED}, stamps)
+                article_state_changed.send(sender=Article, article=self, from_status=from_status)
             else:
-                self.corrected_at = now
-            self.scheduled_for = None
-            self.save()
+                self.transition_to(self.Status.PUBLISHED, reason=reason, **stamps)
             Summary.objects.filter(pk=summary.pk).update(approved_at=now, approved_by=by)
             summary.approved_at, summary.approved_by = now, by
             AuditEntry.record(
@@ -324,6 +382,31 @@ class Article(models.Model):
                 automatic=automatic,
                 version=summary.version,
             )
+
+    def explain_status(self, reason: str) -> bool:
+        """Say why the article waits where it is (budget pause, next batch) without moving it:
+        written only while it still has the status read. False when it has moved on."""
+        if not Article.objects.filter(pk=self.pk, status=self.status).update(status_reason=reason):
+            return False
+        self.status_reason = reason
+        return True
+
+    def claim_live_regenerate(self) -> datetime:
+        """Claim a published article for a regenerate that keeps it on the site: its status
+        stays `published`, so the claim token is `summarizing_since`, set only where it is
+        NULL. Returns the token; raises StaleState when another worker holds the claim or
+        the article left the site."""
+        now = timezone.now()
+        self._compare_and_set(
+            {"status": self.Status.PUBLISHED, "summarizing_since__isnull": True},
+            {"summarizing_since": now, "summary_attempts": models.F("summary_attempts") + 1},
+        )
+        return now
+
+    def release_live_claim(self, token: datetime, **changes: Any) -> None:
+        """Clear our own live-regenerate claim (same token) and write `changes` with it; raises
+        StaleState when the claim is no longer ours (the sweeper released it)."""
+        self._compare_and_set({"summarizing_since": token}, {"summarizing_since": None, **changes})
 
     @property
     def current_summary(self) -> Summary | None:
@@ -470,6 +553,16 @@ class SummaryBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} ({self.status})"
+
+    def mark_ended(self) -> bool:
+        """in_progress → ended, once: two overlapping polls never both close a batch."""
+        now = timezone.now()
+        if not SummaryBatch.objects.filter(pk=self.pk, status="in_progress").update(
+            status="ended", finished_at=now
+        ):
+            return False
+        self.status, self.finished_at = "ended", now
+        return True
 
 
 class AuditEntry(models.Model):

@@ -129,7 +129,7 @@ PAGE_CACHE_EXCLUDE_PREFIXES = env.list(
     "PAGE_CACHE_EXCLUDE_PREFIXES", default=["/admin/", "/accounts/", "/healthz", "/static/", "/bench/"]
 )
 # Rendered article cards, cached apart from whole pages so an uncached listing is assembled
-# from cards (issue #6 follow-up). Keys carry the page-cache generation and the card's data,
+# from cards (articles/reader/cards.py). Keys carry the page-cache generation and the card's data,
 # so this is only how long an unused card lingers; 0 renders every card every time.
 CARD_CACHE_SECONDS = env.int("CARD_CACHE_SECONDS", default=600)
 # BENCH_VIEWS=1 adds /bench/ok, a bare "ok" view: the ceiling bench/http.py compares against.
@@ -164,15 +164,26 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.sweep_stuck_summaries": {"queue": "summaries"},
     "newsletter.tasks.*": {"queue": "default"},
 }
-# Every periodic job lives here, each with why it runs at that interval. Later work adds to it.
+# Every periodic job, in one place, each with why it runs at that interval. Task names are
+# stable (`name=` on each task), whatever module defines them.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    # Ingestion: each source keeps its own adaptive next_poll_at (5 min to 24 h); a 2-minute
-    # tick only decides who is due, so no source waits much past its time.
+    # Each source keeps its own adaptive next_poll_at (5 min to 24 h); a 2-minute tick only
+    # decides who is due, so no source waits much past its time.
     "poll-due-sources": {"task": "articles.tasks.poll_due_sources", "schedule": 120.0},
+    # One indexed query; an article whose extract message was lost (a broker restart) waits
+    # at most ARTICLE_EXTRACT_STUCK_AFTER_SECONDS + 5 minutes.
+    "sweep-unextracted-articles": {"task": "articles.tasks.sweep_unextracted_articles", "schedule": 300.0},
+    # Recovers a dead worker's article well within SUMMARY_STUCK_AFTER_SECONDS and resumes
+    # budget-paused articles after midnight; two indexed queries.
+    "sweep-stuck-summaries": {"task": "articles.tasks.sweep_stuck_summaries", "schedule": 300.0},
+    # Batches take minutes to hours; polling each minute costs one GET per open batch.
+    "poll-summary-batches": {"task": "articles.tasks.poll_summary_batches", "schedule": 60.0},
+    # Scheduled publications go out within a minute of their time; one indexed lookup.
+    "publish-scheduled": {"task": "articles.tasks.publish_scheduled", "schedule": 60.0},
+    # Send hours are whole hours in any timezone (incl. :30/:45 offsets), so a digest leaves
+    # at most 15 minutes late; the same tick picks up due retries.
+    "newsletter-schedule-digests": {"task": "newsletter.tasks.schedule_digests", "schedule": 15 * 60.0},
 }
-# Desk: scheduled publications go out within a minute of their time; the due-query is one
-# indexed lookup, so running it every minute costs nothing.
-CELERY_BEAT_SCHEDULE["publish-scheduled"] = {"task": "articles.tasks.publish_scheduled", "schedule": 60.0}
 
 # --- Auth and accounts ------------------------------------------------------------------
 
@@ -280,11 +291,6 @@ ARTICLE_MIN_WORDS = env.int("ARTICLE_MIN_WORDS", default=80)
 # An article still `new` this long after its poll lost its extract message (a broker restart);
 # the sweeper enqueues it again (issue #9, docs/faults.md).
 ARTICLE_EXTRACT_STUCK_AFTER_SECONDS = env.int("ARTICLE_EXTRACT_STUCK_AFTER_SECONDS", default=900)
-CELERY_BEAT_SCHEDULE["sweep-unextracted-articles"] = {
-    # Every 5 minutes: one indexed query; a lost extraction waits at most stuck-age + 5 min.
-    "task": "articles.tasks.sweep_unextracted_articles",
-    "schedule": 300.0,
-}
 
 # --- Summaries --------------------------------------------------------------------------
 
@@ -310,14 +316,6 @@ SUMMARY_PRICES = {
     "claude-haiku-4-5": {"input": "1.00", "output": "5.00", "cache_write": "1.25", "cache_read": "0.10"},
     "claude-sonnet-4-5": {"input": "3.00", "output": "15.00", "cache_write": "3.75", "cache_read": "0.30"},
 }
-# Periodic summary jobs (added here, in the Summaries section, to keep merges local).
-CELERY_BEAT_SCHEDULE |= {
-    # Every 5 minutes recovers a dead worker's article well within SUMMARY_STUCK_AFTER_SECONDS
-    # and resumes budget-paused articles after midnight; it costs two indexed queries.
-    "sweep-stuck-summaries": {"task": "articles.tasks.sweep_stuck_summaries", "schedule": 300.0},
-    # Batches take minutes to hours; polling each minute costs one GET per open batch.
-    "poll-summary-batches": {"task": "articles.tasks.poll_summary_batches", "schedule": 60.0},
-}
 
 # --- Newsletter -------------------------------------------------------------------------
 
@@ -333,7 +331,7 @@ NEWSLETTER_CONFIRM_COOLDOWN_SECONDS = env.int("NEWSLETTER_CONFIRM_COOLDOWN_SECON
 NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR = env.int("NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR", default=10)
 NEWSLETTER_CHUNK_SIZE = env.int("NEWSLETTER_CHUNK_SIZE", default=500)
 # A chunk claims, sends and marks this many at a time, so a killed worker strands at most this
-# many email/Slack rows (issue #8 follow-up, docs/digest.md); the rest go out on the next run.
+# many email/Slack rows (docs/digest.md); the rest go out on the next run.
 NEWSLETTER_CLAIM_BATCH_SIZE = env.int("NEWSLETTER_CLAIM_BATCH_SIZE", default=50)
 NEWSLETTER_MAX_ITEMS = env.int("NEWSLETTER_MAX_ITEMS", default=10)
 NEWSLETTER_CATALOGUE_LIMIT = env.int("NEWSLETTER_CATALOGUE_LIMIT", default=300)
@@ -342,12 +340,6 @@ NEWSLETTER_RETRY_BASE_SECONDS = env.int("NEWSLETTER_RETRY_BASE_SECONDS", default
 # Longer than a chunk task's hard time limit: an older claim belongs to a dead worker.
 NEWSLETTER_STALE_CLAIM_SECONDS = env.int("NEWSLETTER_STALE_CLAIM_SECONDS", default=900)
 NEWSLETTER_HTTP_TIMEOUT_SECONDS = env.float("NEWSLETTER_HTTP_TIMEOUT_SECONDS", default=10.0)
-CELERY_BEAT_SCHEDULE["newsletter-schedule-digests"] = {
-    # Every 15 minutes: send hours are whole hours in any timezone (incl. :30/:45 offsets),
-    # so a digest leaves at most 15 minutes late; the same beat picks up due retries.
-    "task": "newsletter.tasks.schedule_digests",
-    "schedule": 15 * 60,
-}
 
 # --- Static files -----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from articles.models import Article, AuditEntry, IllegalTransition, Summary
+from articles.models import Article, AuditEntry, IllegalTransition, StaleState, Summary
 
 from .evidence import grounding_of, source_text
 from .versions import SummaryEdit, normalised
@@ -173,8 +173,7 @@ def article_approve(
             raise DeskError("There is no summary to approve yet.")
         summary.full_clean()  # an old or imported version may not meet today's rules
         _set_topics(article=article, editor=editor, topics=topics)
-        article.needs_attention = False
-        article.publish(summary, by=editor, reason=reason)
+        article.publish(summary, by=editor, reason=reason, clear_attention=True)
     return summary
 
 
@@ -186,15 +185,12 @@ def article_reject(*, article: Article, editor: Any, reason: str) -> None:
     with transaction.atomic():
         article = _lock(article)
         from_status = article.status
+        if from_status not in (Article.Status.IN_REVIEW, Article.Status.PUBLISHED):
+            raise DeskError(f"An article that is {article.get_status_display()} cannot be rejected.")
         if from_status == Article.Status.PUBLISHED:
             # The machine goes published → in_review → rejected; both steps are one action here.
             article.transition_to(Article.Status.IN_REVIEW, reason=reason)
-        try:
-            article.transition_to(Article.Status.REJECTED, reason=reason, save=False)
-        except IllegalTransition as exc:
-            raise DeskError(f"An article that is {article.get_status_display()} cannot be rejected.") from exc
-        article.scheduled_for = None
-        article.save(update_fields=["status", "status_reason", "status_changed_at", "scheduled_for"])
+        article.transition_to(Article.Status.REJECTED, reason=reason, scheduled_for=None)
         AuditEntry.record(
             "reject",
             actor=editor,
@@ -307,9 +303,7 @@ def article_retry(*, article: Article, editor: Any) -> str:
         if article.status != Article.Status.FAILED:
             raise DeskError("Only failed articles can be retried.")
         to_status = Article.Status.EXTRACTED if article.extracted_text.strip() else Article.Status.NEW
-        article.transition_to(to_status, reason="Retried from the desk.", save=False)
-        article.summary_attempts = 0
-        article.save(update_fields=["status", "status_reason", "status_changed_at", "summary_attempts"])
+        article.transition_to(to_status, reason="Retried from the desk.", summary_attempts=0)
         AuditEntry.record(
             "retry",
             actor=editor,
@@ -382,23 +376,22 @@ def _message(exc: Exception) -> str:
 def publish_scheduled_due(*, now: datetime | None = None) -> list[int]:
     """Publish every in-review article whose scheduled time has come; returns their ids.
 
-    Each article is claimed with one conditional UPDATE (scheduled_for → NULL), so two
-    beat ticks or two workers never publish the same article twice.
+    Each article is re-read under a row lock and published through the guarded transition
+    (in_review → published, which also clears scheduled_for), so two beat ticks or two
+    workers never publish the same article twice.
     """
     now = now or timezone.now()
     published: list[int] = []
     due = Article.objects.filter(status=Article.Status.IN_REVIEW, scheduled_for__lte=now)
     for article_id, when in due.values_list("pk", "scheduled_for"):
         with transaction.atomic():
-            claimed = Article.objects.filter(
-                pk=article_id, status=Article.Status.IN_REVIEW, scheduled_for=when
-            ).update(scheduled_for=None)
-            if not claimed:
-                continue
             article = Article.objects.select_for_update().get(pk=article_id)
             summary = article.latest_summary
-            if summary is None:
-                continue
-            article.publish(summary, automatic=True, reason=f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.")
+            if article.status != Article.Status.IN_REVIEW or article.scheduled_for != when or summary is None:
+                continue  # rescheduled, cancelled, rejected or published meanwhile
+            try:
+                article.publish(summary, automatic=True, reason=f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.")
+            except (StaleState, IllegalTransition):
+                continue  # rejected or published by an editor meanwhile
             published.append(article_id)
     return published

@@ -117,17 +117,19 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause", permissions=["change"])
     def pause(self, request, queryset) -> None:
-        for source in queryset.filter(paused_at__isnull=True):
+        # Each pause is a conditional UPDATE: a source paused meanwhile keeps its pause and reason.
+        paused = sum(
             source_services.source_pause(
                 source=source, reason=f"Paused by {request.user}.", actor=request.user
             )
-        self.message_user(request, "Paused.", messages.SUCCESS)
+            for source in queryset
+        )
+        self.message_user(request, f"Paused {paused} source(s).", messages.SUCCESS)
 
     @admin.action(description="Resume", permissions=["change"])
     def resume(self, request, queryset) -> None:
-        for source in queryset:
-            source_services.source_resume(source=source, actor=request.user)
-        self.message_user(request, "Resumed; the sources are due now.", messages.SUCCESS)
+        resumed = sum(source_services.source_resume(source=source, actor=request.user) for source in queryset)
+        self.message_user(request, f"Resumed {resumed} source(s); they are due now.", messages.SUCCESS)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}

@@ -93,8 +93,9 @@ def article_extract(*, article: Article) -> str:
                     duplicate = Article.objects.filter(url=page.canonical_url).first()
         if article.word_count < settings.ARTICLE_MIN_WORDS:
             reason = f"thin-content: {article.word_count} words"
-            article.transition_to(Article.Status.FAILED, reason="; ".join([reason, *notes]), save=False)
-            article.save()
+            article.transition_to(
+                Article.Status.FAILED, reason="; ".join([reason, *notes]), **_extracted_fields(article)
+            )
             return "thin-content"
         if duplicate is None and article.content_hash:
             duplicate = (
@@ -106,9 +107,31 @@ def article_extract(*, article: Article) -> str:
         if duplicate is not None:
             article.duplicate_of = duplicate.duplicate_of or duplicate
             notes.insert(0, f"duplicate of article {article.duplicate_of.pk}")
-        article.transition_to(Article.Status.EXTRACTED, reason="; ".join(notes), save=False)
-        article.save()
+        article.transition_to(
+            Article.Status.EXTRACTED,
+            reason="; ".join(notes),
+            duplicate_of=article.duplicate_of,
+            **_extracted_fields(article),
+        )
     return "duplicate" if article.duplicate_of_id else "extracted"
+
+
+# What extraction fills in: written with the status change, never with a full save().
+EXTRACTED_FIELDS = (
+    "extracted_text",
+    "word_count",
+    "read_time",
+    "content_hash",
+    "title",
+    "author",
+    "language",
+    "published_at",
+    "lead_image_url",
+)
+
+
+def _extracted_fields(article: Article) -> dict:
+    return {name: getattr(article, name) for name in EXTRACTED_FIELDS}
 
 
 def _charset(headers: httpx.Headers) -> str:

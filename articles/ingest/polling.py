@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -243,7 +243,7 @@ def source_poll(*, source: Source, now: datetime | None = None) -> PollResult:
         log.exception("Unexpected error polling source %s", source.pk)
         result.error_class, result.error = "internal", f"{type(exc).__name__}: {exc}"[:2000]
 
-    _source_record(
+    recorded = _source_record(
         source=source,
         result=result,
         fetched=fetched,
@@ -252,19 +252,39 @@ def source_poll(*, source: Source, now: datetime | None = None) -> PollResult:
         retry_after=retry_after,
         now=now,
     )
-    FetchAttempt.objects.create(
-        source=source,
-        started_at=now,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        outcome=result.outcome,
-        http_status=result.http_status,
-        error_class=result.error_class,
-        error=result.error,
-        entries_found=result.entries_found,
-        entries_new=result.new,
-        entries_duplicate=result.duplicate,
-    )
+    if recorded:
+        FetchAttempt.objects.create(
+            source=source,
+            started_at=now,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            outcome=result.outcome,
+            http_status=result.http_status,
+            error_class=result.error_class,
+            error=result.error,
+            entries_found=result.entries_found,
+            entries_new=result.new,
+            entries_duplicate=result.duplicate,
+        )
     return result
+
+
+# The columns a poll owns. The rest of the row (name, topics, is_active, auto_publish, the
+# pause) belongs to the desk: a poll that read the row before a fetch of up to 30 seconds
+# must never write those back over an editor's change made meanwhile.
+FETCH_STATE_FIELDS = (
+    "etag",
+    "last_modified",
+    "last_fetched_at",
+    "last_success_at",
+    "next_poll_at",
+    "poll_interval_seconds",
+    "consecutive_failures",
+    "last_status",
+    "last_error_class",
+    "last_error",
+    "redirect_target",
+    "redirect_streak",
+)
 
 
 def _source_record(
@@ -276,24 +296,20 @@ def _source_record(
     headers: httpx.Headers | None,
     retry_after: float | None,
     now: datetime,
-) -> None:
+) -> bool:
+    """Write the poll's fetch state: one UPDATE of FETCH_STATE_FIELDS only, the failure count
+    moved with F() so a reset by source_resume meanwhile is not undone. Then, each as its own
+    conditional UPDATE, the automatic pause and a confirmed permanent redirect. Returns False
+    when the source was deleted during the poll (nothing is written)."""
     source.last_fetched_at = now
     source.last_status = result.outcome
+    moved_to = ""
     if result.failed:
-        source.consecutive_failures += 1
+        # Back-off from the count this poll read; the stored count is incremented in the database.
+        failures = source.consecutive_failures + 1
+        source.consecutive_failures = F("consecutive_failures") + 1
         source.last_error_class, source.last_error = result.error_class, result.error
-        source.next_poll_at = now + timedelta(
-            seconds=backoff_delay(source.consecutive_failures, retry_after=retry_after)
-        )
-        limit = settings.SOURCE_PAUSE_AFTER_FAILURES
-        if limit and source.consecutive_failures >= limit and source.paused_at is None:
-            source.paused_at = now
-            source.pause_reason = (
-                f"Paused after {source.consecutive_failures} failed polls in a row; "
-                f"last: {result.error_class}: {result.error}"
-            )[:300]
-            AuditEntry.record("source-paused", target=source, automatic=True, reason=source.pause_reason)
-            log.warning("Source %s paused: %s", source.pk, source.pause_reason)
+        source.next_poll_at = now + timedelta(seconds=backoff_delay(failures, retry_after=retry_after))
     else:
         source.consecutive_failures = 0
         source.last_success_at = now
@@ -313,32 +329,86 @@ def _source_record(
                 now=now,
             )
         )
-        _follow_permanent_redirect(source=source, target=fetched.permanent_redirect if fetched else "")
-    source.save()
+        moved_to = _count_permanent_redirect(
+            source=source, target=fetched.permanent_redirect if fetched else ""
+        )
+    state = {name: getattr(source, name) for name in FETCH_STATE_FIELDS}
+    if not Source.objects.filter(pk=source.pk).update(**state):
+        return False
+    if result.failed:
+        source.refresh_from_db(fields=["consecutive_failures"])
+        _pause_after_failures(source=source, result=result, now=now)
+    if moved_to:
+        _move_feed_url(source=source, target=moved_to)
+    return True
 
 
-def _follow_permanent_redirect(*, source: Source, target: str) -> None:
+def _pause_after_failures(*, source: Source, result: PollResult, now: datetime) -> None:
+    """Pause after SOURCE_PAUSE_AFTER_FAILURES failures in a row, decided by the database: only
+    while the stored count is at the limit and nobody paused the source meanwhile, so an
+    editor's own pause (and its reason) is never overwritten."""
+    limit = settings.SOURCE_PAUSE_AFTER_FAILURES
+    if not limit or source.consecutive_failures < limit:
+        return
+    reason = (
+        f"Paused after {source.consecutive_failures} failed polls in a row; "
+        f"last: {result.error_class}: {result.error}"
+    )[:300]
+    with transaction.atomic():
+        paused = Source.objects.filter(
+            pk=source.pk, paused_at__isnull=True, consecutive_failures__gte=limit
+        ).update(paused_at=now, pause_reason=reason)
+        if not paused:
+            return
+        source.paused_at, source.pause_reason = now, reason
+        AuditEntry.record("source-paused", target=source, automatic=True, reason=reason)
+    log.warning("Source %s paused: %s", source.pk, reason)
+
+
+def _count_permanent_redirect(*, source: Source, target: str) -> str:
+    """Count consecutive polls that saw the same permanent redirect (in memory, written with
+    the fetch state); return the target once SOURCE_REDIRECT_CONFIRMATIONS is reached."""
     if not target or target == source.feed_url:
         source.redirect_target, source.redirect_streak = "", 0
-        return
+        return ""
     if target == source.redirect_target:
         source.redirect_streak += 1
     else:
         source.redirect_target, source.redirect_streak = target[:1000], 1
-    if source.redirect_streak >= settings.SOURCE_REDIRECT_CONFIRMATIONS:
-        if Source.objects.filter(feed_url=target).exclude(pk=source.pk).exists():
-            return  # another source already polls the new address; the desk merges by hand
-        AuditEntry.record(
-            "source-moved",
-            target=source,
-            automatic=True,
-            reason=f"Permanent redirect seen {source.redirect_streak} polls in a row.",
-            old_url=source.feed_url,
-            new_url=target,
-        )
-        source.feed_url = target
-        source.redirect_target, source.redirect_streak = "", 0
-        source.etag, source.last_modified = "", ""
+    if source.redirect_streak < settings.SOURCE_REDIRECT_CONFIRMATIONS:
+        return ""
+    if Source.objects.filter(feed_url=target).exclude(pk=source.pk).exists():
+        return ""  # another source already polls the new address; the desk merges by hand
+    return target
+
+
+def _move_feed_url(*, source: Source, target: str) -> None:
+    """Move the stored feed URL, only where it is still the URL this poll fetched (an editor
+    may have changed it meanwhile), with an audit entry."""
+    old_url, streak = source.feed_url, source.redirect_streak
+    moved_state = {
+        "feed_url": target,
+        "redirect_target": "",
+        "redirect_streak": 0,
+        "etag": "",
+        "last_modified": "",
+    }
+    try:
+        with transaction.atomic():
+            if not Source.objects.filter(pk=source.pk, feed_url=old_url).update(**moved_state):
+                return
+            AuditEntry.record(
+                "source-moved",
+                target=source,
+                automatic=True,
+                reason=f"Permanent redirect seen {streak} polls in a row.",
+                old_url=old_url,
+                new_url=target,
+            )
+    except IntegrityError:
+        return  # another source took the new address meanwhile; the desk merges by hand
+    for name, value in moved_state.items():
+        setattr(source, name, value)
 
 
 def sources_claim_due(*, now: datetime | None = None, lease_seconds: int = 600) -> list[int]:

@@ -62,18 +62,36 @@ def source_add(*, feed_url: str, name: str = "", topic_slugs: Iterable[str] = ()
     return source
 
 
-def source_pause(*, source: Source, reason: str = "", actor=None) -> None:
-    source.paused_at = timezone.now()
-    source.pause_reason = (reason or "Paused by the desk.")[:300]
-    source.save(update_fields=["paused_at", "pause_reason"])
-    AuditEntry.record("source-paused", actor=actor, target=source, reason=source.pause_reason)
+def source_pause(*, source: Source, reason: str = "", actor=None) -> bool:
+    """Pause a source, with an audit entry. A conditional UPDATE (only where it is not paused
+    yet): a source already paused, by another editor or by the poller after repeated failures,
+    keeps that pause and its reason, and nothing is recorded. Returns whether it paused."""
+    now = timezone.now()
+    reason = (reason or "Paused by the desk.")[:300]
+    with transaction.atomic():
+        if not Source.objects.filter(pk=source.pk, paused_at__isnull=True).update(
+            paused_at=now, pause_reason=reason
+        ):
+            return False
+        source.paused_at, source.pause_reason = now, reason
+        AuditEntry.record("source-paused", actor=actor, target=source, reason=reason)
+    return True
 
 
-def source_resume(*, source: Source, actor=None) -> None:
-    """Unpause and make due now; the failure count restarts so back-off starts small again."""
-    source.paused_at = None
-    source.pause_reason = ""
-    source.consecutive_failures = 0
-    source.next_poll_at = timezone.now()
-    source.save(update_fields=["paused_at", "pause_reason", "consecutive_failures", "next_poll_at"])
-    AuditEntry.record("source-resumed", actor=actor, target=source)
+def source_resume(*, source: Source, actor=None) -> bool:
+    """Unpause and make due now; the failure count restarts so back-off starts small again.
+    A conditional UPDATE (only where it is paused): resuming twice records one resume and a
+    source nobody paused keeps its schedule. Returns whether it resumed."""
+    resumed = {
+        "paused_at": None,
+        "pause_reason": "",
+        "consecutive_failures": 0,
+        "next_poll_at": timezone.now(),
+    }
+    with transaction.atomic():
+        if not Source.objects.filter(pk=source.pk, paused_at__isnull=False).update(**resumed):
+            return False
+        for name, value in resumed.items():
+            setattr(source, name, value)
+        AuditEntry.record("source-resumed", actor=actor, target=source)
+    return True

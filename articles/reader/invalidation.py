@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from articles.models import Article, Summary, Topic
+from articles.models import Article, Summary, Topic, article_state_changed
 from comments.models import Comment
 from newsroom.pagecache import invalidate_pages
 
@@ -31,6 +31,14 @@ def _article_is_or_was_public(article: Article) -> bool:
 @receiver([post_save, post_delete], sender=Article)
 def article_changed(sender: type[Article], instance: Article, **kwargs: Any) -> None:
     if _article_is_or_was_public(instance):
+        _invalidate_on_commit()
+
+
+@receiver(article_state_changed, sender=Article)
+def article_state_written(sender: type[Article], article: Article, from_status: str, **kwargs: Any) -> None:
+    """A guarded status write (an UPDATE, so no post_save): publishing, a correction, taking
+    an article down. Moves that never touch the site (new → extracted → summarizing) don't count."""
+    if from_status == Article.Status.PUBLISHED or _article_is_or_was_public(article):
         _invalidate_on_commit()
 
 

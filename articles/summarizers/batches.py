@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.utils import timezone
-
-from articles.models import Article, SummaryBatch, Topic
+from articles.models import Article, StaleState, SummaryBatch, Topic
 
 from . import budget
 from .backends import get_summarizer
@@ -68,15 +66,23 @@ def summaries_poll_batches(*, backend: str | None = None) -> list[int]:
         except SummarizerError as exc:
             logger.warning("Polling batch %s failed: %s", batch.batch_id, exc)
             continue
+        # Claim the batch before storing its results: a poll that overlaps this one (a large
+        # batch takes longer than the beat interval) skips it instead of recording every
+        # result twice. Should this worker die mid-way, the sweeper re-queues what is left.
+        if not batch.mark_ended():
+            continue
         articles = Article.objects.select_related("source").in_bulk(batch.article_ids)
         for article_id in batch.article_ids:
             article = articles.get(article_id)
             if article is None or article.status != Status.SUMMARIZING:
                 continue
-            if not _store_batch_item(article, results.get(str(article_id)), summarizer):
-                fallback.append(article_id)
-        batch.status, batch.finished_at = "ended", timezone.now()
-        batch.save(update_fields=["status", "finished_at"])
+            try:
+                if not _store_batch_item(article, results.get(str(article_id)), summarizer):
+                    fallback.append(article_id)
+            except StaleState:
+                logger.warning(
+                    "Article %s moved while in batch %s; result not stored.", article_id, batch.batch_id
+                )
     return fallback
 
 

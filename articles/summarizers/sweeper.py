@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.utils import timezone
 
-from articles.models import Article, AuditEntry, SummaryBatch
+from articles.models import Article, AuditEntry, StaleState, SummaryBatch
 
 from . import budget
 
@@ -37,38 +37,38 @@ def summaries_sweep(*, limit: int = 500) -> list[int]:
     released: list[int] = []
     stuck = Article.objects.stuck_summarizing(age).exclude(pk__in=_batched_article_ids())
     for article in stuck[:limit]:
-        # Conditioned on status_changed_at too: if a worker moved it meanwhile, leave it be.
-        if Article.objects.filter(
-            pk=article.pk, status=Status.SUMMARIZING, status_changed_at=article.status_changed_at
-        ).update(
-            status=Status.EXTRACTED,
-            status_reason="Re-queued by the sweeper.",
-            status_changed_at=timezone.now(),
-        ):
-            released.append(article.pk)
-            AuditEntry.record(
-                "summarize-sweep",
-                article=article,
-                from_status=Status.SUMMARIZING,
-                to_status=Status.EXTRACTED,
-                reason=f"Stuck in summarizing for more than {age} s (worker lost).",
-                automatic=True,
+        # Under the token it read: if a worker moved it meanwhile, it is left alone.
+        try:
+            article.transition_to(
+                Status.EXTRACTED, reason="Re-queued by the sweeper.", token=article.status_changed_at
             )
+        except StaleState:
+            continue
+        released.append(article.pk)
+        AuditEntry.record(
+            "summarize-sweep",
+            article=article,
+            from_status=Status.SUMMARIZING,
+            to_status=Status.EXTRACTED,
+            reason=f"Stuck in summarizing for more than {age} s (worker lost).",
+            automatic=True,
+        )
     for article in Article.objects.stuck_regenerating(age)[:limit]:
         # A lost live regenerate: clear the claim and tell the desk. Not re-enqueued, since
         # the editor's note to the model is not kept; the editor regenerates again.
         reason = f"A regenerate was lost (worker gone for more than {age} s); regenerate again."
-        if Article.objects.filter(pk=article.pk, summarizing_since=article.summarizing_since).update(
-            summarizing_since=None, needs_attention=True, status_reason=reason
-        ):
-            AuditEntry.record(
-                "summarize-sweep",
-                article=article,
-                from_status=article.status,
-                to_status=article.status,
-                reason=reason,
-                automatic=True,
-            )
+        try:
+            article.release_live_claim(article.summarizing_since, needs_attention=True, status_reason=reason)
+        except StaleState:
+            continue
+        AuditEntry.record(
+            "summarize-sweep",
+            article=article,
+            from_status=article.status,
+            to_status=article.status,
+            reason=reason,
+            automatic=True,
+        )
     if settings.SUMMARY_BACKEND != "extractive" and budget.budget_exhausted():
         return []  # they would only pause again; the first sweep after midnight picks them up
     cutoff = timezone.now() - timezone.timedelta(seconds=age)

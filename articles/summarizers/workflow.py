@@ -21,20 +21,21 @@ Rules (see docs/summaries.md):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from articles.models import Article, AuditEntry, ModelCall, Summary, Topic
+from articles.models import Article, AuditEntry, ModelCall, StaleState, Summary, Topic
 
 from . import budget
 from .backends import cost_of, get_summarizer
@@ -104,47 +105,41 @@ def _request_for(
     )
 
 
-# --- Status moves (each one a compare-and-set, each one audited) ---------------------
+# --- Status moves -------------------------------------------------------------------------
+# Each one goes through Article.transition_to (or the live-claim methods beside it): one
+# compare-and-set UPDATE, audited only when it wrote. A worker's claim token is the
+# status_changed_at its claim wrote (summarizing_since for a live regenerate); every later
+# move passes it, so a worker the sweeper released cannot finish over the one that took over.
 
 
 def _claim(article: Article, *, reason: str = "") -> bool:
-    """Move the article to `summarizing` only if nobody else changed it since we read it.
-
-    A published article keeps its status (it stays on the site); its claim is
-    `summarizing_since`, set only where it is still NULL."""
-    now = timezone.now()
-    if article.status == Status.PUBLISHED:
-        claimed = Article.objects.filter(
-            pk=article.pk, status=Status.PUBLISHED, summarizing_since__isnull=True
-        ).update(summarizing_since=now, summary_attempts=F("summary_attempts") + 1)
-        if claimed:
-            AuditEntry.record(
-                "summarize",
-                article=article,
-                from_status=Status.PUBLISHED,
-                to_status=Status.PUBLISHED,
-                automatic=True,
-                reason=reason or "Regenerating while the approved summary stays live.",
+    """Claim the article for this worker: → summarizing, only if nobody changed it since we
+    read it. A published article keeps its status (it stays on the site); its claim is
+    `summarizing_since`, set only where it is still NULL. False when another worker won."""
+    from_status = article.status
+    try:
+        if from_status == Status.PUBLISHED:
+            article.claim_live_regenerate()
+            reason = reason or "Regenerating while the approved summary stays live."
+        else:
+            article.transition_to(
+                Status.SUMMARIZING, reason=reason, summary_attempts=F("summary_attempts") + 1
             )
-            article.summarizing_since = now
-        return bool(claimed)
-    claimed = Article.objects.filter(pk=article.pk, status=article.status).update(
-        status=Status.SUMMARIZING,
-        status_reason=reason,
-        status_changed_at=now,
-        summary_attempts=F("summary_attempts") + 1,
+    except StaleState:
+        return False
+    AuditEntry.record(
+        "summarize",
+        article=article,
+        from_status=from_status,
+        to_status=article.status,
+        automatic=True,
+        reason=reason,
     )
-    if claimed:
-        AuditEntry.record(
-            "summarize",
-            article=article,
-            from_status=article.status,
-            to_status=Status.SUMMARIZING,
-            automatic=True,
-            reason=reason,
-        )
-        article.status, article.status_reason, article.status_changed_at = Status.SUMMARIZING, reason, now
-    return bool(claimed)
+    return True
+
+
+def _claim_token(article: Article) -> datetime:
+    return article.summarizing_since or article.status_changed_at
 
 
 def _move(
@@ -155,58 +150,31 @@ def _move(
     action: str = "summarize",
     attention: bool = True,
     **details,
-) -> bool:
-    """summarizing → `to_status`, only if the article is still ours (still summarizing).
+) -> None:
+    """summarizing → `to_status` under our own claim token; raises StaleState when the claim
+    is no longer ours (the sweeper released it, another worker may hold it now).
 
     For a live regenerate (claimed on summarizing_since) the status stays `published`: the
     claim is released instead, and a result for review (`to_status` in_review) sets
     needs_attention unless `attention=False` (auto-publish follows)."""
+    from_status = article.status
     if article.summarizing_since is not None:
-        return _release_live(
-            article,
-            reason=reason,
-            action=action,
-            attention=attention and to_status == Status.IN_REVIEW,
-            **details,
-        )
-    moved = Article.objects.filter(pk=article.pk, status=Status.SUMMARIZING).update(
-        status=to_status, status_reason=reason, status_changed_at=timezone.now()
+        changes: dict = {}
+        if attention and to_status == Status.IN_REVIEW:
+            reason = reason or "A regenerated version awaits review."
+            changes = {"needs_attention": True, "status_reason": reason}
+        article.release_live_claim(article.summarizing_since, **changes)
+    else:
+        article.transition_to(to_status, reason=reason, token=article.status_changed_at)
+    AuditEntry.record(
+        action,
+        article=article,
+        from_status=from_status,
+        to_status=article.status,
+        reason=reason,
+        automatic=True,
+        **details,
     )
-    if moved:
-        AuditEntry.record(
-            action,
-            article=article,
-            from_status=Status.SUMMARIZING,
-            to_status=to_status,
-            reason=reason,
-            automatic=True,
-            **details,
-        )
-        article.status, article.status_reason = to_status, reason
-    return bool(moved)
-
-
-def _release_live(article: Article, *, reason: str, action: str, attention: bool, **details) -> bool:
-    """Clear our own live claim (same token); the article never leaves the site."""
-    changes: dict = {"summarizing_since": None}
-    if attention:
-        changes.update(needs_attention=True, status_reason=reason or "A regenerated version awaits review.")
-    released = Article.objects.filter(pk=article.pk, summarizing_since=article.summarizing_since).update(
-        **changes
-    )
-    if released:
-        AuditEntry.record(
-            action,
-            article=article,
-            from_status=article.status,
-            to_status=article.status,
-            reason=changes.get("status_reason", reason),
-            automatic=True,
-            **details,
-        )
-        for name, value in changes.items():
-            setattr(article, name, value)
-    return bool(released)
 
 
 def _fail(article: Article, reason: str) -> SummarizeOutcome:
@@ -256,7 +224,8 @@ def _store(
     extra_warnings: list[str] = (),
     review_reason: str = "",
 ) -> SummarizeOutcome:
-    """Save the next summary version and move the article to review (or auto-publish)."""
+    """Save the next summary version and move the article to review (or auto-publish), in one
+    transaction: the version is kept only if the move under our claim token succeeds."""
     output = validated.output
     assert output is not None
     grounding = check_grounding(output, article.extracted_text)
@@ -290,7 +259,9 @@ def _store(
         if article.summarizing_since is not None and not reason:
             reason = f"Regenerated version {summary.version} awaits review; version on the site stays live."
         auto = _auto_publishable(article, summary)
-        moved = _move(
+        # Raises StaleState when our claim was released meanwhile: the version above rolls
+        # back with it, so a worker presumed dead never leaves a second version behind.
+        _move(
             article,
             Status.IN_REVIEW,
             reason=reason,
@@ -298,8 +269,7 @@ def _store(
             version=summary.version,
             producer=producer,
         )
-        if moved and auto:
-            article.refresh_from_db()
+        if auto:
             article.publish(summary, automatic=True, reason="auto-publish: trusted source, fully grounded")
     return SummarizeOutcome(
         article.pk, "review" if summary.is_flagged else "summarized", reason, summary.pk, usage, cost
@@ -374,9 +344,9 @@ def article_summarize(
     if article.status not in allowed:
         return SummarizeOutcome(article_id, "skipped", f"article is {article.status}")
     if not article.extracted_text.strip():
-        if _claim(article):
-            return _fail(article, "No extracted text to summarise.")
-        return SummarizeOutcome(article_id, "skipped", "claimed by another worker")
+        if not _claim(article):
+            return SummarizeOutcome(article_id, "skipped", "claimed by another worker")
+        return _fail(article, "No extracted text to summarise.")
 
     summarizer = get_summarizer(backend)
     input_hash = summary_input_hash(article=article, model=summarizer.model, note=note)
@@ -385,22 +355,25 @@ def article_summarize(
         existing = Summary.objects.filter(article=article, input_hash=input_hash).order_by("-version").first()
         if existing is not None:
             if _claim(article, reason="unchanged input"):
-                _move(article, Status.IN_REVIEW, reason=f"Unchanged input: kept version {existing.version}.")
+                with contextlib.suppress(StaleState):  # released meanwhile: the sweeper's run decides
+                    _move(
+                        article, Status.IN_REVIEW, reason=f"Unchanged input: kept version {existing.version}."
+                    )
             return SummarizeOutcome(article_id, "reused", f"version {existing.version}", existing.pk)
 
     if summarizer.kind == "ai" and budget.budget_exhausted():
         reason = "Waiting: the daily summary budget is spent; summarising resumes at midnight UTC."
-        Article.objects.filter(pk=article.pk, status=Status.EXTRACTED).update(status_reason=reason)
+        article.explain_status(reason)
         return SummarizeOutcome(article_id, "paused", reason)
 
     if allow_batch and not force and batch_backlog_ready(summarizer):
         reason = "Waiting for the next Message Batch (large backlog, half price)."
-        Article.objects.filter(pk=article.pk, status=Status.EXTRACTED).update(status_reason=reason)
+        article.explain_status(reason)
         return SummarizeOutcome(article_id, "deferred", reason)
 
     if not _claim(article):
         return SummarizeOutcome(article_id, "skipped", "claimed by another worker")
-    claimed_at = article.summarizing_since or article.status_changed_at
+    token, live = _claim_token(article), article.summarizing_since is not None
     try:
         return _summarize_claimed(
             article=article,
@@ -409,11 +382,16 @@ def article_summarize(
             input_hash=input_hash,
             final_attempt=final_attempt,
         )
+    except StaleState:
+        # The sweeper released our claim while the model was answering (we were presumed
+        # dead); whoever holds the article now decides. Our version was rolled back.
+        logger.warning("Article %s: claim released meanwhile; the result was not stored.", article_id)
+        return SummarizeOutcome(article_id, "skipped", "the claim was released meanwhile; nothing stored")
     except (OperationalError, InterfaceError) as exc:
         # The database dropped us mid-run (failover, restart, terminated backend). Put the
         # article back so the task's retry can claim it again; if even that fails, the
-        # sweeper releases it once it counts as stuck (issue #9, docs/faults.md).
-        _release_after_database_error(article, claimed_at=claimed_at)
+        # sweeper releases it once it counts as stuck (docs/faults.md).
+        _release_after_database_error(article, token=token, live=live)
         raise SummaryTemporaryError(f"database connection lost: {exc}") from exc
 
 
@@ -425,28 +403,31 @@ def _recheck_connection() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
-def _release_after_database_error(article: Article, *, claimed_at) -> bool:
-    """summarizing → extracted for our own claim only (same status_changed_at), after a fresh
-    connection; a few quick tries, since a dropped connection is usually back in a second."""
+def _release_after_database_error(article: Article, *, token: datetime, live: bool) -> bool:
+    """summarizing → extracted under our own claim token only (a live regenerate clears its
+    claim instead), after a fresh connection; a few quick tries, since a dropped connection
+    is usually back in a second."""
+    # The in-memory copy may show a move whose transaction never committed: start again from
+    # what our claim wrote.
+    claimed = Article(
+        pk=article.pk,
+        status=Status.SUMMARIZING,
+        status_changed_at=token,
+        summarizing_since=token if live else None,
+    )
     for pause in (0.0, 0.5, 1.0, 2.0):
         time.sleep(pause)
         try:
             connection.close()  # discard the broken connection; the next query reconnects
-            if article.summarizing_since is not None:  # a live regenerate: clear our token
-                return bool(
-                    Article.objects.filter(pk=article.pk, summarizing_since=claimed_at).update(
-                        summarizing_since=None
-                    )
+            if live:
+                claimed.release_live_claim(token)
+            else:
+                claimed.transition_to(
+                    Status.EXTRACTED, reason="Retrying after the database connection was lost.", token=token
                 )
-            return bool(
-                Article.objects.filter(
-                    pk=article.pk, status=Status.SUMMARIZING, status_changed_at=claimed_at
-                ).update(
-                    status=Status.EXTRACTED,
-                    status_reason="Retrying after the database connection was lost.",
-                    status_changed_at=timezone.now(),
-                )
-            )
+            return True
+        except StaleState:
+            return False  # no longer ours: the sweeper released it already
         except (OperationalError, InterfaceError):
             continue
     logger.warning("Article %s stays in summarizing until the sweeper releases it.", article.pk)

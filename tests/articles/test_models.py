@@ -11,6 +11,7 @@ from articles.models import (
     Article,
     AuditEntry,
     IllegalTransition,
+    StaleState,
     Summary,
     read_time_minutes,
     text_hash,
@@ -22,7 +23,6 @@ LEGAL = {
     (S.NEW, S.EXTRACTED),
     (S.NEW, S.FAILED),
     (S.EXTRACTED, S.SUMMARIZING),
-    (S.EXTRACTED, S.FAILED),
     (S.SUMMARIZING, S.IN_REVIEW),
     (S.SUMMARIZING, S.EXTRACTED),
     (S.SUMMARIZING, S.FAILED),
@@ -30,8 +30,6 @@ LEGAL = {
     (S.IN_REVIEW, S.REJECTED),
     (S.IN_REVIEW, S.SUMMARIZING),
     (S.PUBLISHED, S.IN_REVIEW),
-    (S.PUBLISHED, S.SUMMARIZING),
-    (S.REJECTED, S.IN_REVIEW),
     (S.REJECTED, S.SUMMARIZING),
     (S.FAILED, S.NEW),
     (S.FAILED, S.EXTRACTED),
@@ -57,6 +55,58 @@ def test_every_illegal_transition_raises_and_changes_nothing(db, start, end):
         article.transition_to(end)
     article.refresh_from_db()
     assert article.status == start
+
+
+def test_a_stale_copy_cannot_move_an_article_another_writer_moved_first(db):
+    article = factories.make_review_article()
+    stale = Article.objects.get(pk=article.pk)
+    article.transition_to(S.REJECTED, reason="Wrong story.")
+
+    with pytest.raises(StaleState):
+        stale.transition_to(S.PUBLISHED)
+
+    assert Article.objects.get(pk=article.pk).status == S.REJECTED
+    assert (stale.status, stale.status_reason) == (S.IN_REVIEW, "")  # the copy is left as read
+
+
+def test_a_move_under_a_claim_token_needs_the_claim_to_be_unchanged(db):
+    article = factories.make_article(status=S.SUMMARIZING)
+    token = article.status_changed_at
+    # The sweeper released the claim and another worker claimed it again meanwhile.
+    other = Article.objects.get(pk=article.pk)
+    other.transition_to(S.EXTRACTED)
+    other.transition_to(S.SUMMARIZING)
+
+    with pytest.raises(StaleState):
+        article.transition_to(S.IN_REVIEW, token=token)
+    assert Article.objects.get(pk=article.pk).status == S.SUMMARIZING
+    article.status, article.status_changed_at = S.SUMMARIZING, other.status_changed_at
+    article.transition_to(S.IN_REVIEW, token=other.status_changed_at)
+    assert Article.objects.get(pk=article.pk).status == S.IN_REVIEW
+
+
+def test_publishing_writes_only_its_own_fields(db):
+    article = factories.make_review_article()
+    # A reader reports a claim and an editor retitles the article after the publisher read it.
+    Article.objects.filter(pk=article.pk).update(needs_attention=True, title="Retitled by an editor")
+
+    article.publish(article.latest_summary, automatic=True)
+
+    fresh = Article.objects.get(pk=article.pk)
+    assert fresh.status == S.PUBLISHED and fresh.published_on_site_at is not None
+    assert fresh.needs_attention is True and fresh.title == "Retitled by an editor"
+
+
+def test_correcting_an_article_that_was_taken_down_meanwhile_is_refused(db, editor):
+    article = factories.make_published_article()
+    stale = Article.objects.get(pk=article.pk)
+    article.transition_to(S.IN_REVIEW, reason="Taken down.")
+
+    with pytest.raises(StaleState):
+        stale.publish(stale.latest_summary, by=editor)
+    fresh = Article.objects.get(pk=article.pk)
+    assert fresh.status == S.IN_REVIEW and fresh.corrected_at is None
+    assert not AuditEntry.objects.filter(article=article, action="publish").exists()
 
 
 def test_the_happy_path_runs_from_new_to_published(db):

@@ -584,3 +584,33 @@ def test_regenerating_a_rejected_article_still_brings_it_back_for_review(
 
     assert article.status == Article.Status.IN_REVIEW and article.latest_summary.version == 2
     assert article.summarizing_since is None
+
+
+# --- what readers see after a desk action (guarded writes send no post_save) -------------------
+
+
+def test_approving_puts_the_article_on_the_cached_home_page_at_once(
+    client, article, editor, published_article, django_capture_on_commit_callbacks
+):
+    assert client.get("/")["X-Page-Cache"] == "miss"
+    assert client.get("/")["X-Page-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_approve(article=article, editor=editor, based_on_version=1)
+
+    response = client.get("/")
+    assert response["X-Page-Cache"] == "miss"
+    assert article.title in response.content.decode()
+
+
+def test_rejecting_a_published_article_takes_its_cached_page_down_at_once(
+    client, published_article, editor, django_capture_on_commit_callbacks
+):
+    url = published_article.get_absolute_url()
+    assert client.get(url).status_code == 200
+    assert client.get(url)["X-Page-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.article_reject(article=published_article, editor=editor, reason="Wrong story.")
+
+    assert client.get(url).status_code == 404

@@ -22,31 +22,11 @@ from articles.summarizers.tasks import (
     sweep_stuck_summaries,
 )
 from tests import factories
-from tests.fakes.anthropic_server import FakeAnthropic, Reply, error, summary_for
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.anthropic_server import Reply, error, summary_for
 
 pytestmark = pytest.mark.django_db
 
 Status = Article.Status
-
-
-@pytest.fixture
-def fake_anthropic(settings, monkeypatch):
-    with FakeAnthropic() as fake:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-        settings.ANTHROPIC_API_KEY = "test-key"
-        settings.SUMMARY_BACKEND = "anthropic"
-        yield fake
-
-
-@pytest.fixture
-def fake_openai(settings):
-    with FakeOpenAI() as fake:
-        settings.OPENAI_COMPAT_BASE_URL = fake.url
-        settings.OPENAI_COMPAT_MODEL = "local-llama"
-        settings.OPENAI_COMPAT_API_KEY = "local-key"
-        settings.SUMMARY_BACKEND = "openai_compat"
-        yield fake
 
 
 @pytest.fixture(autouse=True)
