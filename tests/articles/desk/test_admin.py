@@ -735,3 +735,53 @@ def test_readers_see_a_corrected_note_after_an_editor_changes_a_published_summar
     html = client.get(url).content.decode()
     assert "The council voted 9 to 2." in html
     assert f"This summary was corrected on {timezone.now():%-d %B %Y}." in html
+
+
+def test_the_bulk_retry_action_sends_failed_articles_back_through_the_pipeline(
+    admin_client, plain_static, eager_celery, django_capture_on_commit_callbacks
+):
+    article = factories.make_article(status=Article.Status.FAILED)
+    done = factories.make_review_article()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/articles/article/",
+            {"action": "retry_selected", "_selected_action": [article.pk, done.pk]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    article.refresh_from_db()
+    # Eager Celery: the extractive backend has already summarised it.
+    assert article.status == Article.Status.IN_REVIEW
+    assert AuditEntry.objects.get(article=article, action="retry").actor is not None
+    assert "Only failed articles can be retried" in response.content.decode()  # the other one
+    assert not AuditEntry.objects.filter(article=done, action="retry").exists()
+
+
+def test_regenerate_on_the_review_screen_writes_a_new_version_with_the_note(
+    login, article, eager_celery, plain_static, django_capture_on_commit_callbacks
+):
+    latest = article.latest_summary
+    url = reverse("admin:articles_article_change", args=[article.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login("editor").post(url, review_data(latest, "regenerate", note="Shorter, please."))
+
+    assert response.status_code == 302
+    article.refresh_from_db()
+    newest = article.latest_summary
+    assert newest.version == latest.version + 1 and newest.editor_note == "Shorter, please."
+    assert article.status == Article.Status.IN_REVIEW
+
+
+def test_the_retry_button_sends_a_failed_article_with_text_on_to_a_summary(
+    login, db, eager_celery, plain_static, django_capture_on_commit_callbacks
+):
+    article = factories.make_article(status=Article.Status.FAILED, status_reason="timeout")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        login("editor").post(reverse("admin:articles_article_retry", args=[article.pk]))
+
+    article.refresh_from_db()
+    assert article.status == Article.Status.IN_REVIEW and article.latest_summary is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from articles.models import Article
+from articles.summarizers import workflow
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -25,3 +27,10 @@ def fake_openai(settings):
         settings.OPENAI_COMPAT_API_KEY = "local-key"
         settings.SUMMARY_BACKEND = "openai_compat"
         yield fake
+
+
+def summarize(article: Article, **kwargs) -> workflow.SummarizeOutcome:
+    """Summarise now, in this process, and refresh the article."""
+    outcome = workflow.article_summarize(article_id=article.pk, **kwargs)
+    article.refresh_from_db()
+    return outcome

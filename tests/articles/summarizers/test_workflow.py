@@ -3,42 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.management import call_command
-from django.utils import timezone
 
-from articles.models import Article, AuditEntry, ModelCall, Summary, SummaryBatch
-from articles.summarizers import backends, budget, sweeper, workflow
+from articles.models import Article, AuditEntry, ModelCall, Summary
+from articles.summarizers import backends, workflow
 from articles.summarizers.base import Usage
 from articles.summarizers.prompt import SYSTEM_PROMPT
 from articles.summarizers.tasks import (
-    SUMMARY_TIME_LIMIT,
-    poll_summary_batches,
     summarize_article,
-    sweep_stuck_summaries,
 )
 from tests import factories
-from tests.fakes.anthropic_server import Reply, error, summary_for
+from tests.articles.summarizers.conftest import summarize
+from tests.fakes.anthropic_server import error, summary_for
 
-pytestmark = pytest.mark.django_db
+# Tasks enqueued here (sweeper, batch fallback) run in-process on both CI legs.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 Status = Article.Status
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks(eager_celery):
-    # Tasks enqueued here (sweeper, batch fallback, admin retry) run in-process on both CI legs.
-    pass
-
-
-def summarize(article: Article, **kwargs) -> workflow.SummarizeOutcome:
-    outcome = workflow.article_summarize(article_id=article.pk, **kwargs)
-    article.refresh_from_db()
-    return outcome
 
 
 # --- A normal summary ----------------------------------------------------------------------
@@ -348,208 +331,7 @@ def test_eight_concurrent_workers_summarise_an_article_exactly_once(fake_anthrop
     assert len(fake_anthropic.requests) == 1 and Summary.objects.filter(article=article).count() == 1
 
 
-# --- Sweeper -----------------------------------------------------------------------------------
-
-
-def test_the_sweeper_requeues_an_article_stuck_in_summarizing(fake_anthropic, settings):
-    old = timezone.now() - timedelta(seconds=settings.SUMMARY_STUCK_AFTER_SECONDS + 60)
-    stuck = factories.make_article(status=Status.SUMMARIZING)
-    fresh = factories.make_article(status=Status.SUMMARIZING)
-    batched = factories.make_article(status=Status.SUMMARIZING)
-    Article.objects.filter(pk__in=[stuck.pk, batched.pk]).update(status_changed_at=old)
-    SummaryBatch.objects.create(batch_id="msgbatch_open", article_ids=[batched.pk])
-
-    assert sweep_stuck_summaries.apply().result == 1  # eager: the re-enqueued task runs now
-
-    stuck.refresh_from_db(), fresh.refresh_from_db(), batched.refresh_from_db()
-    assert stuck.status == Status.IN_REVIEW
-    assert fresh.status == batched.status == Status.SUMMARIZING
-    assert AuditEntry.objects.filter(article=stuck, action="summarize-sweep", automatic=True).exists()
-
-
-def test_the_sweeper_resumes_articles_left_waiting_unless_the_budget_is_spent(fake_anthropic, settings):
-    old = timezone.now() - timedelta(seconds=settings.SUMMARY_STUCK_AFTER_SECONDS + 60)
-    waiting = factories.make_article()
-    just_arrived = factories.make_article()
-    Article.objects.filter(pk=waiting.pk).update(status_changed_at=old)
-    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("1")
-    ModelCall.objects.create(backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("1"))
-
-    assert sweeper.summaries_sweep() == []  # paused: re-enqueueing would only pause again
-
-    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("0")  # no cap (or: the next day)
-    assert sweeper.summaries_sweep() == [waiting.pk]
-    assert just_arrived.pk not in sweeper.summaries_sweep()  # its own task is still queued
-
-
-# --- Budget -------------------------------------------------------------------------------------
-
-
-def test_past_the_daily_budget_articles_wait_and_nothing_is_dropped(fake_anthropic, settings):
-    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("1.00")
-    ModelCall.objects.create(
-        backend="anthropic", model="claude-haiku-4-5", outcome="ok", cost_usd=Decimal("1.00")
-    )
-    yesterday = timezone.now() - timedelta(days=1)
-    ModelCall.objects.create(
-        backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("9"), created_at=yesterday
-    )
-    article = factories.make_article()
-
-    outcome = summarize(article)
-
-    assert budget.spend_today() == Decimal("1.00") and budget.budget_exhausted()
-    assert outcome.result == "paused" and fake_anthropic.requests == []
-    assert article.status == Status.EXTRACTED and "budget" in article.status_reason
-    assert "paused" in budget.budget_status()
-
-    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("50")  # e.g. the next day
-    assert summarize(article).result == "summarized"
-
-
-def test_the_extractive_backend_is_free_and_ignores_the_budget(settings):
-    settings.SUMMARY_DAILY_BUDGET_USD = Decimal("0.01")
-    ModelCall.objects.create(backend="anthropic", model="m", outcome="ok", cost_usd=Decimal("1"))
-    article = factories.make_article()
-
-    assert summarize(article, backend="extractive").result == "summarized"
-    assert ModelCall.objects.count() == 1
-
-
-# --- Message Batches ------------------------------------------------------------------------
-
-
-def test_a_backlog_above_the_threshold_goes_through_a_batch_with_per_item_fallback(fake_anthropic, settings):
-    settings.SUMMARY_BATCH_THRESHOLD = 2
-    articles = [factories.make_article() for _ in range(3)]
-    assert summarize(articles[0]).result == "deferred"  # the batch will take it
-    fake_anthropic.batch_polls_until_ended = 2
-    fake_anthropic.batch_errored_ids = {str(articles[2].pk)}
-
-    poll_summary_batches.apply()  # submits the batch
-    batch = SummaryBatch.objects.get()
-    assert sorted(batch.article_ids) == sorted(a.pk for a in articles)
-    assert set(Article.objects.values_list("status", flat=True)) == {Status.SUMMARIZING}
-    poll_summary_batches.apply()  # still in progress
-    poll_summary_batches.apply()  # ended: results stored, the errored item retried alone
-
-    batch.refresh_from_db()
-    assert batch.status == "ended" and batch.finished_at
-    assert set(Article.objects.values_list("status", flat=True)) == {Status.IN_REVIEW}
-    batched_call = ModelCall.objects.filter(article=articles[0]).get()
-    assert batched_call.outcome == "batch"
-    usage = Usage(
-        batched_call.input_tokens,
-        batched_call.output_tokens,
-        batched_call.cache_write_tokens,
-        batched_call.cache_read_tokens,
-    )
-    assert batched_call.cost_usd == backends.cost_of(usage, "claude-haiku-4-5", batch=True)
-    assert batched_call.cost_usd < backends.cost_of(usage, "claude-haiku-4-5")
-    assert len(fake_anthropic.requests) == 1  # the single fallback call for the errored item
-
-
-# --- OpenAI-compatible backend -------------------------------------------------------------------
-
-
-def test_an_openai_compatible_endpoint_summarises_with_json_schema_output(fake_openai):
-    article = factories.make_article()
-
-    outcome = summarize(article)
-
-    assert outcome.result == "summarized"
-    summary = article.latest_summary
-    assert summary.kind == Summary.Kind.AI and summary.producer == "local-llama"
-    assert summary.cost_usd == 0  # self-hosted: not in SUMMARY_PRICES
-    request = fake_openai.requests[0]
-    assert request["response_format"]["type"] == "json_schema"
-    assert request["response_format"]["json_schema"]["schema"]["required"][1] == "key_points"
-    assert fake_openai.headers[0]["authorization"] == "Bearer local-key"
-    assert ModelCall.objects.get().input_tokens > 0
-
-
-def test_openai_compatible_malformed_json_is_retried_once(fake_openai):
-    article = factories.make_article()
-    fake_openai.script.append("{not json")
-    assert summarize(article).result == "summarized"
-    assert len(fake_openai.requests) == 2
-
-
-@pytest.mark.parametrize(
-    ("reply", "retryable"),
-    [
-        (Reply(503, {"error": {"message": "loading model"}}, {"retry-after": "3"}), True),
-        (Reply(429, {"error": {"code": "insufficient_quota", "message": "quota"}}), False),
-        (Reply(401, {"error": {"message": "bad key"}}), False),
-    ],
-    ids=["503", "quota-429", "401"],
-)
-def test_openai_compatible_errors_are_classified_for_retry(fake_openai, reply, retryable):
-    article = factories.make_article()
-    fake_openai.script.append(reply)
-    if retryable:
-        with pytest.raises(workflow.SummaryTemporaryError) as exc_info:
-            summarize(article, final_attempt=False)
-        assert exc_info.value.retry_after == 3
-    else:
-        assert summarize(article, final_attempt=False).result == "failed"
-
-
-# --- Command, admin action, settings -----------------------------------------------------------
-
-
-def test_the_summarize_command_prints_each_outcome_with_tokens_and_cost(fake_anthropic, capsys):
-    first, second = factories.make_article(), factories.make_article()
-
-    call_command("summarize", "--pending", "--limit", "1")
-    call_command("summarize", "--article", str(second.pk), "--backend", "extractive")
-
-    out = capsys.readouterr().out
-    assert f"article {first.pk}: summarized" in out and "cache_write=" in out and "$0.0" in out
-    assert f"article {second.pk}: summarized" in out
-    assert Article.objects.get(pk=second.pk).latest_summary.kind == Summary.Kind.EXTRACTIVE
-
-
-@pytest.fixture
-def plain_static(settings):
-    # The manifest only exists after collectstatic (`make test` runs it); admin pages need none.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-def test_the_admin_action_retries_a_failed_article(
-    admin_client, plain_static, django_capture_on_commit_callbacks
-):
-    article = factories.make_article(status=Status.FAILED)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
-            "/admin/articles/article/",
-            {"action": "retry_selected", "_selected_action": [article.pk]},
-            follow=True,
-        )
-
-    assert response.status_code == 200
-    article.refresh_from_db()
-    # Eager Celery: the extractive backend has already summarised it.
-    assert article.status == Status.IN_REVIEW
-
-
-def test_the_model_call_admin_says_how_much_of_the_budget_is_spent(admin_client, plain_static):
-    response = admin_client.get("/admin/articles/modelcall/")
-    assert "spent on summaries today" in response.content.decode()
-
-
-def test_time_limits_stay_below_the_visibility_timeout_and_the_stuck_age(settings):
-    assert 2 * settings.SUMMARY_MODEL_TIMEOUT_SECONDS < SUMMARY_TIME_LIMIT
-    assert SUMMARY_TIME_LIMIT < settings.SUMMARY_STUCK_AFTER_SECONDS
-    assert SUMMARY_TIME_LIMIT < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    assert settings.CELERY_TASK_ROUTES["articles.tasks.summarize_article"]["queue"] == "summaries"
-
-
-# --- Regenerating a published article: it stays live (issue #4/#5 follow-up) --------------------
+# --- Regenerating a published article: it stays live ---------------------------------------------
 
 
 def test_regenerating_a_published_article_never_takes_it_off_the_site(fake_anthropic):
@@ -632,22 +414,3 @@ def test_eight_concurrent_workers_regenerate_a_published_article_exactly_once(fa
     assert ModelCall.objects.filter(article=article).count() == 1
     article.refresh_from_db()
     assert article.status == Status.PUBLISHED and article.summarizing_since is None
-
-
-def test_the_sweeper_releases_a_stuck_regenerate_of_a_published_article(fake_anthropic, settings):
-    old = timezone.now() - timedelta(seconds=settings.SUMMARY_STUCK_AFTER_SECONDS + 60)
-    stuck = factories.make_published_article()
-    fresh = factories.make_published_article()
-    Article.objects.filter(pk=stuck.pk).update(summarizing_since=old)
-    Article.objects.filter(pk=fresh.pk).update(summarizing_since=timezone.now())
-
-    assert sweep_stuck_summaries.apply().result == 0  # nothing re-enqueued: the note is gone
-
-    stuck.refresh_from_db(), fresh.refresh_from_db()
-    assert stuck.summarizing_since is None and stuck.status == Status.PUBLISHED
-    assert stuck.needs_attention and "regenerate again" in stuck.status_reason
-    assert AuditEntry.objects.filter(article=stuck, action="summarize-sweep", automatic=True).exists()
-    assert fresh.summarizing_since is not None and not fresh.needs_attention
-    assert fake_anthropic.requests == []
-    # Released, it can be regenerated again.
-    assert summarize(stuck, force=True).result == "summarized"
