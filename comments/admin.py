@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Comment, CommentFlag
 from .services import CommentRefused, ModerationAction, comment_moderate
+from .tasks import notify_reply
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -105,14 +106,21 @@ class CommentAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def _moderate(self, request: HttpRequest, queryset: QuerySet, action: str, reason: str = "") -> None:
-        done = 0
+        done, refused = 0, []
         for comment in queryset.select_related("article", "author"):
             try:
-                comment_moderate(comment=comment, moderator=request.user, action=action, reason=reason)
-                done += 1
+                outcome = comment_moderate(
+                    comment=comment, moderator=request.user, action=action, reason=reason
+                )
             except CommentRefused as error:
-                self.message_user(request, str(error), messages.ERROR)
-                return
+                # e.g. another moderator decided meanwhile: the rest of the selection still counts.
+                refused.append(f"{comment.pk}: {error}")
+                continue
+            done += 1
+            if outcome.notify_reply:
+                notify_reply.delay_on_commit(comment.pk)
+        for message in refused:
+            self.message_user(request, message, messages.ERROR)
         self.message_user(request, _("%(count)d comment(s) updated.") % {"count": done}, messages.SUCCESS)
 
     def _with_reason(

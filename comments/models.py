@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.expressions import Combinable
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 MAX_DEPTH = 3  # threads go at most three levels deep
+
+
+# Sent after a guarded write to a comment (an UPDATE, so no post_save), with `comment`
+# updated in memory. Receivers defer their work to transaction.on_commit.
+comment_state_changed = Signal()
+
+
+class StaleComment(Exception):
+    """The comment changed in the database since it was read: a moderator decided, its author
+    edited or deleted it, or readers' flags held it. Nothing was written; re-read it first."""
 
 
 class Comment(models.Model):
@@ -15,6 +30,15 @@ class Comment(models.Model):
         VISIBLE = "visible", _("Visible")
         HELD = "held", _("Held for moderation")
         REMOVED = "removed", _("Removed")
+
+    # Which status may follow which. The same status again is a write guarded by it: approving
+    # a visible but flagged comment, an author's edit or delete. Only a moderator's approval
+    # brings a removed comment back.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.VISIBLE: frozenset({Status.VISIBLE, Status.HELD, Status.REMOVED}),
+        Status.HELD: frozenset({Status.VISIBLE, Status.HELD, Status.REMOVED}),
+        Status.REMOVED: frozenset({Status.VISIBLE, Status.REMOVED}),
+    }
 
     article = models.ForeignKey("articles.Article", on_delete=models.CASCADE, related_name="comments")
     # Null once the author deleted their account: the comment stays as "[deleted]".
@@ -47,6 +71,48 @@ class Comment(models.Model):
     def __str__(self) -> str:
         who = self.author or "[deleted]"
         return f"{who} on {self.article}: {self.body[:40]}"
+
+    @property
+    def is_public_reply(self) -> bool:
+        """A visible reply: its parent's author may hear about it (comments/tasks.py)."""
+        return self.parent_id is not None and self.status == self.Status.VISIBLE and not self.is_deleted
+
+    def transition_to(
+        self, status: str, *, reason: str | None = None, when: Q | None = None, **changes: Any
+    ) -> None:
+        """The one door for a comment's status, and for any write that depends on it: one
+        compare-and-set in the database against the version of the comment read into this
+        object (its status, whether it is deleted, when it was last edited):
+
+        UPDATE … SET status, [status_reason,] <changes>
+        WHERE pk = … AND status = <read> AND is_deleted = <read> AND edited_at = <read> [AND <when>]
+
+        So a moderator decides about the text they saw: an edit, a deletion or another
+        moderator's decision that landed first makes this write fail. `reason` None keeps the
+        status reason; `when` adds a condition the database decides (e.g. enough flags).
+        Counters in `changes` may be F() expressions. Raises ValueError for a move TRANSITIONS
+        forbids and StaleComment when the row no longer matches; either way nothing is written
+        and this object is unchanged. On success this object holds what was written.
+        """
+        if status not in self.TRANSITIONS.get(self.status, frozenset()):
+            raise ValueError(f"A comment cannot go from {self.status!r} to {status!r}.")
+        values: dict[str, Any] = {"status": status, **changes}
+        if reason is not None:
+            values["status_reason"] = reason[:300]
+        rows = Comment.objects.filter(
+            pk=self.pk, status=self.status, is_deleted=self.is_deleted, edited_at=self.edited_at
+        )
+        if when is not None:
+            rows = rows.filter(when)
+        if not rows.update(**values):
+            raise StaleComment(f"Comment {self.pk} changed since it was read; nothing was written.")
+        computed = [name for name, value in values.items() if isinstance(value, Combinable)]
+        for name, value in values.items():
+            if name not in computed:
+                setattr(self, name, value)
+        if computed:
+            self.refresh_from_db(fields=computed)
+        comment_state_changed.send(sender=Comment, comment=self)
 
 
 class CommentFlag(models.Model):

@@ -2,25 +2,29 @@
 
 Every rule lives here so the form POST, the JavaScript POST and the admin share it.
 Services raise CommentRefused with a reader-facing message; views turn it into a
-form error with the carried HTTP status.
+form error with the carried HTTP status. Every status change (and every write that depends
+on the status) goes through Comment.transition_to, a compare-and-set; flag counts move with
+F(). Services queue nothing: they say what happened and the views and the admin queue the
+reply notification (comments/tasks.py).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from articles.models import Article, AuditEntry, Summary
 
-from .models import MAX_DEPTH, Comment, CommentFlag
+from .models import MAX_DEPTH, Comment, CommentFlag, StaleComment
 from .ratelimit import limit_reached
 from .rendering import clean_body, count_links, render_body
 
@@ -133,8 +137,8 @@ def comment_post(
     of at most 5,000 characters, not a copy of one of the user's earlier comments; the
     per-user and per-IP rate limits. New accounts and link-heavy comments are held for
     moderation. A "this looks wrong" report flags the article for the editors and is
-    written to the audit log with the quoted claim. Reply notifications are queued when
-    the transaction commits.
+    written to the audit log with the quoted claim. A reply that is public at once
+    (`comment.is_public_reply`) is for the caller to notify its parent's author about.
     """
     problem = comment_permission_problem(user)
     if problem:
@@ -194,10 +198,6 @@ def comment_post(
                 quoted_claim=quoted,
                 comment=body,
             )
-        if parent is not None and comment.status == Comment.Status.VISIBLE:
-            from .tasks import notify_reply
-
-            notify_reply.delay_on_commit(comment.pk)
     return comment
 
 
@@ -206,6 +206,17 @@ def _own_comment(*, comment: Comment, user: Any) -> None:
         raise CommentRefused(_("You can only change your own comments."), status=403)
     if comment.is_deleted or comment.status == Comment.Status.REMOVED:
         raise CommentRefused(_("This comment has been removed."), status=403)
+
+
+def _changed_meanwhile(*, comment: Comment, user: Any) -> CommentRefused:
+    """The refusal for an author whose write lost the compare-and-set: "removed" when a
+    moderator removed it meanwhile, otherwise "changed, reload"."""
+    comment.refresh_from_db()
+    _own_comment(comment=comment, user=user)
+    return CommentRefused(
+        _("This comment changed while you were working on it. Reload the page and try again."),
+        status=409,
+    )
 
 
 def comment_can_edit(*, comment: Comment, user: Any, now=None) -> bool:
@@ -233,32 +244,34 @@ def comment_edit(*, comment: Comment, user: Any, body: str) -> Comment:
     body = _check_body(body)
     if body == comment.body:
         return comment
-    comment.body = body
-    comment.body_html = render_body(body)
-    comment.edited_at = timezone.now()
-    fields = ["body", "body_html", "edited_at"]
+    status, reason = comment.status, None
     if count_links(body) > settings.COMMENT_HOLD_MAX_LINKS and comment.status == Comment.Status.VISIBLE:
-        comment.status, comment.status_reason = Comment.Status.HELD, HOLD_EDITED_LINKS
-        fields += ["status", "status_reason"]
-    comment.save(update_fields=fields)
+        status, reason = Comment.Status.HELD, HOLD_EDITED_LINKS
+    try:
+        comment.transition_to(
+            status, reason=reason, body=body, body_html=render_body(body), edited_at=timezone.now()
+        )
+    except StaleComment:
+        raise _changed_meanwhile(comment=comment, user=user) from None
     return comment
 
 
 def comment_delete(*, comment: Comment, user: Any) -> Comment:
     """Delete one's own comment. Its text goes; the row stays so replies keep their place."""
     _own_comment(comment=comment, user=user)
-    comment.is_deleted = True
-    comment.body = ""
-    comment.body_html = ""
-    comment.ip_address = None
-    comment.save(update_fields=["is_deleted", "body", "body_html", "ip_address"])
+    try:
+        comment.transition_to(comment.status, is_deleted=True, body="", body_html="", ip_address=None)
+    except StaleComment:
+        raise _changed_meanwhile(comment=comment, user=user) from None
     return comment
 
 
 def comment_flag(*, comment: Comment, user: Any) -> bool:
     """Flag a comment for moderators, once per reader. Returns False if already flagged.
 
-    Past COMMENT_FLAG_HIDE_THRESHOLD flags a visible comment is held until reviewed.
+    Past COMMENT_FLAG_HIDE_THRESHOLD flags a visible comment is held until reviewed. The
+    count moves with F() and the hold is decided by the database (a conditional UPDATE on
+    the stored count), so flags arriving together are all counted and hold it once.
     """
     problem = comment_permission_problem(user)
     if problem:
@@ -272,14 +285,17 @@ def comment_flag(*, comment: Comment, user: Any) -> bool:
         if not created:
             return False
         Comment.objects.filter(pk=comment.pk).update(flag_count=F("flag_count") + 1)
-        comment.refresh_from_db(fields=["flag_count", "status", "status_reason"])
-        if (
-            comment.status == Comment.Status.VISIBLE
-            and comment.flag_count >= settings.COMMENT_FLAG_HIDE_THRESHOLD
-        ):
-            # save(), not update(): the page cache is invalidated by the Comment save signal.
-            comment.status, comment.status_reason = Comment.Status.HELD, HOLD_FLAGGED
-            comment.save(update_fields=["status", "status_reason"])
+        # The UPDATE above holds the row until commit: this read is the current version.
+        comment.refresh_from_db()
+        if comment.status == Comment.Status.VISIBLE:
+            try:
+                comment.transition_to(
+                    Comment.Status.HELD,
+                    reason=HOLD_FLAGGED,
+                    when=Q(flag_count__gte=settings.COMMENT_FLAG_HIDE_THRESHOLD),
+                )
+            except StaleComment:
+                pass  # fewer flags than the threshold: it stays visible
     return True
 
 
@@ -289,30 +305,47 @@ class ModerationAction:
     BAN = "ban"
 
 
-def comment_moderate(*, comment: Comment, moderator: Any, action: str, reason: str = "") -> Comment:
+@dataclass(frozen=True)
+class Moderation:
+    """What a moderation decision did. `notify_reply`: a reply held on arrival is public now
+    and its parent's author has not been told yet; the caller queues notify_reply."""
+
+    comment: Comment
+    notify_reply: bool = False
+
+
+def comment_moderate(*, comment: Comment, moderator: Any, action: str, reason: str = "") -> Moderation:
     """A moderator's decision on one comment, written to the audit log.
 
-    approve: visible again, flags cleared; a held reply now emails the parent's author.
+    approve: visible again, flags cleared; a reply held on arrival is now to be announced.
     remove: hidden with a reason (required).
     ban: the author can no longer post, and the comment is removed with the reason.
+
+    The decision is about the comment as the moderator saw it: a compare-and-set against
+    that version (and, for approve, the flag count seen), so when another moderator decided,
+    the author edited or deleted it, or new flags came in meanwhile, nothing is written or
+    audited and CommentRefused (409) asks to look again.
     """
     reason = reason.strip()
+    if action not in (ModerationAction.APPROVE, ModerationAction.REMOVE, ModerationAction.BAN):
+        raise ValueError(f"Unknown moderation action {action!r}.")
     if action in (ModerationAction.REMOVE, ModerationAction.BAN) and not reason:
         raise CommentRefused(_("Give a reason."))
     from_status, from_reason = comment.status, comment.status_reason
+    approve = action == ModerationAction.APPROVE
     with transaction.atomic():
-        if action == ModerationAction.APPROVE:
-            comment.status, comment.status_reason, comment.flag_count = Comment.Status.VISIBLE, "", 0
-            if from_status == Comment.Status.HELD and from_reason in HELD_ON_ARRIVAL and comment.parent_id:
-                # A reply held on arrival sent no email then; it goes out now it is public.
-                from .tasks import notify_reply
-
-                notify_reply.delay_on_commit(comment.pk)
-        elif action in (ModerationAction.REMOVE, ModerationAction.BAN):
-            comment.status, comment.status_reason = Comment.Status.REMOVED, reason[:300]
-        else:
-            raise ValueError(f"Unknown moderation action {action!r}.")
-        comment.save(update_fields=["status", "status_reason", "flag_count"])
+        try:
+            if approve:
+                comment.transition_to(
+                    Comment.Status.VISIBLE, reason="", when=Q(flag_count=comment.flag_count), flag_count=0
+                )
+            else:
+                comment.transition_to(Comment.Status.REMOVED, reason=reason)
+        except StaleComment:
+            raise CommentRefused(
+                _("This comment changed after you opened it. Look at it again before deciding."),
+                status=409,
+            ) from None
         AuditEntry.record(
             f"comment.{'approved' if action == ModerationAction.APPROVE else 'removed'}",
             actor=moderator,
@@ -334,7 +367,9 @@ def comment_moderate(*, comment: Comment, moderator: Any, action: str, reason: s
                 reason=reason,
                 user_id=author.pk,
             )
-    return comment
+    # A reply held on arrival sent no email then; it goes out now it is public.
+    held_on_arrival = from_status == Comment.Status.HELD and from_reason in HELD_ON_ARRIVAL
+    return Moderation(comment=comment, notify_reply=approve and held_on_arrival and bool(comment.parent_id))
 
 
 def comment_notify_reply(*, comment: Comment) -> bool:

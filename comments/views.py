@@ -29,6 +29,7 @@ from .services import (
     comment_permission_problem,
     comment_post,
 )
+from .tasks import notify_reply
 from .thread import make_node
 
 
@@ -102,6 +103,8 @@ def post(request: HttpRequest, article_id: int) -> HttpResponse:
         )
     except CommentRefused as error:
         return _refused(request, error, article=article, form=form, template=template)
+    if comment.is_public_reply:
+        notify_reply.delay_on_commit(comment.pk)
 
     if comment.status == Comment.Status.HELD:
         message = _("Thanks! Your comment will appear once a moderator has looked at it.")

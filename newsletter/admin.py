@@ -15,6 +15,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.csp import CSP
 
+from newsroom.admin import ChangedFieldsOnlyAdmin
+
 from . import services
 from .models import Delivery, Subscriber
 
@@ -27,28 +29,29 @@ def _day_from(request: HttpRequest) -> dt.date:
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(ChangedFieldsOnlyAdmin):
     list_display = ["email", "channel", "status", "send_hour", "timezone", "confirmed_at", "status_reason"]
     list_filter = ["channel", "status", "topics"]
     search_fields = ["email", "line_user_id", "user__email"]
     filter_horizontal = ["topics"]
     raw_id_fields = ["user"]
-    readonly_fields = ["created_at", "confirmed_at", "confirmation_sent_at"]
+    # The status changes only through the actions (Subscriber.transition_to): a change form
+    # loaded before a reader unsubscribed must not be able to subscribe them again.
+    readonly_fields = ["status", "status_reason", "created_at", "confirmed_at", "confirmation_sent_at"]
     actions = ["pause", "resume"]
     change_list_template = "admin/newsletter/subscriber/change_list.html"
 
     @admin.action(description="Pause the selected subscriptions")
     def pause(self, request: HttpRequest, queryset) -> None:
-        n = queryset.filter(status=Subscriber.Status.CONFIRMED).update(
-            status=Subscriber.Status.PAUSED, status_reason=f"paused by {request.user}"
-        )
+        reason = f"paused by {request.user}"
+        confirmed = queryset.filter(status=Subscriber.Status.CONFIRMED)
+        n = sum(services.subscriber_pause(subscriber=s, reason=reason) for s in confirmed)
         self.message_user(request, f"Paused {n} subscriptions.")
 
     @admin.action(description="Resume the selected paused subscriptions")
     def resume(self, request: HttpRequest, queryset) -> None:
-        n = queryset.filter(status=Subscriber.Status.PAUSED).update(
-            status=Subscriber.Status.CONFIRMED, status_reason=""
-        )
+        paused = queryset.filter(status=Subscriber.Status.PAUSED)
+        n = sum(services.subscriber_resume(subscriber=s) for s in paused)
         self.message_user(request, f"Resumed {n} subscriptions.")
 
     def get_urls(self):

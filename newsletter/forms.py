@@ -33,6 +33,10 @@ class SubscribeForm(forms.Form):
 
 
 class PreferencesForm(forms.ModelForm):
+    """A subscriber's own settings. Saving writes only these columns (and the topics), never
+    the status: the row was read when the page loaded, and a one-click unsubscribe or a
+    pause that landed since must not be undone by the form's stale copy."""
+
     timezone = forms.ChoiceField(label=_("Timezone"))
 
     class Meta:
@@ -40,6 +44,16 @@ class PreferencesForm(forms.ModelForm):
         fields = ["channel", "slack_webhook_url", "line_user_id", "topics", "send_hour", "timezone"]
         widgets = {"topics": forms.CheckboxSelectMultiple}
         labels = {"send_hour": _("Send at (hour, 0–23, your time)")}
+
+    # The form's own columns; topics is many-to-many and saved by save_m2m().
+    COLUMNS = ["channel", "slack_webhook_url", "line_user_id", "send_hour", "timezone"]
+
+    def save(self, commit: bool = True) -> Subscriber:
+        subscriber = super().save(commit=False)
+        if commit:
+            subscriber.save(update_fields=self.COLUMNS)
+            self.save_m2m()
+        return subscriber
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 import zoneinfo
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -55,6 +57,11 @@ def validate_line_user_id(value: str) -> None:
         raise ValidationError(_("A LINE user id is a U followed by 32 hex digits."), code="line")
 
 
+class StaleSubscriber(Exception):
+    """The subscriber's status changed in the database since it was read (an unsubscribe, a
+    confirmation or a pause got there first). Nothing was written; re-read before deciding."""
+
+
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def confirmed(self) -> SubscriberQuerySet:
         return self.filter(status=Subscriber.Status.CONFIRMED)
@@ -97,6 +104,15 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
+    # Which status may follow which. pending → pending is a re-sent confirmation; unsubscribed
+    # → pending is a fresh double opt-in. Nothing but that opt-in leaves unsubscribed.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING: frozenset({Status.PENDING, Status.CONFIRMED, Status.UNSUBSCRIBED}),
+        Status.CONFIRMED: frozenset({Status.PAUSED, Status.UNSUBSCRIBED}),
+        Status.PAUSED: frozenset({Status.CONFIRMED, Status.UNSUBSCRIBED}),
+        Status.UNSUBSCRIBED: frozenset({Status.PENDING}),
+    }
+
     objects = SubscriberQuerySet.as_manager()
 
     class Meta:
@@ -122,6 +138,46 @@ class Subscriber(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def transition_to(
+        self, status: str, *, reason: str = "", expected: Iterable[str] = (), **changes: Any
+    ) -> None:
+        """The one door for a status change, as one compare-and-set in the database:
+
+        UPDATE … SET status, status_reason, <changes> WHERE pk = … AND status IN (<expected>)
+
+        `expected` defaults to the status read into this object; a caller whose move is right
+        from several statuses (unsubscribing) names them all. Raises ValueError for a move
+        TRANSITIONS forbids and StaleSubscriber when the row no longer holds an expected
+        status; either way nothing is written and this object is unchanged. On success this
+        object holds what was written.
+        """
+        expected = frozenset(expected) or frozenset({self.status})
+        for current in expected:
+            if status not in self.TRANSITIONS.get(current, frozenset()):
+                raise ValueError(f"A subscriber cannot go from {current!r} to {status!r}.")
+        values = {"status": status, "status_reason": reason[:300], **changes}
+        if not Subscriber.objects.filter(pk=self.pk, status__in=expected).update(**values):
+            raise StaleSubscriber(
+                f"Subscriber {self.pk} is no longer {'/'.join(sorted(expected))}; nothing was written."
+            )
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def transition(self, status: str, *, expected: Iterable[str], **changes: Any) -> int:
+        """The one door for a delivery's status, for one row or a batch: a compare-and-set
+
+        UPDATE … SET status, <changes> WHERE <this queryset> AND status IN (<expected>)
+
+        returning how many rows moved; rows another worker or an operator moved first are
+        left alone. Raises ValueError for a move Delivery.TRANSITIONS forbids."""
+        expected = frozenset(expected)
+        for current in expected:
+            if status not in Delivery.TRANSITIONS.get(current, frozenset()):
+                raise ValueError(f"A delivery cannot go from {current!r} to {status!r}.")
+        return self.filter(status__in=expected).update(status=status, **changes)
 
 
 class Delivery(models.Model):
@@ -149,6 +205,15 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Set on a temporary failure; the beat task retries the delivery once this has passed.
     next_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    # claimed → sent/skipped/failed when the send is done; failed → claimed when a retry
+    # claims it; claimed/failed → failed when recovered or released for another try.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.CLAIMED: frozenset({Status.SENT, Status.SKIPPED, Status.FAILED}),
+        Status.FAILED: frozenset({Status.CLAIMED, Status.FAILED}),
+    }
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-digest_date", "subscriber"]

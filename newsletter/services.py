@@ -33,12 +33,14 @@ from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import batched
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Prefetch
+from django.db.models import Exists, F, OuterRef, Prefetch, Value
+from django.db.models.functions import Concat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -55,7 +57,7 @@ from .channels import (
     FailureKind,
     Recipient,
 )
-from .models import Delivery, Subscriber
+from .models import Delivery, StaleSubscriber, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -135,12 +137,13 @@ def subscriber_subscribe(*, email: str, topics: Iterable[Topic] = (), user=None)
             and now - subscriber.confirmation_sent_at < cooldown
         ):
             return
-        subscriber.status = Subscriber.Status.PENDING
-        subscriber.status_reason = ""
-        subscriber.confirmation_sent_at = now
+        changes: dict[str, Any] = {"confirmation_sent_at": now}
         if user is not None and getattr(user, "email", "").lower() == email:
-            subscriber.user = user
-        subscriber.save()
+            changes["user"] = user
+        try:
+            subscriber.transition_to(Subscriber.Status.PENDING, **changes)
+        except StaleSubscriber:
+            return  # confirmed or unsubscribed since the read above (SQLite has no row lock)
         subscriber.topics.set(list(topics))
         transaction.on_commit(lambda: _send_confirmation(subscriber))
 
@@ -162,32 +165,60 @@ def _send_confirmation(subscriber: Subscriber) -> None:
 
 
 def subscriber_confirm(*, token: str) -> Subscriber:
-    """Confirm a pending subscription. Confirming twice is harmless; a link for an address
-    that has since unsubscribed does not bring it back (InvalidToken)."""
+    """Confirm a pending subscription (pending → confirmed, compare-and-set). Confirming twice
+    is harmless; a link for an address that has unsubscribed, even while the link was being
+    clicked, does not bring it back (InvalidToken)."""
     subscriber = subscriber_from_token(token=token, purpose="confirm")
     if subscriber.status == Subscriber.Status.PENDING:
-        subscriber.status = Subscriber.Status.CONFIRMED
-        subscriber.confirmed_at = timezone.now()
-        subscriber.save(update_fields=["status", "confirmed_at"])
-    elif subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        try:
+            subscriber.transition_to(Subscriber.Status.CONFIRMED, confirmed_at=timezone.now())
+        except StaleSubscriber:
+            subscriber.refresh_from_db()  # an unsubscribe or another click got there first
+    if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
         raise InvalidToken("This link is invalid or has expired.")
     return subscriber
 
 
-def subscriber_unsubscribe(*, subscriber: Subscriber, reason: str = "") -> None:
-    """Stop all deliveries. Idempotent."""
-    Subscriber.objects.filter(pk=subscriber.pk).update(
-        status=Subscriber.Status.UNSUBSCRIBED, status_reason=reason[:300]
-    )
-    subscriber.status = Subscriber.Status.UNSUBSCRIBED
+# Every status a subscriber can unsubscribe from: the reader's "stop" wins over whatever
+# happened since the page or email was loaded.
+_SUBSCRIBED = (Subscriber.Status.PENDING, Subscriber.Status.CONFIRMED, Subscriber.Status.PAUSED)
 
 
-def subscriber_resume(*, subscriber: Subscriber) -> None:
-    """A paused subscriber who saves their preferences again (e.g. a new webhook) resumes."""
-    if subscriber.status == Subscriber.Status.PAUSED:
-        subscriber.status = Subscriber.Status.CONFIRMED
-        subscriber.status_reason = ""
-        subscriber.save(update_fields=["status", "status_reason"])
+def subscriber_unsubscribe(*, subscriber: Subscriber, reason: str = "") -> bool:
+    """Stop all deliveries, from whichever status the row holds now (RFC 8058 one-click,
+    the unsubscribe page). Idempotent: False when it was already unsubscribed."""
+    try:
+        subscriber.transition_to(Subscriber.Status.UNSUBSCRIBED, reason=reason, expected=_SUBSCRIBED)
+    except StaleSubscriber:
+        subscriber.refresh_from_db()  # already unsubscribed
+        return False
+    return True
+
+
+def subscriber_resume(*, subscriber: Subscriber) -> bool:
+    """A paused subscriber who saves their preferences again (e.g. a new webhook), or whom an
+    operator resumes, is confirmed again: paused → confirmed only, so an unsubscribe that
+    lands meanwhile wins. Returns whether it resumed."""
+    if subscriber.status != Subscriber.Status.PAUSED:
+        return False
+    try:
+        subscriber.transition_to(Subscriber.Status.CONFIRMED)
+    except StaleSubscriber:
+        return False
+    return True
+
+
+def subscriber_pause(*, subscriber: Subscriber, reason: str) -> bool:
+    """Stop deliveries to a confirmed subscriber until they (or an operator) resume: a hard
+    delivery failure or an operator's decision. Confirmed → paused only, so it never
+    overrides an unsubscribe. Returns whether it paused."""
+    try:
+        subscriber.transition_to(
+            Subscriber.Status.PAUSED, reason=reason, expected=[Subscriber.Status.CONFIRMED]
+        )
+    except StaleSubscriber:
+        return False
+    return True
 
 
 # --- The digest -------------------------------------------------------------------------
@@ -282,18 +313,26 @@ def due_subscribers(*, now: dt.datetime) -> dict[dt.date, list[int]]:
     return {day: ids for day, ids in due.items() if ids}
 
 
-def digest_schedule(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """The beat's job: queue retries that are due, recover stale LINE claims, and fan out
-    today's deliveries in chunks. Safe to run twice at once: the claim decides who sends."""
-    from .tasks import deliver_digest_chunk, retry_delivery
+@dataclass
+class DigestPlan:
+    """What the beat should queue now: failed deliveries due for a retry and chunks of due
+    subscribers for each local date. newsletter/tasks.py does the queueing."""
 
+    retry_ids: list[int] = field(default_factory=list)
+    chunks: list[tuple[list[int], dt.date]] = field(default_factory=list)
+    recovered: int = 0
+
+
+def digest_schedule(*, now: dt.datetime | None = None) -> DigestPlan:
+    """The beat's job: recover stale LINE claims, and list the retries that are due and
+    today's deliveries in chunks for the caller to queue. Safe to run twice at once: the
+    claim decides who sends."""
     now = now or timezone.now()
     stale = now - dt.timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_SECONDS)
     # Only LINE: its retry key makes the re-send harmless. See the module docstring.
-    recovered = Delivery.objects.filter(
-        status=Delivery.Status.CLAIMED, channel=Subscriber.Channel.LINE, claimed_at__lt=stale
-    ).update(
-        status=Delivery.Status.FAILED,
+    recovered = Delivery.objects.filter(channel=Subscriber.Channel.LINE, claimed_at__lt=stale).transition(
+        Delivery.Status.FAILED,
+        expected=[Delivery.Status.CLAIMED],
         next_retry_at=now,
         error="The worker stopped mid-send; re-sending with the same LINE retry key.",
     )
@@ -302,14 +341,12 @@ def digest_schedule(*, now: dt.datetime | None = None) -> dict[str, int]:
             "pk", flat=True
         )
     )
-    for delivery_id in retry_ids:
-        retry_delivery.delay_on_commit(delivery_id)
-    chunks = 0
-    for day, ids in due_subscribers(now=now).items():
-        for chunk in batched(ids, settings.NEWSLETTER_CHUNK_SIZE, strict=False):
-            deliver_digest_chunk.delay_on_commit(list(chunk), day.isoformat())
-            chunks += 1
-    return {"chunks": chunks, "retries": len(retry_ids), "recovered": recovered}
+    chunks = [
+        (list(chunk), day)
+        for day, ids in due_subscribers(now=now).items()
+        for chunk in batched(ids, settings.NEWSLETTER_CHUNK_SIZE, strict=False)
+    ]
+    return DigestPlan(retry_ids=retry_ids, chunks=chunks, recovered=recovered)
 
 
 # --- Delivery ---------------------------------------------------------------------------
@@ -446,13 +483,11 @@ def deliveries_send(
         # attempted are released for the next beat run; the one in flight stays claimed.
         _mark(sent, Delivery.Status.SENT, now=now)
         _mark(skipped, Delivery.Status.SKIPPED, now=now)
-        unattempted = Delivery.objects.filter(
-            pk__in=[d.pk for d in deliveries[attempted:]], status=Delivery.Status.CLAIMED
-        )
+        unattempted = Delivery.objects.filter(pk__in=[d.pk for d in deliveries[attempted:]])
         # A fresh claim is simply dropped; a retry keeps its row (and LINE retry key) and
         # goes back in the retry queue.
-        unattempted.filter(attempts=0).delete()
-        unattempted.update(status=Delivery.Status.FAILED, next_retry_at=now)
+        unattempted.filter(attempts=0, status=Delivery.Status.CLAIMED).delete()
+        unattempted.transition(Delivery.Status.FAILED, expected=[Delivery.Status.CLAIMED], next_retry_at=now)
         raise
     _mark(sent, Delivery.Status.SENT, now=now)
     _mark(skipped, Delivery.Status.SKIPPED, now=now)
@@ -462,8 +497,9 @@ def deliveries_send(
 def _mark(ids: list[int], status: str, *, now: dt.datetime) -> None:
     """Close claimed rows in one UPDATE."""
     for group in batched(ids, 500, strict=False):
-        Delivery.objects.filter(pk__in=group, status=Delivery.Status.CLAIMED).update(
-            status=status,
+        Delivery.objects.filter(pk__in=group).transition(
+            status,
+            expected=[Delivery.Status.CLAIMED],
             sent_at=now if status == Delivery.Status.SENT else None,
             attempts=F("attempts") + 1,
             error="",
@@ -486,13 +522,16 @@ def _record_failure(*, delivery: Delivery, error: ChannelError, now: dt.datetime
         )
     elif kind == FailureKind.AMBIGUOUS:
         message += " — it may have been delivered; release it in the admin to send again."
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=Delivery.Status.FAILED, attempts=attempts, error=message[:2000], next_retry_at=next_retry_at
+    Delivery.objects.filter(pk=delivery.pk).transition(
+        Delivery.Status.FAILED,
+        expected=[Delivery.Status.CLAIMED],
+        attempts=F("attempts") + 1,
+        error=message[:2000],
+        next_retry_at=next_retry_at,
     )
     if kind == FailureKind.HARD:
-        Subscriber.objects.filter(pk=delivery.subscriber_id).update(
-            status=Subscriber.Status.PAUSED, status_reason=f"{delivery.channel}: {error}"[:300]
-        )
+        # Only a confirmed subscriber is paused: one who unsubscribed mid-send stays unsubscribed.
+        subscriber_pause(subscriber=delivery.subscriber, reason=f"{delivery.channel}: {error}")
     logger.warning("digest delivery %s failed (%s): %s", delivery.pk, kind, error)
 
 
@@ -501,9 +540,9 @@ def delivery_retry(*, delivery_id: int, now: dt.datetime | None = None) -> Deliv
     so a retry queued twice runs once. Too late (after the next local day) or no longer
     subscribed: the row stays failed."""
     now = now or timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.FAILED, next_retry_at__lte=now
-    ).update(status=Delivery.Status.CLAIMED, next_retry_at=None, claimed_at=now)
+    claimed = Delivery.objects.filter(pk=delivery_id, next_retry_at__lte=now).transition(
+        Delivery.Status.CLAIMED, expected=[Delivery.Status.FAILED], next_retry_at=None, claimed_at=now
+    )
     if not claimed:
         return DeliveryReport()
     delivery = (
@@ -514,8 +553,10 @@ def delivery_retry(*, delivery_id: int, now: dt.datetime | None = None) -> Deliv
     too_late = now.date() > delivery.digest_date + dt.timedelta(days=1)
     if delivery.subscriber.status != Subscriber.Status.CONFIRMED or too_late:
         why = "too late to send" if too_late else f"subscription is {delivery.subscriber.status}"
-        Delivery.objects.filter(pk=delivery_id).update(
-            status=Delivery.Status.FAILED, error=f"{delivery.error}\nGave up: {why}."[:2000]
+        Delivery.objects.filter(pk=delivery_id).transition(
+            Delivery.Status.FAILED,
+            expected=[Delivery.Status.CLAIMED],
+            error=f"{delivery.error}\nGave up: {why}."[:2000],
         )
         return DeliveryReport()
     return deliveries_send(deliveries=[delivery], now=now)
@@ -526,12 +567,12 @@ def delivery_release(*, delivery: Delivery, now: dt.datetime | None = None) -> b
     Queued for the next beat run; sent deliveries cannot be released."""
     now = now or timezone.now()
     return bool(
-        Delivery.objects.filter(
-            pk=delivery.pk, status__in=[Delivery.Status.CLAIMED, Delivery.Status.FAILED]
-        ).update(
-            status=Delivery.Status.FAILED,
+        Delivery.objects.filter(pk=delivery.pk).transition(
+            Delivery.Status.FAILED,
+            expected=[Delivery.Status.CLAIMED, Delivery.Status.FAILED],
             next_retry_at=now,
-            error=f"{delivery.error}\nReleased by an operator.",
+            # Appended in the database: a failure recorded since the admin page loaded stays.
+            error=Concat(F("error"), Value("\nReleased by an operator.")),
         )
     )
 

@@ -12,8 +12,14 @@ from . import services
 
 @shared_task
 def schedule_digests() -> dict[str, int]:
-    """Beat, every 15 minutes: queue due retries and fan out today's deliveries in chunks."""
-    return services.digest_schedule()
+    """Beat, every 15 minutes: queue due retries and fan out today's deliveries in chunks,
+    each sent once the scheduler's writes have committed."""
+    plan = services.digest_schedule()
+    for delivery_id in plan.retry_ids:
+        retry_delivery.delay_on_commit(delivery_id)
+    for subscriber_ids, day in plan.chunks:
+        deliver_digest_chunk.delay_on_commit(subscriber_ids, day.isoformat())
+    return {"chunks": len(plan.chunks), "retries": len(plan.retry_ids), "recovered": plan.recovered}
 
 
 @shared_task

@@ -1,4 +1,6 @@
-"""Shared fixtures: the named cast for permissions, and ready-made articles."""
+"""Shared fixtures: the named cast for permissions, ready-made articles, and the plumbing
+several test packages need (eager Celery, the loopback feed server, fast password hashing,
+unhashed static files, a Chromium browser). Test data itself is built by tests/factories.py."""
 
 from __future__ import annotations
 
@@ -30,8 +32,34 @@ def reader(db):
 
 
 @pytest.fixture
+def commenter(reader):
+    """The reader, verified and past the new-account hold: may comment straight away."""
+    return factories.verify(reader)
+
+
+@pytest.fixture
+def other_commenter(db):
+    return factories.make_commenter(email="other@example.com", display_name="Olive Other")
+
+
+@pytest.fixture
 def published_article(db):
     return factories.make_published_article()
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """The real hasher costs ~0.3 s per user; tests about other things hash with MD5."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def plain_static(settings):
+    """Unhashed static file names: the admin and the live server work without the manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +102,36 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
 
 
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium driven through Playwright (tests marked `browser`)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous code, so Django's async-safety guard does not apply to them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        from tests.processes import close_broken_connections
+
+        close_broken_connections()  # in the context the test body will run in
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """One browser tab, patient enough for a live server on a busy CI machine."""
+    tab = browser.new_page()
+    tab.set_default_timeout(15_000)
+    return tab
+
+
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(django_test_environment):
     """Pages link hashed static files (whitenoise's manifest), so collect them once per run."""
@@ -99,7 +157,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def _clean_page_cache():
-    """Empty the cache around every test: a page cached by an earlier test (articles/pagecache.py)
+    """Empty the cache around every test: a page cached by an earlier test (newsroom/pagecache.py)
     would describe rows that were rolled back, and on_commit invalidation never fires inside
     a test's transaction. Use django_capture_on_commit_callbacks(execute=True) to test it."""
     from django.core.cache import cache

@@ -1,15 +1,23 @@
-"""Plain factory functions for test data: each returns a saved, valid row."""
+"""Plain factory functions for test data: each returns a saved, valid row.
+
+The one home of test-data builders (users and commenters, sources, articles, summaries,
+newsletter subscribers). Pytest fixtures live in the conftest.py files and call these.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import user_mark_email_verified
 from articles.models import KEY_POINT_HEADINGS, Article, Source, Summary, Topic
+from newsletter.models import Subscriber
 
 _seq = itertools.count(1)
 
@@ -34,6 +42,19 @@ def make_user(
     if group:
         user.groups.add(Group.objects.get(name=group))
     return user
+
+
+def verify(user: User, *, age_days: int = 30) -> User:
+    """Mark the user's email verified and the account `age_days` old (past the new-account hold)."""
+    user_mark_email_verified(user=user)
+    user.date_joined = timezone.now() - dt.timedelta(days=age_days)
+    user.save(update_fields=["date_joined"])
+    return user
+
+
+def make_commenter(*, age_days: int = 30, **extra: Any) -> User:
+    """A reader who may comment: email verified, account past the new-account hold."""
+    return verify(make_user(**extra), age_days=age_days)
 
 
 def make_topic(name: str | None = None) -> Topic:
@@ -117,3 +138,32 @@ def make_review_article(*, summary: dict[str, Any] | None = None, **fields: Any)
     article = make_article(status=Article.Status.IN_REVIEW, **fields)
     Summary.create_version(article=article, **summary_fields(**(summary or {})))
     return article
+
+
+def publish(
+    *,
+    title: str,
+    topics: Iterable[Topic] = (),
+    ago: dt.timedelta = dt.timedelta(hours=1),
+    **fields: Any,
+) -> Article:
+    """A published article with an approved summary, put on the site `ago` before now."""
+    article = make_published_article(title=title, **fields)
+    article.published_on_site_at = timezone.now() - ago
+    article.save(update_fields=["published_on_site_at"])
+    article.topics.set(topics)
+    return article
+
+
+def make_subscriber(**fields: Any) -> Subscriber:
+    """A newsletter subscriber, confirmed unless `status` says otherwise."""
+    topics = fields.pop("topics", [])
+    fields.setdefault("email", f"subscriber{next(_seq)}@example.com")
+    fields.setdefault("status", Subscriber.Status.CONFIRMED)
+    fields.setdefault("send_hour", 7)
+    fields.setdefault("timezone", "UTC")
+    if fields["status"] == Subscriber.Status.CONFIRMED:
+        fields.setdefault("confirmed_at", timezone.now())
+    subscriber = Subscriber.objects.create(**fields)
+    subscriber.topics.set(topics)
+    return subscriber

@@ -16,6 +16,7 @@ from articles.ingest import sources as source_services
 from articles.ingest.parse import FeedError
 from articles.ingest.tasks import fetch_source
 from articles.models import FetchAttempt, Source
+from newsroom.admin import ChangedFieldsOnlyAdmin
 
 
 class OpmlImportForm(forms.Form):
@@ -55,7 +56,7 @@ class PausedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(ChangedFieldsOnlyAdmin):
     list_display = [
         "name",
         "health",

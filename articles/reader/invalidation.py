@@ -15,7 +15,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from articles.models import Article, Summary, Topic, article_state_changed
-from comments.models import Comment
+from comments.models import Comment, comment_state_changed
 from newsroom.pagecache import invalidate_pages
 
 
@@ -63,6 +63,12 @@ def comment_changed(sender: type[Comment], instance: Comment, **kwargs: Any) -> 
     # cached copies expire (PAGE_CACHE_SECONDS), so a lively discussion cannot flush the site.
     path = instance.article.get_absolute_url()
     transaction.on_commit(lambda: invalidate_pages(path=path))
+
+
+@receiver(comment_state_changed, sender=Comment)
+def comment_state_written(sender: type[Comment], comment: Comment, **kwargs: Any) -> None:
+    """A moderation decision, an edit or a deletion, written by Comment.transition_to."""
+    comment_changed(sender, instance=comment)
 
 
 @receiver([post_save, post_delete], sender=Topic)

@@ -1,8 +1,11 @@
-"""The account tests share the discussion tests' fixtures (commenters, fresh cache, eager tasks)."""
+"""Account tests: fast password hashing, and emails (verification, replies) sent in-process.
 
-from tests.comments.conftest import (  # noqa: F401 - fixtures are found by name
-    _fast_password_hashing,
-    _fresh_cache_and_eager_tasks,
-    commenter,
-    other_commenter,
-)
+The cast (reader, commenter, other_commenter, editor) comes from tests/conftest.py.
+"""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_eager_tasks(fast_passwords, eager_celery):
+    pass

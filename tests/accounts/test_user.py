@@ -18,6 +18,7 @@ def test_email_is_the_login_and_is_stored_lower_case(db):
 def test_a_user_without_email_cannot_be_created(db):
     with pytest.raises(ValueError):
         User.objects.create_user(email="", password="x")
+    assert not User.objects.exists()
 
 
 def test_public_name_never_shows_the_full_email(db):

@@ -5,18 +5,17 @@ import os
 import re
 import subprocess
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core import mail
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
 from comments.models import Comment
 from comments.services import comment_post
-from newsroom.client_ip import client_ip
 
 PASSWORD = "a long and unusual passphrase 42"
 
@@ -70,32 +69,23 @@ def test_repeated_failed_logins_are_rate_limited_even_with_the_right_password(cl
         reverse("account_login"), {"login": reader.email, "password": "correct horse battery"}
     )
     assert "_auth_user_id" not in client.session
-    assert response.status_code in (200, 429)
-    assert "Too many failed login attempts" in response.content.decode()
+    # The login form comes back with the refusal on it (not a bare error page).
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Too many failed login attempts" in html and 'name="password"' in html
 
 
 def test_the_admin_login_goes_through_allauth(client, db):
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("account_login"))
-    assert "next=%2Fadmin%2F" in response["Location"] or "next=/admin/" in response["Location"]
+    location = urlsplit(response["Location"])
+    assert location.path == reverse("account_login")
+    assert parse_qs(location.query)["next"] == ["/admin/"]
 
 
 def test_a_logged_in_reader_without_staff_is_refused_by_the_admin(client, reader):
     client.force_login(reader)
     assert client.get("/admin/login/").status_code == 403
-
-
-@override_settings(ALLAUTH_TRUSTED_PROXY_COUNT=1)
-def test_the_client_ip_trusts_only_the_configured_proxy_hops():
-    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7", REMOTE_ADDR="10.0.0.1")
-    assert client_ip(request) == "198.51.100.7"  # the spoofed first entry is ignored
-
-
-def test_without_trusted_proxies_forwarded_headers_are_ignored():
-    assert settings.ALLAUTH_TRUSTED_PROXY_COUNT == settings.TRUSTED_PROXY_COUNT == 0
-    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="6.6.6.6", REMOTE_ADDR="10.0.0.1")
-    assert client_ip(request) == "10.0.0.1"
 
 
 def _settings_in_subprocess(**env: str) -> subprocess.CompletedProcess:

@@ -4,13 +4,12 @@ poll → store → extract → summarise (offline backend) → review or auto-pu
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.utils.html import escape
 
 from articles.ingest import tasks as ingest_tasks
 from articles.models import Article, AuditEntry, Summary
 from tests import factories
-from tests.fakes.feed_server import Route, rss, serve
+from tests.fakes.feed_server import Route, rss
 
 PARAGRAPHS = [
     "The harbour authority said on Monday that it will electrify all twelve container cranes by 2029.",
@@ -31,15 +30,14 @@ PAGE = (
 
 
 @pytest.fixture
-def news_site(settings, transactional_db, eager_celery):
-    cache.clear()
-    for server in serve(settings):
-        server.routes["/robots.txt"] = Route(body=b"User-agent: *\nAllow: /\n", content_type="text/plain")
-        server.routes["/news/cranes"] = Route(body=PAGE, content_type="text/html; charset=utf-8")
-        server.routes["/feed.xml"] = Route(
-            body=rss([("Port electrifies its cranes", server.url("/news/cranes"))])
-        )
-        yield server
+def news_site(transactional_db, eager_celery, feed_server):
+    """A news site on loopback: a feed with one story, its page, and a robots.txt allowing both."""
+    feed_server.routes["/robots.txt"] = Route(body=b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    feed_server.routes["/news/cranes"] = Route(body=PAGE, content_type="text/html; charset=utf-8")
+    feed_server.routes["/feed.xml"] = Route(
+        body=rss([("Port electrifies its cranes", feed_server.url("/news/cranes"))])
+    )
+    return feed_server
 
 
 def test_a_new_feed_entry_becomes_a_grounded_summary_waiting_for_review(news_site):

@@ -24,25 +24,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still plain synchronous code, so Django's async-safety guard does not apply to them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        from tests.processes import close_broken_connections
-
-        close_broken_connections()  # in the context the test body will run in
-        yield browser
-        browser.close()
-
-
 def _log_in(page, base_url: str, email: str, password: str) -> None:
     page.goto(f"{base_url}/admin/login/?next=/admin/")
     # The admin's own form says "username"; routed through allauth it says "login".

@@ -8,6 +8,8 @@ import shutil
 import pytest
 from django.core import mail
 
+from tests import factories
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed"),
@@ -17,44 +19,13 @@ pytestmark = [
 PASSWORD = "a long and unusual passphrase 42"
 
 
-@pytest.fixture
-def page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by
-    # the test itself (not the server) are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        from tests.processes import close_broken_connections
-
-        close_broken_connections()  # in the context the test body will run in
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-
-
-def test_a_new_reader_signs_up_verifies_comments_and_replies(live_server, settings, page):
-    from django.core.cache import cache
-
-    from tests.factories import make_published_article
-
-    cache.clear()  # no rate-limit counters left over from an earlier run
-
+def test_a_new_reader_signs_up_verifies_comments_and_replies(live_server, settings, plain_static, page):
     settings.COMMENT_HOLD_ACCOUNT_AGE_HOURS = 0  # a brand-new account, posting straight away
-    # The live server serves static files from the source folders, without collectstatic's hashed names.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     failed: list[str] = []
     page.on(
         "response", lambda r: failed.append(r.url) if r.status >= 400 and "favicon" not in r.url else None
     )
-    article = make_published_article(title="Council approves the light-rail line")
+    article = factories.make_published_article(title="Council approves the light-rail line")
     article_url = live_server.url + article.get_absolute_url()
 
     page.goto(article_url)

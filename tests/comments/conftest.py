@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from tests.comments.helpers import make_commenter, verify
+from tests.factories import make_commenter, verify
 
 
 @pytest.fixture(autouse=True)

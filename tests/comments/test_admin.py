@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
 
 from articles.models import AuditEntry
 from comments.models import Comment
 from comments.services import comment_flag, comment_post
-from tests.comments.helpers import make_commenter
+from tests.factories import make_commenter
 
 CHANGELIST = reverse("admin:comments_comment_changelist")
 
@@ -82,6 +83,38 @@ def test_editors_can_read_comments_but_not_moderate(client, editor, thread):
 def test_other_staff_cannot_open_the_comment_admin(client, other_staff, thread):
     client.force_login(other_staff)
     assert client.get(CHANGELIST).status_code == 403
+
+
+def test_approving_a_held_reply_from_the_queue_sends_the_reply_email_then(
+    client, moderator, commenter, published_article, django_capture_on_commit_callbacks
+):
+    top = comment_post(user=commenter, article=published_article, body="Top")
+    held = comment_post(user=make_commenter(age_days=0), article=published_article, body="held", parent=top)
+    client.force_login(moderator)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(CHANGELIST, {"action": "approve", ACTION_CHECKBOX_NAME: [held.pk]})
+    assert [m.to for m in mail.outbox] == [[commenter.email]]
+
+
+@override_settings(COMMENT_FLAG_HIDE_THRESHOLD=1)
+def test_approving_a_reply_hidden_by_flags_does_not_email_twice(
+    client, moderator, commenter, other_commenter, published_article, django_capture_on_commit_callbacks
+):
+    top = comment_post(user=commenter, article=published_article, body="Top")
+    client.force_login(other_commenter)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("comments:post", args=[published_article.pk]), {"body": "reply", "parent": top.pk}
+        )
+    reply = Comment.objects.get(body="reply")
+    comment_flag(comment=reply, user=commenter)
+    assert reply.status == Comment.Status.HELD
+    client.force_login(moderator)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(CHANGELIST, {"action": "approve", ACTION_CHECKBOX_NAME: [reply.pk]})
+    reply.refresh_from_db()
+    assert reply.status == Comment.Status.VISIBLE
+    assert len(mail.outbox) == 1
 
 
 @override_settings(COMMENT_FLAG_HIDE_THRESHOLD=1)

@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from comments.rendering import ALLOWED_TAGS, count_links, render_body
 from comments.services import comment_post
-from tests.comments.helpers import make_commenter
+from tests.factories import make_commenter
 
 # Each payload must come out with no executable markup: no script, no event handler,
 # no javascript:/vbscript:/data: URL, no SVG/MathML/iframe/object, no style.

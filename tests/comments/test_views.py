@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -11,7 +12,7 @@ from articles.models import Article
 from comments.models import Comment
 from comments.services import ModerationAction, comment_moderate, comment_post
 from tests import factories
-from tests.comments.helpers import make_commenter
+from tests.factories import make_commenter
 
 JSON = {"HTTP_ACCEPT": "application/json"}
 
@@ -183,6 +184,50 @@ def test_a_flag_is_counted_once_per_reader(logged_in, other_commenter, published
     theirs.refresh_from_db()
     assert theirs.flag_count == 1
     assert "Flagged" in logged_in.get(published_article.get_absolute_url()).content.decode()
+
+
+def test_a_reply_emails_the_parent_author_once(
+    client, commenter, other_commenter, published_article, django_capture_on_commit_callbacks
+):
+    top = comment_post(user=commenter, article=published_article, body="Top")
+    client.force_login(other_commenter)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(post_url(published_article), {"body": "A reply to you", "parent": top.pk})
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [commenter.email]
+    assert "Olive Other replied" in message.subject
+    assert "A reply to you" in message.body
+    assert f"#comment-{top.replies.get().pk}" in message.body
+
+
+def test_no_reply_email_when_notifications_are_off_or_replying_to_oneself(
+    client, commenter, other_commenter, published_article, django_capture_on_commit_callbacks
+):
+    top = comment_post(user=commenter, article=published_article, body="Top")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        client.force_login(commenter)
+        client.post(post_url(published_article), {"body": "Replying to myself", "parent": top.pk})
+        commenter.notify_replies = False
+        commenter.save()
+        client.force_login(other_commenter)
+        client.post(post_url(published_article), {"body": "Reply", "parent": top.pk})
+    # Only the notification callbacks: the page cache also invalidates on commit.
+    notifications = [c for c in callbacks if "notify_reply" in repr(c)]
+    assert len(notifications) == 2  # both replies queued a notification; neither was sent
+    assert mail.outbox == []
+
+
+def test_a_held_reply_sends_no_email(
+    client, commenter, published_article, django_capture_on_commit_callbacks
+):
+    top = comment_post(user=commenter, article=published_article, body="Top")
+    client.force_login(make_commenter(age_days=0))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        client.post(post_url(published_article), {"body": "held reply", "parent": top.pk})
+    assert Comment.objects.get(body="held reply").status == Comment.Status.HELD
+    assert not [c for c in callbacks if "notify_reply" in repr(c)]
+    assert mail.outbox == []
 
 
 def test_a_held_comment_is_shown_only_to_its_author(client, published_article):

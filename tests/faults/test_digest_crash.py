@@ -22,12 +22,9 @@ CLAIM_BATCH = 3
 
 
 def slack_subscriber(slack: FakeSlack, n: int) -> Subscriber:
-    return Subscriber.objects.create(
+    return factories.make_subscriber(
         email=f"desk{n}@example.com",
-        status=Subscriber.Status.CONFIRMED,
-        confirmed_at=timezone.now(),
         send_hour=0,
-        timezone="UTC",
         channel=Subscriber.Channel.SLACK,
         slack_webhook_url=slack.webhook_url(secret=f"secret{n}"),  # one webhook each: countable
     )

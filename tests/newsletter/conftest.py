@@ -1,19 +1,14 @@
-"""Newsletter fixtures: subscribers, digest-ready articles and settings for loopback fakes."""
+"""Newsletter fixtures: a digest-ready story and settings for loopback fakes.
+
+Subscribers and articles are built by tests/factories.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
-from typing import Any
-
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 
-from newsletter.models import Subscriber
-from tests import factories
-
-_seq = itertools.count(1)
+from tests.factories import publish
 
 
 @pytest.fixture(autouse=True)
@@ -31,28 +26,6 @@ def newsletter_settings(settings):
     cache.clear()
     yield settings
     cache.clear()
-
-
-def make_subscriber(**fields: Any) -> Subscriber:
-    topics = fields.pop("topics", [])
-    fields.setdefault("email", f"subscriber{next(_seq)}@example.com")
-    fields.setdefault("status", Subscriber.Status.CONFIRMED)
-    fields.setdefault("send_hour", 7)
-    fields.setdefault("timezone", "UTC")
-    if fields["status"] == Subscriber.Status.CONFIRMED:
-        fields.setdefault("confirmed_at", timezone.now())
-    subscriber = Subscriber.objects.create(**fields)
-    subscriber.topics.set(topics)
-    return subscriber
-
-
-def publish(*, title: str, topics: list = (), ago: dt.timedelta = dt.timedelta(hours=1), **fields: Any):
-    """A published article with an approved summary, put on the site `ago` before now."""
-    article = factories.make_published_article(title=title, **fields)
-    article.published_on_site_at = timezone.now() - ago
-    article.save(update_fields=["published_on_site_at"])
-    article.topics.set(topics)
-    return article
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from newsletter.models import Delivery
 from tests import factories
-
-from .conftest import make_subscriber
+from tests.factories import make_subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +91,38 @@ def test_the_preview_page_lets_the_emails_inline_styles_show(desk):
 def test_send_me_a_test_only_answers_a_post(desk):
     assert desk.get("/admin/newsletter/subscriber/send-test/").status_code == 405
     assert mail.outbox == []
+
+
+def test_the_pause_and_resume_actions_change_only_subscriptions_in_the_right_status(desk):
+    confirmed = make_subscriber(status="confirmed")
+    gone = make_subscriber(status="unsubscribed")
+    url = "/admin/newsletter/subscriber/"
+    desk.post(url, {"action": "pause", "_selected_action": [confirmed.pk, gone.pk]})
+    confirmed.refresh_from_db()
+    gone.refresh_from_db()
+    assert (confirmed.status, gone.status) == ("paused", "unsubscribed")
+    assert confirmed.status_reason == "paused by admin@example.com"
+    desk.post(url, {"action": "resume", "_selected_action": [confirmed.pk, gone.pk]})
+    confirmed.refresh_from_db()
+    gone.refresh_from_db()
+    assert (confirmed.status, gone.status) == ("confirmed", "unsubscribed")
+
+
+def test_the_change_form_cannot_subscribe_an_unsubscribed_reader_again(desk):
+    subscriber = make_subscriber(status="unsubscribed", email="gone@example.com")
+    response = desk.post(
+        f"/admin/newsletter/subscriber/{subscriber.pk}/change/",
+        {
+            "email": "gone@example.com",
+            "channel": "email",
+            "slack_webhook_url": "",
+            "line_user_id": "",
+            "send_hour": 8,
+            "timezone": "UTC",
+            "status": "confirmed",
+            "status_reason": "",
+        },
+    )
+    assert response.status_code == 302, response.content
+    subscriber.refresh_from_db()
+    assert (subscriber.status, subscriber.send_hour) == ("unsubscribed", 8)

@@ -10,8 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from newsletter.models import Subscriber
-
-from .conftest import publish
+from tests.factories import publish
 
 pytestmark = [
     pytest.mark.browser,

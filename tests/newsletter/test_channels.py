@@ -305,8 +305,7 @@ def test_a_chunk_sends_all_its_claim_batches_over_one_smtp_connection(smtp_serve
     from django.utils import timezone
 
     from newsletter import services
-
-    from .conftest import make_subscriber
+    from tests.factories import make_subscriber
 
     settings.NEWSLETTER_CLAIM_BATCH_SIZE = 2
     ids = [make_subscriber().pk for _ in range(5)]

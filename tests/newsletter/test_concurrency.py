@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -12,13 +11,10 @@ from django.utils import timezone
 
 from newsletter import services
 from newsletter.models import Delivery
+from tests.factories import make_subscriber, publish
+from tests.races import needs_postgres
 
-from .conftest import make_subscriber, publish
-
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="needs PostgreSQL (set DATABASE_URL)"),
-]
+pytestmark = [pytest.mark.services, needs_postgres]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,9 +3,14 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from newsletter.models import validate_line_user_id, validate_slack_webhook_url, validate_timezone
-
-from .conftest import make_subscriber
+from newsletter.models import (
+    StaleSubscriber,
+    Subscriber,
+    validate_line_user_id,
+    validate_slack_webhook_url,
+    validate_timezone,
+)
+from tests.factories import make_subscriber
 
 
 @pytest.mark.parametrize(
@@ -61,3 +66,23 @@ def test_slack_delivery_without_a_webhook_does_not_validate(db):
     with pytest.raises(ValidationError) as info:
         subscriber.full_clean()
     assert "slack_webhook_url" in info.value.message_dict
+
+
+def test_a_status_change_from_a_stale_copy_writes_nothing(db):
+    subscriber = make_subscriber(status=Subscriber.Status.CONFIRMED)
+    stale = Subscriber.objects.get(pk=subscriber.pk)
+    subscriber.transition_to(Subscriber.Status.UNSUBSCRIBED, reason="by link")
+    with pytest.raises(StaleSubscriber):
+        stale.transition_to(Subscriber.Status.PAUSED, reason="slack: 404")
+    assert stale.status == Subscriber.Status.CONFIRMED  # unchanged in memory too
+    subscriber.refresh_from_db()
+    assert (subscriber.status, subscriber.status_reason) == (Subscriber.Status.UNSUBSCRIBED, "by link")
+
+
+def test_nothing_but_a_new_opt_in_leaves_unsubscribed(db):
+    subscriber = make_subscriber(status=Subscriber.Status.UNSUBSCRIBED)
+    for status in (Subscriber.Status.CONFIRMED, Subscriber.Status.PAUSED):
+        with pytest.raises(ValueError, match="cannot go from"):
+            subscriber.transition_to(status)
+    subscriber.transition_to(Subscriber.Status.PENDING)
+    assert Subscriber.objects.get(pk=subscriber.pk).status == Subscriber.Status.PENDING

@@ -8,9 +8,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from newsletter.models import Delivery
+from tests.factories import make_subscriber
 from tests.fakes.slack_server import FakeSlack
-
-from .conftest import make_subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -9,14 +9,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from newsletter import services
+from newsletter import services, tasks
 from newsletter.channels import EmailChannel
 from newsletter.models import Delivery, Subscriber
 from tests import factories
+from tests.factories import make_subscriber, publish
 from tests.fakes.line_server import FakeLine
 from tests.fakes.slack_server import FakeSlack
-
-from .conftest import make_subscriber, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +118,7 @@ def test_an_email_claimed_by_a_worker_that_crashed_after_sending_is_never_sent_a
 
     run_beat(timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
-        services.digest_schedule()
+        tasks.schedule_digests()
     services.digest_send_now(day=day)
 
     assert len(mail.outbox) == 1
@@ -141,10 +140,10 @@ def test_a_line_push_interrupted_by_a_crash_is_resent_with_the_same_retry_key_an
 
         # Not yet stale: left alone.
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.digest_schedule()["recovered"] == 0
+            assert tasks.schedule_digests()["recovered"] == 0
         Delivery.objects.update(claimed_at=timezone.now() - dt.timedelta(minutes=20))
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.digest_schedule()["recovered"] == 1
+            assert tasks.schedule_digests()["recovered"] == 1
 
         assert len(line.requests) == 2
         keys = {r["headers"]["X-Line-Retry-Key"] for r in line.requests}
@@ -255,7 +254,7 @@ def test_an_operator_can_release_a_stuck_delivery_for_the_next_run(
     )
     assert services.delivery_release(delivery=delivery)
     with django_capture_on_commit_callbacks(execute=True):
-        services.digest_schedule()
+        tasks.schedule_digests()
     delivery.refresh_from_db()
     assert delivery.status == "sent"
     assert len(mail.outbox) == 1
@@ -426,3 +425,63 @@ def test_a_chunk_whose_later_batch_is_already_held_by_another_run_sends_only_its
     report = services.digest_deliver_chunk(subscriber_ids=[s.pk for s in subscribers], day=day)
     assert report.sent == {"email": 2}
     assert sorted(m.to[0] for m in mail.outbox) == sorted(s.email for s in subscribers[:2])
+
+
+def test_a_hard_failure_after_the_subscriber_unsubscribed_mid_send_does_not_pause_them(todays_story):
+    with FakeSlack() as slack:
+        url = slack.webhook_url()
+        slack.statuses[url.removeprefix(slack.base_url)] = (404, "no_service")
+        subscriber = make_subscriber(channel="slack", slack_webhook_url=url)
+        now = timezone.now()
+        deliveries = services.deliveries_claim(subscribers=[subscriber], day=now.date(), now=now)
+        services.subscriber_unsubscribe(subscriber=Subscriber.objects.get(pk=subscriber.pk))
+        report = services.deliveries_send(deliveries=deliveries, now=now)
+    assert report.failed == {"slack": 1}
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+
+
+def test_unsubscribing_works_from_any_status_once(todays_story):
+    for status in ("pending", "confirmed", "paused"):
+        subscriber = make_subscriber(status=status)
+        stale = Subscriber.objects.get(pk=subscriber.pk)
+        assert services.subscriber_unsubscribe(subscriber=subscriber, reason="by link") is True
+        assert services.subscriber_unsubscribe(subscriber=stale, reason="again") is False
+        assert stale.status == Subscriber.Status.UNSUBSCRIBED
+        subscriber.refresh_from_db()
+        assert (subscriber.status, subscriber.status_reason) == ("unsubscribed", "by link")
+
+
+def test_releasing_a_delivery_keeps_a_failure_recorded_since_the_page_loaded(todays_story):
+    delivery = Delivery.objects.create(
+        subscriber=make_subscriber(),
+        digest_date=timezone.now().date(),
+        channel="email",
+        claim_token="00000000-0000-0000-0000-000000000000",
+    )
+    stale = Delivery.objects.get(pk=delivery.pk)
+    Delivery.objects.filter(pk=delivery.pk).update(error="ambiguous: SMTP timeout")
+    assert services.delivery_release(delivery=stale)
+    delivery.refresh_from_db()
+    assert delivery.error == "ambiguous: SMTP timeout\nReleased by an operator."
+
+
+def test_the_scheduler_returns_what_to_queue_and_queues_nothing_itself(
+    settings, todays_story, django_capture_on_commit_callbacks
+):
+    settings.NEWSLETTER_CHUNK_SIZE = 2
+    ids = sorted(make_subscriber(send_hour=0).pk for _ in range(3))
+    with django_capture_on_commit_callbacks() as callbacks:
+        plan = services.digest_schedule()
+    assert callbacks == []
+    assert [chunk for chunk, _day in plan.chunks] == [ids[:2], ids[2:]]
+    assert (plan.retry_ids, plan.recovered) == ([], 0)
+
+
+def test_newsletter_services_never_import_tasks():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(services))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name and name.split(".")[-1] == "tasks"}

@@ -5,8 +5,7 @@ from django.core import mail
 
 from newsletter import tasks
 from newsletter.models import Delivery
-
-from .conftest import make_subscriber
+from tests.factories import make_subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from django.urls import reverse
 from newsletter import services
 from newsletter.models import Subscriber
 from tests import factories
-
-from .conftest import make_subscriber
+from tests.factories import make_subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -85,6 +85,7 @@ def test_a_redirect_to_a_host_that_is_not_opened_is_refused(feed_server, setting
     # The guarded client following redirects on its own is checked on every hop too.
     with fetch.make_guarded_client(follow_redirects=True) as client, pytest.raises(fetch.BlockedURL):
         client.get(feed_server.url("/feed"))
+    assert feed_server.hits_for("/real") == []
 
 
 def test_a_redirect_to_another_scheme_is_refused(feed_server):

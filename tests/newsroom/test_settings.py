@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -17,16 +18,48 @@ PRODUCTION_ENV = {
 }
 
 
-def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "PRODUCTION", "SECRET_KEY")}
+# Variables that would decide the outcome of these tests if the shell running them set them.
+DECIDING = ("DEBUG", "PRODUCTION", "SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "BEHIND_PROXY", "REDIS_URL")
+DECIDING_PREFIXES = ("SECURE_", "SESSION_COOKIE_", "CSRF_COOKIE_")
+
+
+def run_python(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run Python in the project with the settings read from `env` alone, not this shell."""
+    clean = {k: v for k, v in os.environ.items() if k not in DECIDING and not k.startswith(DECIDING_PREFIXES)}
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=settings.BASE_DIR,
-        env={**clean, **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "newsroom.settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_python("manage.py", *args, env=env)
+
+
+# A plain-HTTP request for robots.txt (no database, no template) and the cookie settings.
+HTTP_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.test import Client
+response = Client().get("/robots.txt", HTTP_HOST=settings.ALLOWED_HOSTS[0])
+print(json.dumps({
+    "status": response.status_code,
+    "location": response.get("Location", ""),
+    "hsts": response.get("Strict-Transport-Security", ""),
+    "secure_cookies": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE],
+}))
+"""
+
+
+def plain_http_request(env: dict[str, str]) -> dict:
+    result = run_python("-c", HTTP_PROBE, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_check_deploy_reports_no_issues_with_the_production_variables():
@@ -50,12 +83,17 @@ def test_the_anthropic_backend_without_a_key_fails_loudly_at_start_up():
 
 
 def test_https_only_settings_stay_off_outside_production():
-    # `make run`, tests and benchmarks serve plain HTTP on loopback.
-    if os.environ.get("PRODUCTION"):
-        return
-    assert not settings.SECURE_SSL_REDIRECT
-    assert not settings.SESSION_COOKIE_SECURE
-    assert settings.SECURE_HSTS_SECONDS == 0
+    # `make run`, tests and benchmarks serve plain HTTP on loopback: no redirect, no HSTS,
+    # and cookies a plain-HTTP browser will send back.
+    local = plain_http_request(env={})
+    assert local == {"status": 200, "location": "", "hsts": "", "secure_cookies": [False, False]}
+
+
+def test_production_sends_plain_http_to_https_and_marks_cookies_secure():
+    production = plain_http_request(env=PRODUCTION_ENV)
+    assert production["status"] == 301
+    assert production["location"] == "https://news.example.com/robots.txt"
+    assert production["secure_cookies"] == [True, True]
 
 
 def test_the_celery_settings_never_lose_a_task_to_a_dead_worker():

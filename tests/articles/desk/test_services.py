@@ -16,11 +16,8 @@ from articles.desk.tasks import publish_scheduled
 from articles.models import Article, AuditEntry, Summary
 from tests import factories
 
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The cast's users are created with a password; the real hasher costs ~0.3 s each.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The cast's users are created with a password; tests/conftest.py hashes them fast.
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 @pytest.fixture

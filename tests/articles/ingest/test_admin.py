@@ -119,3 +119,27 @@ def test_the_sources_list_filters_paused_sources(client, editor):
     client.force_login(editor)
     html = client.get(reverse(CHANGELIST), {"paused": "yes"}).content.decode()
     assert "Stopped feed" in html and "Healthy feed" not in html
+
+
+def test_an_edit_in_the_source_form_keeps_the_fetch_state_a_poll_wrote_meanwhile(rf, editor):
+    from types import SimpleNamespace
+
+    from django.contrib import admin
+
+    from articles.ingest.admin import SourceAdmin
+
+    source = factories.make_source(name="City Wire", etag='"v1"', consecutive_failures=0)
+    edited = Source.objects.get(pk=source.pk)  # what the admin read when the form was posted
+    edited.name = "City Wire (morning)"
+    # A poll finishes between the admin reading the row and saving the editor's change.
+    Source.objects.filter(pk=source.pk).update(
+        etag='"v2"', consecutive_failures=2, last_error_class="timeout"
+    )
+
+    request = rf.post("/")
+    request.user = editor
+    SourceAdmin(Source, admin.site).save_model(request, edited, SimpleNamespace(changed_data=["name"]), True)
+
+    source.refresh_from_db()
+    assert source.name == "City Wire (morning)"
+    assert (source.etag, source.consecutive_failures, source.last_error_class) == ('"v2"', 2, "timeout")

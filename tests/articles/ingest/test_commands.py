@@ -1,5 +1,5 @@
-"""The operator's doors: add_source, import_opml, export_opml, poll_sources, and the
-Celery tasks behind beat."""
+"""The operator's doors to ingestion (articles/management/commands): add_source,
+import_opml, export_opml, poll_sources. The Celery tasks behind beat: test_tasks.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from articles.ingest import tasks as ingest_tasks
 from articles.ingest.opml import opml_outlines
 from articles.models import Article, FetchAttempt, Source
 from tests import factories
@@ -25,12 +24,6 @@ needs_fixtures = pytest.mark.skipif(
 )
 STARTER = Path(django_settings.BASE_DIR) / "articles" / "data" / "starter-sources.opml"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager(eager_celery):
-    # The PostgreSQL + Redis leg runs Celery for real; these tests want the tasks inline.
-    pass
 
 
 def run(*args: str) -> str:
@@ -129,11 +122,17 @@ def test_import_reports_invalid_urls(tmp_path):
     assert run("import_opml", str(opml)).strip() == "added=1 already_present=0 invalid=2"
 
 
-def test_opml_declaring_entities_is_refused(tmp_path):
+def test_opml_declaring_entities_is_refused_and_nothing_is_imported(tmp_path):
     opml = tmp_path / "evil.opml"
-    opml.write_bytes(LAUGHS.replace(b"rss", b"opml"))
+    opml.write_bytes(
+        b'<?xml version="1.0"?>\n<!DOCTYPE opml [<!ENTITY lol "lol">]>\n<opml version="2.0"><body>'
+        b'<outline text="Good" xmlUrl="https://good.example.org/feed"/>'
+        b'<outline text="&lol;" xmlUrl="https://lol.example.org/feed"/>'
+        b"</body></opml>"
+    )
     with pytest.raises(CommandError, match="entities"):
         run("import_opml", str(opml))
+    assert not Source.objects.exists()
 
 
 def test_export_round_trips_through_import(tmp_path):
@@ -180,45 +179,10 @@ def test_poll_sources_polls_only_due_sources_unless_asked(feed_server):
     )
 
 
-def test_poll_sources_rejects_an_unknown_id():
+def test_poll_sources_rejects_an_unknown_id_and_polls_nothing(feed_server):
+    feed_server.routes["/feed"] = Route(body=rss([("A", "https://x.org/a")]))
+    factories.make_source(feed_url=feed_server.url("/feed"), next_poll_at=timezone.now())
     with pytest.raises(CommandError, match="No source"):
         run("poll_sources", "--source", "999999")
-
-
-# --- Tasks ------------------------------------------------------------------------------------
-
-
-def test_beat_fans_out_due_sources_and_new_articles_get_extracted(
-    feed_server, eager, django_capture_on_commit_callbacks, monkeypatch
-):
-    # The extract task chains the summary task; here we only check it is handed the article.
-    handed_over: list[int] = []
-    monkeypatch.setattr(ingest_tasks.summarize_article, "delay_on_commit", handed_over.append)
-    page = (
-        "<html><body><article><p>" + " ".join(["Plenty of words here."] * 40) + "</p></article></body></html>"
-    )
-    feed_server.routes["/robots.txt"] = Route(body=b"", status=404)
-    feed_server.routes["/story"] = Route(body=page.encode(), content_type="text/html")
-    feed_server.routes["/feed"] = Route(body=rss([("Story", feed_server.url("/story"))]))
-    source = factories.make_source(feed_url=feed_server.url("/feed"), next_poll_at=timezone.now())
-    factories.make_source(
-        feed_url=feed_server.url("/later"), next_poll_at=timezone.now() + timedelta(hours=1)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        assert ingest_tasks.poll_due_sources() == 1
-    article = Article.objects.get(source=source)
-    assert article.status == Article.Status.EXTRACTED and article.word_count >= 80
-    assert handed_over == [article.pk]
-    assert FetchAttempt.objects.count() == 1
-
-
-def test_fetch_source_skips_a_paused_source(feed_server):
-    source = factories.make_source(feed_url=feed_server.url("/feed"), paused_at=timezone.now())
-    assert ingest_tasks.fetch_source(source.pk) == {"skipped": True}
     assert feed_server.hits == []
-
-
-def test_beat_schedule_polls_due_sources_every_few_minutes():
-    entry = django_settings.CELERY_BEAT_SCHEDULE["poll-due-sources"]
-    assert entry["task"] == "articles.tasks.poll_due_sources"
-    assert 60 <= entry["schedule"] <= 600
+    assert not FetchAttempt.objects.exists() and not Article.objects.exists()

@@ -334,3 +334,69 @@ def test_a_url_inserted_by_someone_else_meanwhile_is_counted_as_a_duplicate(monk
     ids, dupes = polling.entries_store(source=source, feed=feed, base_url="https://x.org/feed")
     assert (len(ids), dupes) == (2, 1)
     assert Article.objects.filter(source=source).count() == 2
+
+
+# --- Writing back: only the fetch state, never over the desk's changes ---------------------------
+
+
+def test_a_poll_does_not_undo_what_the_desk_changed_while_it_fetched(feed_server):
+    feed_server.routes["/feed"] = Route(body=rss(items(2)))
+    source = source_for(feed_server, "/feed", auto_publish=True)
+    stale = Source.objects.get(pk=source.pk)  # what the poll read before its fetch
+    paused_at = timezone.now()
+    Source.objects.filter(pk=source.pk).update(
+        paused_at=paused_at, pause_reason="Checking", is_active=False, auto_publish=False, name="Renamed"
+    )
+    assert polling.source_poll(source=stale).outcome == "ok"
+    source.refresh_from_db()
+    assert (source.paused_at, source.pause_reason) == (paused_at, "Checking")
+    assert (source.is_active, source.auto_publish, source.name) == (False, False, "Renamed")
+    assert (source.last_status, source.consecutive_failures) == ("ok", 0)
+
+
+def test_an_automatic_pause_never_replaces_an_editors_pause(feed_server, settings, editor):
+    from articles.ingest.sources import source_pause
+
+    settings.SOURCE_PAUSE_AFTER_FAILURES = 2
+    feed_server.routes["/feed"] = Route(status=500)
+    source = source_for(feed_server, "/feed", consecutive_failures=1)
+    stale = Source.objects.get(pk=source.pk)
+    source_pause(source=source, reason="Moving to their new feed.", actor=editor)
+    polling.source_poll(source=stale)
+    source.refresh_from_db()
+    assert (source.pause_reason, source.consecutive_failures) == ("Moving to their new feed.", 2)
+    pauses = AuditEntry.objects.filter(action="source-paused", target_id=str(source.pk))
+    assert list(pauses.values_list("automatic", flat=True)) == [False]
+
+
+def test_a_failure_counts_on_from_the_stored_count_not_the_polls_copy(feed_server):
+    feed_server.routes["/feed"] = Route(status=500)
+    source = source_for(feed_server, "/feed", consecutive_failures=5)
+    stale = Source.objects.get(pk=source.pk)
+    Source.objects.filter(pk=source.pk).update(consecutive_failures=0)  # a resume meanwhile
+    polling.source_poll(source=stale)
+    source.refresh_from_db()
+    assert source.consecutive_failures == 1
+
+
+def test_a_source_deleted_during_its_poll_stays_deleted(feed_server):
+    feed_server.routes["/feed"] = Route(status=500)
+    source = source_for(feed_server, "/feed")
+    stale = Source.objects.get(pk=source.pk)
+    source.delete()
+    assert polling.source_poll(source=stale).outcome == "failed"
+    assert not Source.objects.filter(pk=stale.pk).exists()
+    assert not FetchAttempt.objects.exists()
+
+
+def test_a_confirmed_redirect_does_not_move_a_feed_url_the_desk_changed_meanwhile(feed_server, settings):
+    settings.SOURCE_REDIRECT_CONFIRMATIONS = 1
+    feed_server.routes["/old"] = Route(status=301, location="/new")
+    feed_server.routes["/new"] = Route(body=rss(items(1)))
+    source = source_for(feed_server, "/old")
+    stale = Source.objects.get(pk=source.pk)
+    Source.objects.filter(pk=source.pk).update(feed_url="https://elsewhere.example.org/feed")
+    polling.source_poll(source=stale)
+    source.refresh_from_db()
+    assert source.feed_url == "https://elsewhere.example.org/feed"
+    assert not AuditEntry.objects.filter(action="source-moved").exists()

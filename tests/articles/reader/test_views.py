@@ -1,4 +1,6 @@
-"""Reader pages: anatomy in order, visibility rules, SEO tags, error pages."""
+"""articles/reader/views.py: anatomy in order, visibility rules, SEO tags, 404s for unknown slugs.
+
+Health check and 500/503 pages: tests/newsroom/test_views.py."""
 
 from __future__ import annotations
 
@@ -7,8 +9,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError
-from django.test import override_settings
 from django.utils import timezone
 
 from articles.models import Article, Summary
@@ -224,47 +224,6 @@ def test_unknown_slugs_give_the_styled_404(client):
     assert "Page not found" in html and "/static/css/site" in html
 
 
-@override_settings(DEBUG=False)
-def test_a_server_error_gives_the_styled_500_without_a_traceback(client, monkeypatch):
-    def boom(*args, **kwargs):
-        raise RuntimeError("secret internals")
-
-    monkeypatch.setattr("articles.reader.views.reader.published_cards", boom)
-    client.raise_request_exception = False
-    response = client.get("/")
-    assert response.status_code == 500
-    html = response.content.decode()
-    assert "Something went wrong" in html
-    assert "secret internals" not in html and "Traceback" not in html
-
-
-@override_settings(DEBUG=False)
-def test_a_database_outage_gives_the_503_page(client, monkeypatch):
-    def down(*args, **kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr("articles.reader.views.reader.published_cards", down)
-    client.raise_request_exception = False
-    response = client.get("/")
-    assert response.status_code == 503
-    assert response["Retry-After"] == "30"
-    assert "Back in a moment" in response.content.decode()
-
-
-@override_settings(DEBUG=False)
-def test_an_integrity_error_is_a_bug_and_gets_the_500_page_not_the_outage_page(client, monkeypatch):
-    from django.db import IntegrityError
-
-    def broken(*args, **kwargs):
-        raise IntegrityError("duplicate key")
-
-    monkeypatch.setattr("articles.reader.views.reader.published_cards", broken)
-    client.raise_request_exception = False
-    response = client.get("/")
-    assert response.status_code == 500
-    assert "Something went wrong" in response.content.decode()
-
-
 def test_corrections_log_says_what_changed_in_plain_words(client, editor):
     article = factories.make_published_article(approved_by=editor, title="Bridge closure story")
     fields = factories.summary_fields(kind="editor", producer="Erin", editor_note="The cost was wrong.")
@@ -279,40 +238,8 @@ def test_corrections_log_says_what_changed_in_plain_words(client, editor):
     assert unchanged.title not in html
 
 
-def test_healthz_reports_ok_when_database_and_cache_answer(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
-
-
-def test_healthz_names_the_cache_when_it_is_down(client):
-    broken = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",
-        }
-    }
-    with override_settings(CACHES=broken):  # port 9 (discard): nothing listens there
-        response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["failing"] == ["cache"]
-
-
 def test_robots_txt_points_at_the_sitemap(client):
     response = client.get("/robots.txt")
     assert response["Content-Type"].startswith("text/plain")
     assert "Sitemap: http://127.0.0.1:8000/sitemap.xml" in response.content.decode()
     assert "Disallow: /admin/" in response.content.decode()
-
-
-def test_healthz_names_the_database_when_it_is_down(client, monkeypatch):
-    class DownConnection:
-        def cursor(self):
-            raise OperationalError("could not connect to server")
-
-    # Pure logic: which part is named. Taking a real database down mid-test is the fault suite's job.
-    monkeypatch.setattr("newsroom.views.connection", DownConnection())
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["failing"] == ["database"]
-    assert response.json()["checks"]["cache"] == "ok"
