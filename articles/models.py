@@ -13,12 +13,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import Q
-from django.db.models.expressions import Combinable
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+
+from newsroom.guarded import compare_and_set
 
 WORDS_PER_MINUTE = 230  # a common adult silent-reading speed for non-fiction
 KEY_POINT_HEADINGS = ("What happened", "Why it matters", "What to watch")
@@ -328,16 +329,10 @@ class Article(models.Model):
     def _compare_and_set(self, expected: dict[str, Any], values: dict[str, Any]) -> None:
         """UPDATE the row with `values` only where it still holds `expected`; then mirror the
         write in this object (expressions such as F("n") + 1 are read back)."""
-        if not Article.objects.filter(pk=self.pk, **expected).update(**values):
+        if not compare_and_set(self, Article.objects.filter(**expected), values):
             raise StaleState(
                 f"Article {self.pk} changed since it was read (expected {expected}); nothing was written."
             )
-        computed = [name for name, value in values.items() if isinstance(value, Combinable)]
-        for name, value in values.items():
-            if name not in computed:
-                setattr(self, name, value)
-        if computed:
-            self.refresh_from_db(fields=computed)
 
     def publish(
         self,

@@ -7,10 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.expressions import Combinable
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from newsroom.guarded import compare_and_set
 
 MAX_DEPTH = 3  # threads go at most three levels deep
 
@@ -104,14 +105,8 @@ class Comment(models.Model):
         )
         if when is not None:
             rows = rows.filter(when)
-        if not rows.update(**values):
+        if not compare_and_set(self, rows, values):
             raise StaleComment(f"Comment {self.pk} changed since it was read; nothing was written.")
-        computed = [name for name, value in values.items() if isinstance(value, Combinable)]
-        for name, value in values.items():
-            if name not in computed:
-                setattr(self, name, value)
-        if computed:
-            self.refresh_from_db(fields=computed)
         comment_state_changed.send(sender=Comment, comment=self)
 
 

@@ -17,6 +17,8 @@ from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
+from newsroom.guarded import compare_and_set
+
 # Slack's incoming-webhook path: /services/<team id>/<bot id>/<secret>.
 SLACK_WEBHOOK_PATH = re.compile(r"^/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+$")
 # A LINE user id as the Messaging API gives it: "U" and 32 lowercase hex digits.
@@ -157,12 +159,10 @@ class Subscriber(models.Model):
             if status not in self.TRANSITIONS.get(current, frozenset()):
                 raise ValueError(f"A subscriber cannot go from {current!r} to {status!r}.")
         values = {"status": status, "status_reason": reason[:300], **changes}
-        if not Subscriber.objects.filter(pk=self.pk, status__in=expected).update(**values):
+        if not compare_and_set(self, Subscriber.objects.filter(status__in=expected), values):
             raise StaleSubscriber(
                 f"Subscriber {self.pk} is no longer {'/'.join(sorted(expected))}; nothing was written."
             )
-        for name, value in values.items():
-            setattr(self, name, value)
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):

@@ -18,26 +18,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
-    # still plain synchronous code, so Django's async-safety guard would be a false alarm.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        from tests.processes import close_broken_connections
-
-        close_broken_connections()  # in the context the test body will run in
-        yield browser.new_page()
-        browser.close()
-
-
 def assert_accessible(page) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
