@@ -513,3 +513,18 @@ STORIES = [
         ],
     },
 ]
+
+# What a new editor meets on the desk after `make run`: these stories wait for review instead
+# of being published. "review": a clean AI draft; "unverified": a draft whose last key point
+# cites a quote that is not in the article (the desk flags it); "regenerated": live, with a
+# regenerated version waiting for approval beside the one readers see.
+DESK_STATES = {
+    "Small language model matches last year's flagship on coding tests": "review",
+    "Regional parliament passes disclosure rule for AI-written public notices": "unverified",
+    "Data-centre operator signs deal to reuse server heat for 9,000 homes": "regenerated",
+}
+UNVERIFIED_POINT = {
+    "text": "Officials expect the first labelled notices within 30 days, and fines for unlabelled ones.",
+    "evidence": ["The first labelled notices are expected within 30 days, with fines for any without."],
+}
+REGENERATED_NOTE = "Lead with the number of homes."

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.utils.html import escape
 
+from articles import demo_content
 from articles.models import Article, Source, Summary, Topic
 
 
@@ -13,7 +14,7 @@ def counts() -> tuple[int, ...]:
 def test_seed_demo_creates_a_living_site_and_is_idempotent(db, client):
     call_command("seed_demo")
     first = counts()
-    assert Article.objects.published().count() == 12
+    assert Article.objects.published().count() == 10  # and two drafts wait for review
     call_command("seed_demo")
     assert counts() == first
 
@@ -23,15 +24,38 @@ def test_seed_demo_creates_a_living_site_and_is_idempotent(db, client):
         assert escape(article.title) in response.text
 
 
-def test_every_demo_evidence_quote_occurs_in_its_article(db):
+def test_every_demo_evidence_quote_occurs_in_its_article_except_the_one_the_desk_flags(db):
     call_command("seed_demo")
+    missing = []
     for summary in Summary.objects.select_related("article"):
         claims = summary.key_points + summary.faq
         assert len(summary.faq) == 3
         for claim in claims:
             assert claim["evidence"]
-            for quote in claim["evidence"]:
-                assert quote in summary.article.extracted_text
+            missing += [q for q in claim["evidence"] if q not in summary.article.extracted_text]
+    assert missing == demo_content.UNVERIFIED_POINT["evidence"]
+
+
+def test_a_new_editor_finds_drafts_to_review_on_the_demo_desk(db, client):
+    call_command("seed_demo")
+    queue = Article.objects.awaiting_review()
+
+    clean, flagged = (
+        queue.get(title=title) for title, state in demo_content.DESK_STATES.items() if state != "regenerated"
+    )
+    regenerated = queue.get(title=next(t for t, s in demo_content.DESK_STATES.items() if s == "regenerated"))
+    assert clean.status == Article.Status.IN_REVIEW and not clean.latest_summary.is_flagged
+    assert flagged.status == Article.Status.IN_REVIEW and flagged.latest_summary.is_flagged
+    assert flagged.latest_summary.unverified_claims[0]["field"] == "key_points[2]"
+    assert regenerated.status == Article.Status.PUBLISHED and regenerated.needs_attention
+    assert regenerated.latest_summary.version == 2 and regenerated.latest_summary.approved_at is None
+    assert regenerated.current_summary.version == 1  # readers keep the approved version
+
+    client.login(username="editor@newsroom.test", password="newsroom-editor")
+    queue_page = client.get("/admin/articles/article/").content.decode()
+    assert all(escape(a.title) in queue_page for a in (clean, flagged, regenerated))
+    review = client.get(f"/admin/articles/article/{flagged.pk}/change/").content.decode()
+    assert escape(demo_content.UNVERIFIED_POINT["text"]) in review
 
 
 def test_the_printed_demo_editor_can_log_in_to_the_desk(db, client):

@@ -1,4 +1,5 @@
-"""Create the demo desk for `make run`: topics, sources, a dozen published articles, users.
+"""Create the demo desk for `make run`: topics, sources, a dozen articles (most published, a
+few waiting for review), users.
 
 Idempotent: every row is looked up by its natural key first, so a second run changes nothing.
 """
@@ -16,6 +17,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from articles import demo_content
+from articles.desk.evidence import grounding_of
 from articles.models import KEY_POINT_HEADINGS, Article, AuditEntry, Source, Summary, Topic
 
 DEMO_USERS = [
@@ -27,7 +29,7 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo topics, sources, published articles and demo accounts (idempotent)."
+    help = "Create demo topics, sources, articles (published and in review) and demo accounts (idempotent)."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -125,9 +127,58 @@ class Command(BaseCommand):
         AuditEntry.record(
             "summarize", article=article, from_status="summarizing", to_status="in_review", automatic=True
         )
-        article.publish(summary, by=editor, reason="demo content")
-        # Keep the story's own timeline: it went live half an hour after its source published it.
-        Article.objects.filter(pk=article.pk).update(
-            published_on_site_at=published_at + timedelta(minutes=30)
-        )
+        state = demo_content.DESK_STATES.get(story["title"], "published")
+        if state == "unverified":
+            self._flag_unverified(article, summary)
+        if state in ("published", "regenerated"):
+            article.publish(summary, by=editor, reason="demo content")
+            # Keep the story's own timeline: it went live half an hour after its source published it.
+            Article.objects.filter(pk=article.pk).update(
+                published_on_site_at=published_at + timedelta(minutes=30)
+            )
+        if state == "regenerated":
+            self._regenerated_version(article, summary)
         return True
+
+    def _flag_unverified(self, article: Article, summary: Summary) -> None:
+        """Replace the draft with one whose last key point cites a quote the article lacks,
+        scored by the same grounding rule the pipeline uses."""
+        key_points = [dict(p) for p in summary.key_points]
+        key_points[2].update(demo_content.UNVERIFIED_POINT)
+        fields = {"key_takeaway": summary.key_takeaway, "key_points": key_points, "faq": summary.faq}
+        score, unverified = grounding_of(article.extracted_text, fields)
+        quote = demo_content.UNVERIFIED_POINT["evidence"][0]
+        Summary.objects.filter(pk=summary.pk).update(
+            key_points=key_points,
+            grounding_score=score,
+            unverified_claims=unverified,
+            validation_warnings=[f"Evidence quote not found in the article: {quote}"],
+        )
+        article.explain_status(f"Flagged: grounding {score:.2f}, 1 warning(s)")
+
+    def _regenerated_version(self, article: Article, live: Summary) -> None:
+        """A regenerated AI version waiting beside the live one, as the desk's Regenerate leaves it."""
+        homes = "About 9,000 homes will be warmed by an AI data centre's waste heat"
+        version = Summary.create_version(
+            article=article,
+            kind=Summary.Kind.AI,
+            producer=live.producer,
+            prompt_version=live.prompt_version,
+            key_takeaway=f"{homes}, cutting the city's gas use for heating by about a fifth.",
+            key_points=live.key_points,
+            faq=live.faq,
+            suggested_topics=live.suggested_topics,
+            grounding_score=1.0,
+            editor_note=demo_content.REGENERATED_NOTE,
+        )
+        reason = f"Regenerated version {version.version} awaits review; version on the site stays live."
+        Article.objects.filter(pk=article.pk).update(needs_attention=True, status_reason=reason)
+        AuditEntry.record(
+            "summarize",
+            article=article,
+            from_status=Article.Status.PUBLISHED,
+            to_status=Article.Status.PUBLISHED,
+            automatic=True,
+            reason=reason,
+            version=version.version,
+        )

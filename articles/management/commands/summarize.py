@@ -22,13 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="make a new version even if unchanged")
 
     def handle(self, *args, **options) -> None:
+        if not (options["article"] or options["pending"]):
+            raise CommandError("Give --article ID or --pending.")
         ids: list[int] = list(options["article"] or [])
         if options["pending"]:
             ids += list(
                 Article.objects.due_for_summary().order_by("published_at").values_list("pk", flat=True)
             )
         if not ids:
-            raise CommandError("Give --article ID or --pending.")
+            self.stdout.write("Nothing is waiting for a summary.")
+            return
         if options["limit"] is not None:
             ids = ids[: options["limit"]]
         total_cost = 0
