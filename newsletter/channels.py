@@ -7,11 +7,18 @@ about the database: failures come back as `ChannelError` with a `kind` the servi
 from __future__ import annotations
 
 import dataclasses
+import email.message
+import email.policy
 import enum
+import json
 import smtplib
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from email.headerregistry import HeaderRegistry
 from typing import Any, ClassVar, Protocol
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -100,6 +107,74 @@ def _http_failure(exc: httpx.HTTPError | BlockedURL) -> ChannelError:
     return ChannelError(f"no reply: {exc!r}", kind=FailureKind.AMBIGUOUS)
 
 
+# RFC 5322 2.1.1: a header line MUST NOT exceed 998 characters (plus CRLF).
+HEADER_LINE_MAX = 998
+
+
+class ListHeader:
+    """An RFC 2369 list header (List-Unsubscribe and its kin; RFC 8058's List-Unsubscribe-Post).
+
+    Its value is angle-bracketed URLs separated by commas, and mail clients read it without
+    RFC 2047 decoding. The email package treats unknown headers as unstructured text and, once a
+    line passes 78 characters, wraps a long word by turning it into encoded-words
+    (`=?utf-8?q?=3Chttps…?=`), which hides the URL from clients and breaks RFC 8058 one-click
+    unsubscribe. This header class folds only at the whitespace between items, never inside one,
+    and never encodes: the first item stays on the field-name line while that line fits 998
+    characters, later items move to a continuation line when the line would pass the policy's
+    `max_line_length`. A value that is not ASCII, or an item longer than a line can hold, is
+    refused (ValueError): it cannot be written correctly.
+    """
+
+    max_count = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["decoded"] = value
+        kwds["parse_tree"] = None
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        value = str(self)
+        if not value.isascii() or not value.isprintable():
+            raise ValueError(f"{self.name} must be printable ASCII: {value!r}")
+        soft_max = policy.max_line_length or HEADER_LINE_MAX
+        lines = [f"{self.name}:"]
+        for item in value.split():
+            first = len(lines) == 1 and lines[0] == f"{self.name}:"
+            joined = len(lines[-1]) + 1 + len(item)
+            if joined <= soft_max or (first and joined <= HEADER_LINE_MAX):
+                lines[-1] += " " + item
+            else:
+                lines.append(" " + item)
+            if len(lines[-1]) > HEADER_LINE_MAX:
+                raise ValueError(f"{self.name} item of {len(item)} characters cannot fit a header line")
+        return policy.linesep.join(lines) + policy.linesep
+
+
+# The email package's default header classes, plus ListHeader for the RFC 2369 fields.
+_HEADER_FACTORY = HeaderRegistry()
+for _name in (
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "list-help",
+    "list-subscribe",
+    "list-post",
+    "list-owner",
+    "list-archive",
+    "list-id",
+):
+    _HEADER_FACTORY.map_to_type(_name, ListHeader)
+
+
+class DigestEmail(EmailMultiAlternatives):
+    """EmailMultiAlternatives whose List-* headers are written by ListHeader, whatever policy
+    the email backend asks for (the SMTP backend uses email.policy.SMTP)."""
+
+    def message(self, *, policy: email.policy.Policy = email.policy.default) -> email.message.EmailMessage:
+        if isinstance(policy, email.policy.EmailPolicy):
+            policy = policy.clone(header_factory=_HEADER_FACTORY)
+        return super().message(policy=policy)
+
+
 class EmailChannel:
     """Multipart HTML + text through Django's email backend, one connection per batch."""
 
@@ -139,30 +214,30 @@ class EmailChannel:
                 html = html.replace(placeholder, escape(url))
         return text, html
 
-    def build(self, *, message: DigestMessage, recipient: Recipient) -> EmailMultiAlternatives:
+    def build(self, *, message: DigestMessage, recipient: Recipient) -> DigestEmail:
         text, html = self.render(message)
         headers = {}
         if message.unsubscribe_url:
             # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to this URL.
             headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        email = EmailMultiAlternatives(
+        mail = DigestEmail(
             subject=message.subject,
             body=text,
             to=[recipient.email],
             headers=headers,
             connection=self.connection,
         )
-        email.attach_alternative(html, "text/html")
-        return email
+        mail.attach_alternative(html, "text/html")
+        return mail
 
     def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
-        email = self.build(message=message, recipient=recipient)
+        mail = self.build(message=message, recipient=recipient)
         try:
             if not self._opened:
                 self.connection.open()
                 self._opened = True
-            self.connection.send_messages([email])
+            self.connection.send_messages([mail])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             kind = FailureKind.HARD if any(c >= 500 for c in codes) else FailureKind.TEMPORARY
@@ -177,6 +252,8 @@ class EmailChannel:
         except OSError as exc:  # refused, unreachable, TLS: nothing was sent
             self._reset()
             raise ChannelError(f"SMTP connection failed: {exc!r}", kind=FailureKind.TEMPORARY) from exc
+        except ValueError as exc:  # the message could not be written (see ListHeader): ours
+            raise ChannelError(f"could not write the message: {exc}", kind=FailureKind.ERROR) from exc
 
     def _reset(self) -> None:
         try:
@@ -203,25 +280,76 @@ class SlackChannel:
     def __init__(self) -> None:
         self.client = _http_client()
 
-    @staticmethod
-    def payload(message: DigestMessage) -> dict[str, Any]:
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},
-        ]
-        for item in message.items:
-            text = (
-                f"*<{item.url}|{_mrkdwn(item.title)}>*\n_{_mrkdwn(item.source)}_ — {_mrkdwn(item.takeaway)}"
-            )
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
-        blocks.append({"type": "divider"})
-        links = [f"<{message.archive_url}|Read on the web>"]
+    # Block Kit: 50 blocks a message, 150 characters a header, 3000 a section or context text.
+    MAX_BLOCKS = 50
+    HEADER_MAX = 150
+    # Slack also refuses blocks holding more than about 12,000 characters in all
+    # (msg_blocks_too_long, undocumented): stories stop well before that.
+    BLOCKS_TEXT_BUDGET = 10_000
+    # Per story (escaped characters), so that one long story cannot crowd out the rest and a
+    # section stays under 3000 whatever it holds: 800 + 250 + 100 + 1000 + markup < 3000. Three
+    # links of at most 800 keep the context line under 3000 too.
+    URL_MAX, TITLE_MAX, SOURCE_MAX, TAKEAWAY_MAX = 800, 250, 100, 1000
+    FALLBACK_MAX = 3000
+
+    @classmethod
+    def payload(cls, message: DigestMessage) -> dict[str, Any]:
+        """The Block Kit message, within Slack's limits by construction: every text is cut to
+        its limit and escaped; stories that would pass the block count or the text budget are
+        left for a "More in today's digest" link to the web archive."""
+        subject = _fit(message.subject, cls.HEADER_MAX)
+        links = [_slack_link(message.archive_url, "Read on the web", cls.URL_MAX)]
         if message.preferences_url:
-            links.append(f"<{message.preferences_url}|Preferences>")
+            links.append(_slack_link(message.preferences_url, "Preferences", cls.URL_MAX))
         if message.unsubscribe_url:
-            links.append(f"<{message.unsubscribe_url}|Unsubscribe>")
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]})
-        fallback = f"{message.subject}: " + "; ".join(item.title for item in message.items)
-        return {"text": fallback[:3000], "blocks": blocks, "unfurl_links": False}
+            links.append(_slack_link(message.unsubscribe_url, "Unsubscribe", cls.URL_MAX))
+        context = " · ".join(links)
+        # Header, the "more" section, divider and context are the blocks around the stories;
+        # the "more" line's room is kept whether or not it is needed.
+        room = cls.MAX_BLOCKS - 4
+        used = _utf16_units(subject) + _utf16_units(context)
+        used += _utf16_units(cls._more_text(message, len(message.items)))
+        sections: list[dict[str, Any]] = []
+        shown: list[DigestItem] = []
+        for item in message.items:
+            text = cls._item_text(item)
+            if len(shown) == room or used + _utf16_units(text) > cls.BLOCKS_TEXT_BUDGET:
+                break
+            used += _utf16_units(text)
+            sections.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+            shown.append(item)
+        if dropped := len(message.items) - len(shown):
+            sections.append(
+                {"type": "section", "text": {"type": "mrkdwn", "text": cls._more_text(message, dropped)}}
+            )
+        # The fallback text is mrkdwn too (notifications, clients without blocks): escaped alike.
+        fallback = f"{message.subject}: " + "; ".join(_fit(item.title, cls.TITLE_MAX) for item in shown)
+        return {
+            "text": _mrkdwn(_fit(fallback, cls.FALLBACK_MAX, cost=_mrkdwn_units)),
+            "blocks": [
+                # plain_text is shown as it is and never parsed for mentions or links, so it is
+                # not escaped (an entity would show literally).
+                {"type": "header", "text": {"type": "plain_text", "text": subject}},
+                *sections,
+                {"type": "divider"},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+            ],
+            "unfurl_links": False,
+        }
+
+    @classmethod
+    def _item_text(cls, item: DigestItem) -> str:
+        title = _mrkdwn(_fit(item.title, cls.TITLE_MAX, cost=_mrkdwn_units)) or "Untitled"
+        source = _mrkdwn(_fit(item.source, cls.SOURCE_MAX, cost=_mrkdwn_units))
+        takeaway = _mrkdwn(_fit(item.takeaway, cls.TAKEAWAY_MAX, cost=_mrkdwn_units))
+        line = " — ".join(part for part in (source and f"_{source}_", takeaway) if part)
+        text = f"*{_slack_link(item.url, title, cls.URL_MAX, escaped=True)}*"
+        return f"{text}\n{line}" if line else text
+
+    @classmethod
+    def _more_text(cls, message: DigestMessage, dropped: int) -> str:
+        more = _slack_link(message.archive_url, "More in today's digest", cls.URL_MAX)
+        return f"{more}: {dropped} more {'story' if dropped == 1 else 'stories'}"
 
     def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
         try:
@@ -250,45 +378,98 @@ class LineChannel:
 
     name = "line"
     idempotent = True
-    HARD_STATUSES = frozenset({400, 403})  # unknown/blocked user id, not a friend of the bot
 
     def __init__(self) -> None:
         self.client = _http_client()
 
-    @staticmethod
-    def payload(message: DigestMessage, *, to: str) -> dict[str, Any]:
-        contents: list[dict[str, Any]] = [
-            {"type": "text", "text": message.subject, "weight": "bold", "size": "lg", "wrap": True},
+    # Messaging API: a bubble's JSON at most 30 KB, altText at most 1500 characters, a URI
+    # action's uri at most 1000 characters. The budget is counted on JSON with every non-ASCII
+    # character \u-escaped, the largest form any encoder gives, and leaves a margin.
+    BUBBLE_BUDGET = 25_000
+    URI_MAX = 1000
+    ALT_TEXT_MAX = 400  # LINE allows 1500; a notification shows far less
+    TITLE_MAX, SOURCE_MAX, TAKEAWAY_MAX = 200, 60, 400
+
+    @classmethod
+    def payload(cls, message: DigestMessage, *, to: str) -> dict[str, Any]:
+        """The push body: one Flex bubble within LINE's limits by construction. Texts are cut to
+        their limits; stories are added while the bubble's JSON stays within BUBBLE_BUDGET
+        (room for the "more" line kept), the rest are left for a "More in today's digest" link
+        to the web archive. A link too long for LINE is left out, never cut."""
+        head = [
+            {
+                "type": "text",
+                "text": _fit(message.subject, cls.TITLE_MAX),
+                "weight": "bold",
+                "size": "lg",
+                "wrap": True,
+            },
         ]
+        footer = [
+            {"type": "button", "action": {"type": "uri", "label": label, "uri": url}}
+            for label, url in (("Web", message.archive_url), ("Settings", message.preferences_url))
+            if cls._uri_ok(url)
+        ]
+
+        def bubble(contents: list[dict[str, Any]]) -> dict[str, Any]:
+            bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": contents}}
+            if footer:
+                bubble["footer"] = {"type": "box", "layout": "horizontal", "contents": footer}
+            return bubble
+
+        # Adding a component to the body's list adds its JSON and one comma, nothing else.
+        used = _json_size(bubble([*head, cls._more(message, len(message.items))]))
+        body = list(head)
+        shown: list[DigestItem] = []
         for item in message.items:
-            contents.append({"type": "separator", "margin": "md"})
-            contents.append(
-                {
-                    "type": "text",
-                    "text": item.title[:300],
-                    "weight": "bold",
-                    "wrap": True,
-                    "margin": "md",
-                    "action": {"type": "uri", "label": "Read", "uri": item.url},
-                }
-            )
-            contents.append({"type": "text", "text": item.source[:100], "size": "xs", "color": "#666666"})
-            contents.append({"type": "text", "text": item.takeaway[:500], "size": "sm", "wrap": True})
-        footer = [{"type": "button", "action": {"type": "uri", "label": "Web", "uri": message.archive_url}}]
-        if message.preferences_url:
-            footer.append(
-                {
-                    "type": "button",
-                    "action": {"type": "uri", "label": "Settings", "uri": message.preferences_url},
-                }
-            )
-        bubble = {
-            "type": "bubble",
-            "body": {"type": "box", "layout": "vertical", "contents": contents},
-            "footer": {"type": "box", "layout": "horizontal", "contents": footer},
+            components = cls._item_components(item)
+            size = sum(_json_size(component) + 1 for component in components)
+            if used + size > cls.BUBBLE_BUDGET:
+                break
+            used += size
+            body += components
+            shown.append(item)
+        if dropped := len(message.items) - len(shown):
+            body.append(cls._more(message, dropped))
+        titles = "; ".join(_fit(item.title, cls.TITLE_MAX) for item in shown)
+        alt = _fit(f"{message.subject}: {titles}", cls.ALT_TEXT_MAX)
+        return {"to": to, "messages": [{"type": "flex", "altText": alt, "contents": bubble(body)}]}
+
+    @classmethod
+    def _uri_ok(cls, url: str) -> bool:
+        return 0 < len(url) <= cls.URI_MAX and url.startswith(("https://", "http://"))
+
+    @classmethod
+    def _item_components(cls, item: DigestItem) -> list[dict[str, Any]]:
+        title: dict[str, Any] = {
+            "type": "text",
+            "text": _fit(item.title, cls.TITLE_MAX) or "Untitled",
+            "weight": "bold",
+            "wrap": True,
+            "margin": "md",
         }
-        alt = f"{message.subject}: " + "; ".join(item.title for item in message.items)
-        return {"to": to, "messages": [{"type": "flex", "altText": alt[:400], "contents": bubble}]}
+        if cls._uri_ok(item.url):
+            title["action"] = {"type": "uri", "label": "Read", "uri": item.url}
+        components = [{"type": "separator", "margin": "md"}, title]
+        # LINE refuses an empty text component.
+        if source := _fit(item.source, cls.SOURCE_MAX):
+            components.append({"type": "text", "text": source, "size": "xs", "color": "#666666"})
+        if takeaway := _fit(item.takeaway, cls.TAKEAWAY_MAX):
+            components.append({"type": "text", "text": takeaway, "size": "sm", "wrap": True})
+        return components
+
+    @classmethod
+    def _more(cls, message: DigestMessage, dropped: int) -> dict[str, Any]:
+        more: dict[str, Any] = {
+            "type": "text",
+            "text": f"More in today's digest: {dropped} more {'story' if dropped == 1 else 'stories'}",
+            "size": "sm",
+            "wrap": True,
+            "margin": "lg",
+        }
+        if cls._uri_ok(message.archive_url):
+            more["action"] = {"type": "uri", "label": "More", "uri": message.archive_url}
+        return more
 
     def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
         token = settings.LINE_CHANNEL_ACCESS_TOKEN
@@ -309,9 +490,14 @@ class LineChannel:
         # 409: this retry key was already accepted, i.e. an earlier attempt got through.
         if response.status_code in (200, 409):
             return
-        detail = f"LINE {response.status_code}: {response.text[:200]}"
-        if response.status_code in self.HARD_STATUSES:
+        detail = f"LINE {response.status_code}: {response.text[:500]}"
+        # 403: not a friend of the bot or blocked; 400 naming `to`: an unknown or malformed id.
+        if response.status_code == 403 or (response.status_code == 400 and _line_names_recipient(response)):
             raise ChannelError(detail, kind=FailureKind.HARD)
+        if response.status_code in (400, 413):
+            # The message itself was refused: our bug, not the subscriber's. Retrying the same
+            # payload cannot help, pausing would punish them for it.
+            raise ChannelError(detail, kind=FailureKind.ERROR)
         # 401 is our token, 429 our quota, 5xx theirs: none of it is the subscriber's fault.
         raise ChannelError(detail, kind=FailureKind.TEMPORARY)
 
@@ -345,6 +531,89 @@ class ChannelPool:
             channel.close()
 
 
+def _line_names_recipient(response: httpx.Response) -> bool:
+    """Whether LINE's 400 is about `to` (an unknown or malformed user id: the subscriber's), as
+    opposed to the messages (ours). LINE names the property in `message` or in `details`."""
+    if len(response.content) > 64_000:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    details = body.get("details")
+    properties = (
+        [d.get("property") for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+    )
+    return "to" in properties or "'to'" in str(body.get("message", ""))
+
+
+ELLIPSIS = "…"
+
+
+def _utf16_units(text: str) -> int:
+    """Length as Slack and LINE count characters (UTF-16 code units): never less than len()."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _mrkdwn_units(text: str) -> int:
+    return _utf16_units(_mrkdwn(text))
+
+
+def _fit(text: str, limit: int, *, cost: Callable[[str], int] = _utf16_units) -> str:
+    """`text` on one line (whitespace runs become one space, control characters go) and at most
+    `limit` long as `cost` counts it, cut with an ellipsis at the last word boundary when one is
+    in the second half of what fits (a single giant word is cut inside). `cost` must add up
+    character by character, at least 1 a character. It reads at most 2 × `limit` characters of
+    `text`, so its cost is bounded by `limit` however long the text is."""
+    # The result holds at most `limit` characters; twice that leaves room for collapsed spaces.
+    head = text[: 2 * limit]
+    longer = len(text) > len(head)
+    text = " ".join(head.split())
+    if not text.isprintable():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
+    if not longer and cost(text) <= limit:
+        return text
+    budget = limit - cost(ELLIPSIS)
+    used = end = 0
+    for ch in text:
+        used += cost(ch)
+        if used > budget:
+            break
+        end += 1
+    cut = text[:end]
+    space = cut.rfind(" ")
+    if space > len(cut) // 2:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+def _json_size(value: Any) -> int:
+    """Characters (and bytes: it is ASCII) of `value` as compact, \\u-escaped JSON."""
+    return len(json.dumps(value, ensure_ascii=True, separators=(",", ":")))
+
+
 def _mrkdwn(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, label: str, limit: int, *, escaped: bool = False) -> str:
+    """`<url|label>` in mrkdwn; only the label when the URL is longer than `limit` once escaped.
+
+    In the URL, & is escaped like all mrkdwn, and what would end the link or cannot stand in a
+    URL (<, >, |, whitespace, control characters) is percent-encoded.
+    """
+    label = label if escaped else _mrkdwn(label)
+    safe = "".join(
+        "&amp;"
+        if ch == "&"
+        else quote(ch, safe="")
+        if ch in "<>|" or ch.isspace() or not ch.isprintable()
+        else ch
+        for ch in url
+    )
+    if not safe or _utf16_units(safe) > limit:
+        return label
+    return f"<{safe}|{label}>"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import email.policy
@@ -14,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from newsletter.channels import (
     ChannelError,
+    DigestEmail,
     DigestItem,
     DigestMessage,
     EmailChannel,
@@ -268,6 +270,82 @@ def test_the_email_arrives_over_smtp_as_multipart_html_and_text_with_one_click_u
     assert "Council approves &lt;light-rail&gt; &amp; more" in html
     assert "<img" not in html.lower() and "<style" not in html.lower()
     assert 'style="' in html
+
+
+def _raw_header_block(raw: bytes) -> bytes:
+    return raw.split(b"\r\n\r\n", 1)[0]
+
+
+def _unfolded_headers(raw: bytes) -> list[bytes]:
+    """The header fields of a raw message, each unfolded onto one line (RFC 5322 2.2.3)."""
+    return _raw_header_block(raw).replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t").split(b"\r\n")
+
+
+# Lengths around the 78-character fold point up to the longest that fits one 998-octet line.
+@pytest.mark.parametrize("length", [50, 58, 59, 120, 400, 978])
+def test_the_unsubscribe_headers_go_on_the_wire_as_plain_ascii_with_the_url_unbroken(
+    smtp_server, message, length
+):
+    prefix = "https://news.example.org/newsletter/unsubscribe/"
+    # A signed token's alphabet: URL-safe base64 and colons.
+    token = ("eyJzIjo0MiwiZSI6IjBhYmMifQ:1vKx2Q:" * 40)[: length - len(prefix) - 1]
+    url = f"{prefix}{token}/"
+    assert len(url) == length
+    message = dataclasses.replace(message, unsubscribe_url=url)
+    channel = EmailChannel()
+    channel.send(message=message, recipient=Recipient(email="reader@example.com"))
+    channel.close()
+
+    raw = smtp_server.envelopes[0].content
+    lines = _raw_header_block(raw).split(b"\r\n")
+    assert all(len(line) <= 998 for line in lines)
+    # The URL sits whole on one physical line, never split by folding, on the field's first line.
+    assert f"List-Unsubscribe: <{url}>".encode() in lines
+    fields = _unfolded_headers(raw)
+    list_fields = [field for field in fields if field.lower().startswith(b"list-")]
+    assert len(list_fields) == 2
+    assert not any(b"=?" in field for field in list_fields)  # no RFC 2047 encoded-word
+    assert f"List-Unsubscribe: <{url}>".encode() in fields
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in fields
+    # A parser that does no RFC 2047 decoding sees the URL intact.
+    legacy = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert "".join(legacy["List-Unsubscribe"].split()) == f"<{url}>"
+    assert legacy["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_list_header_of_several_urls_folds_only_between_them():
+    # Each longer than a 78-character line: the email package would encode them to wrap them.
+    urls = [f"<https://news.example.org/newsletter/unsubscribe/{'x' * 60}{n}/>" for n in range(4)]
+    value = ", ".join([*urls, "<mailto:unsubscribe@example.org>"])
+    mail = DigestEmail(subject="s", body="b", to=["r@example.com"], headers={"List-Unsubscribe": value})
+    lines = _raw_header_block(mail.message(policy=email.policy.SMTP).as_bytes()).split(b"\r\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(b"List-Unsubscribe:"))
+    field = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith(b" "):
+            break
+        field.append(line)
+    assert len(field) == 5 and all(len(line) <= 998 for line in field)
+    assert not any(b"=?" in line for line in field)
+    # Every URL whole on one line: folds fall only on the spaces between items.
+    for url in urls:
+        assert sum(url.encode() in line for line in field) == 1
+    assert b" ".join(line.strip() for line in field) == f"List-Unsubscribe: {value}".encode()
+
+
+def test_an_unsubscribe_url_too_long_for_any_header_line_fails_the_delivery_as_our_error(
+    smtp_server, message
+):
+    url = "https://news.example.org/newsletter/unsubscribe/" + "a" * 1000 + "/"
+    channel = EmailChannel()
+    with pytest.raises(ChannelError) as info:
+        channel.send(
+            message=dataclasses.replace(message, unsubscribe_url=url),
+            recipient=Recipient(email="r@example.com"),
+        )
+    channel.close()
+    assert info.value.kind == FailureKind.ERROR
+    assert smtp_server.envelopes == []
 
 
 def test_the_plain_text_part_reads_as_a_numbered_list_with_bare_links(smtp_server, message):
