@@ -32,6 +32,18 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not browser and not faults" $(PYTEST_ARGS)
 
+# The Nu HTML Checker for tests/test_html_validity.py: vnu.jar from npm, run by the system's
+# Java (Debian: default-jre-headless). The package's install script, which would download a
+# Java of its own, is skipped.
+VNU_VERSION := 26.9.27
+VNU_STAMP := .ci/vnu/.installed-$(VNU_VERSION)
+.PHONY: validator
+validator: $(VNU_STAMP)
+
+$(VNU_STAMP):
+	npm install --prefix .ci/vnu --ignore-scripts --no-audit --no-fund --loglevel=error vnu-jar@$(VNU_VERSION)
+	touch $(VNU_STAMP)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

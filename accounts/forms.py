@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .names import display_name_problem
 
 
 class ProfileForm(forms.ModelForm):
@@ -15,8 +16,18 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["display_name", "notify_replies"]
         help_texts = {
-            "display_name": _("Shown beside your comments. Leave empty to use the start of your email.")
+            "display_name": _(
+                "Shown beside your comments. Leave empty to use the start of your email. "
+                "Staff names and newsroom roles (editor, moderator, admin) are kept for the staff."
+            )
         }
+
+    def clean_display_name(self) -> str:
+        name = self.cleaned_data["display_name"]
+        problem = display_name_problem(name=name, user=self.instance)
+        if problem:
+            raise forms.ValidationError(problem, code="reserved")
+        return name
 
 
 class DeleteAccountForm(forms.Form):

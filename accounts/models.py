@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .names import claims_staff_role
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -54,8 +56,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def public_name(self) -> str:
-        """The name shown beside comments: never the email address."""
-        return self.display_name or self.email.split("@", 1)[0]
+        """The name shown beside comments: never the email address. A reader's name never
+        claims a newsroom role (accounts/names.py), whether it was chosen before that rule or
+        is the start of an address like editor@example.com."""
+        for name in (self.display_name, self.email.split("@", 1)[0]):
+            if name and (self.is_staff or not claims_staff_role(name)):
+                return name
+        return _("reader %(number)s") % {"number": self.pk}
 
     def clean(self) -> None:
         super().clean()

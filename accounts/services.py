@@ -9,6 +9,7 @@ from django.db import transaction
 
 from articles.models import AuditEntry
 from comments.models import Comment, CommentFlag
+from newsletter.models import Subscriber
 
 from .models import User
 
@@ -29,9 +30,11 @@ def user_export(*, user: User) -> dict[str, Any]:
     """Everything we hold about `user`, and nothing about anyone else.
 
     Comments are exported with the article they were posted on; other people's replies
-    are not included.
+    are not included. Digest subscriptions are those `Subscriber.objects.of_user` finds
+    (linked to the account or at one of its verified addresses), with their deliveries.
     """
     comments = Comment.objects.filter(author=user).select_related("article").order_by("created_at", "id")
+    subscriptions = Subscriber.objects.of_user(user).prefetch_related("topics", "deliveries").order_by("pk")
     return {
         "profile": {
             "email": user.email,
@@ -70,6 +73,32 @@ def user_export(*, user: User) -> dict[str, Any]:
             {"comment_id": flag.comment_id, "created_at": flag.created_at.isoformat()}
             for flag in CommentFlag.objects.filter(user=user).order_by("created_at")
         ],
+        "digest_subscriptions": [_subscription_export(subscriber) for subscriber in subscriptions],
+    }
+
+
+def _subscription_export(subscriber: Subscriber) -> dict[str, Any]:
+    return {
+        "email": subscriber.email,
+        "status": subscriber.status,
+        "status_reason": subscriber.status_reason,
+        "channel": subscriber.channel,
+        "slack_webhook_url": subscriber.slack_webhook_url,
+        "line_user_id": subscriber.line_user_id,
+        "topics": sorted(topic.name for topic in subscriber.topics.all()),
+        "send_hour": subscriber.send_hour,
+        "timezone": subscriber.timezone,
+        "created_at": subscriber.created_at.isoformat(),
+        "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else None,
+        "deliveries": [
+            {
+                "digest_date": delivery.digest_date.isoformat(),
+                "channel": delivery.channel,
+                "status": delivery.status,
+                "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
+            }
+            for delivery in sorted(subscriber.deliveries.all(), key=lambda d: d.digest_date)
+        ],
     }
 
 
@@ -77,10 +106,18 @@ def user_delete(*, user: User) -> None:
     """Delete the account and the personal data in it.
 
     The user's comments stay in their threads as "[deleted]" with no author, text or IP
-    address, so replies keep their place. Email addresses, social logins, sessions' user
-    and flags go with the user row. The audit log keeps a line with the user id only.
+    address, so replies keep their place. Their digest subscriptions (the ones the export
+    lists) are deleted with their delivery history. Their own audit entries, such as "this
+    looks wrong" reports, keep the fact but lose the actor and the words
+    (`AuditEntry.objects.redact_personal_text`). Email addresses, social logins, sessions'
+    user and flags go with the user row. The audit log keeps a `user.deleted` line with the
+    user id only.
     """
     with transaction.atomic():
+        # Before the user row goes: the verified addresses that find the subscriptions
+        # are deleted with it.
+        Subscriber.objects.of_user(user).delete()
+        AuditEntry.objects.redact_personal_text(user)
         # One save per comment rather than update(), so the Comment save signal clears the
         # cached article pages that still show the name and text.
         for comment in Comment.objects.filter(author=user).select_for_update():

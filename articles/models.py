@@ -560,8 +560,30 @@ class SummaryBatch(models.Model):
         return True
 
 
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def redact_personal_text(self, user: Any) -> int:
+        """Take what `user` wrote out of the audit log when their account is deleted: the one
+        change an audit entry ever gets.
+
+        The log is append-only so that what happened cannot be rewritten later. But a reader's
+        "this looks wrong" report copies their own words into it, and a person's deleted
+        account must not leave their words behind (accounts.services.user_delete). So for
+        every entry whose actor is `user` the actor is cleared, the reason emptied and every
+        detail dropped except the facts in AuditEntry.FACT_DETAILS; details gain
+        {"redacted": "account deleted"}. What happened, when, to which article or target and
+        between which statuses stays, so the log still counts the report. Written with one
+        UPDATE per batch (save() refuses changes). Idempotent; returns how many entries changed.
+        """
+        entries = list(self.filter(actor=user).only("pk", "details"))
+        for entry in entries:
+            kept = {key: value for key, value in entry.details.items() if key in AuditEntry.FACT_DETAILS}
+            entry.actor, entry.reason, entry.details = None, "", {**kept, "redacted": "account deleted"}
+        return self.model.objects.bulk_update(entries, ["actor", "reason", "details"], batch_size=500)
+
+
 class AuditEntry(models.Model):
-    """Append-only record of every transition and edit on the desk. Never edited or deleted."""
+    """Append-only record of every transition and edit on the desk. Never edited or deleted,
+    except that a deleted account's own words are taken out (`redact_personal_text`)."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -580,6 +602,12 @@ class AuditEntry(models.Model):
     to_status = models.CharField(max_length=16, blank=True)
     reason = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
+
+    # Details that record facts the system produced (ids, versions, the summary's own claim),
+    # never a person's words: the only ones redact_personal_text keeps.
+    FACT_DETAILS = frozenset({"version", "scheduled_for", "topics", "claim", "quoted_claim", "user_id"})
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -151,6 +151,20 @@ def load_httpx(url: str) -> dict[str, float]:
     }
 
 
+def wire_bytes(port: int, path: str) -> dict[str, int]:
+    """Body bytes on the wire for one cached page, per Accept-Encoding (raw: curl does not decode)."""
+    sizes = {}
+    for coding in ("identity", "gzip", "br"):
+        out = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-H", f"Accept-Encoding: {coding}", "-w",
+             "%{size_download} %header{content-encoding}", f"http://127.0.0.1:{port}{path}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        sent = out[1] if len(out) > 1 else "identity"
+        sizes[coding] = int(out[0]) if sent == coding else -1  # -1: that encoding was not sent
+    return sizes
+
+
 def fresh_database(url: str, *, suffix: str) -> str:
     """A database of our own beside the given one, re-created each run: the other benchmarks'
     rows (or a half-finished earlier run) must not change what this one measures."""
@@ -196,10 +210,13 @@ def main() -> int:
         "search": "/search/?q=river+rail",
     }
     rounds: dict[str, list[dict[str, float]]] = {}
+    wire: dict[str, dict[str, int]] = {}
     for mode, seconds in (("cached", env.get("PAGE_CACHE_SECONDS", "300")), ("uncached", "0")):
         port = free_port()
         server = start_gunicorn({**env, "PAGE_CACHE_SECONDS": seconds}, port)
         try:
+            if mode == "cached":
+                wire = {name: wire_bytes(port, paths[name]) for name in ("home", "article")}
             for _ in range(ROUNDS):
                 for name, path in paths.items():
                     url = f"http://127.0.0.1:{port}{path}"
@@ -235,6 +252,18 @@ def main() -> int:
                 "target": target,
             }
         )
+    print(f"\n{'bytes on the wire':<28}{'identity':>10}{'gzip':>10}{'br':>10}")
+    for name, sizes in wire.items():
+        print(f"{name + ' (cached)':<28}{sizes['identity']:>10}{sizes['gzip']:>10}{sizes['br']:>10}")
+        for coding in ("gzip", "br"):
+            rows.append(
+                {
+                    "benchmark": "http",
+                    "metric": f"{name} bytes on the wire ({coding})",
+                    "value": sizes[coding],
+                    "unit": f"bytes (identity {sizes['identity']})",
+                }
+            )
     cached = results["article (cached)"]
     uncached = results["article (uncached)"]
     print(

@@ -10,10 +10,12 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
@@ -67,6 +69,17 @@ class StaleSubscriber(Exception):
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def confirmed(self) -> SubscriberQuerySet:
         return self.filter(status=Subscriber.Status.CONFIRMED)
+
+    def of_user(self, user: Any) -> SubscriberQuerySet:
+        """The digest subscriptions that belong to an account: linked to it, or at one of its
+        verified addresses (subscribing works logged out, and the address is the identity).
+        Unverified addresses do not count: anyone can add one to their account."""
+        verified = (
+            EmailAddress.objects.filter(user=user, verified=True)
+            .annotate(address=Lower("email"))
+            .values("address")
+        )
+        return self.filter(models.Q(user=user) | models.Q(email__in=verified))
 
 
 class Subscriber(models.Model):

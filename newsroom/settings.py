@@ -54,8 +54,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First on purpose: anonymous GETs are answered from the cache before any other work.
+    # Outermost: gzips per request what the page cache did not answer already compressed
+    # (newsroom/compression.py). It does nothing on the way in.
+    "newsroom.compression.CompressionMiddleware",
+    # First to do any work: anonymous GETs are answered from the cache before anything else.
     "newsroom.pagecache.AnonymousPageCacheMiddleware",
+    # Before anything reads a parameter: NUL is refused, other control characters removed.
+    "newsroom.request_guard.ControlCharacterGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,17 +113,37 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Redis --------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
+# Issue #13: cached pages and card fragments live in their own alias, "pages", so no amount of
+# page traffic can evict what "default" holds: the rate-limit counters (allauth's, comments',
+# newsletter's), fetch slots and robots.txt. PAGES_REDIS_URL may point at a Redis of its own
+# with a maxmemory and an LRU policy (docs/operations.md); by default pages share REDIS_URL.
+PAGES_REDIS_URL = env.str("PAGES_REDIS_URL", default=REDIS_URL)
+# Without Redis (each process its own memory): how many pages and cards one process keeps.
+PAGE_CACHE_MAX_ENTRIES = env.int("PAGE_CACHE_MAX_ENTRIES", default=1000)
+
+
+def _cache(redis_url: str, *, name: str, max_entries: int) -> dict:
+    """Redis when a URL is set, else this process's memory, bounded to `max_entries`."""
+    if redis_url:
+        return {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": redis_url,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="newsroom"),
             "TIMEOUT": 300,
         }
+    # Each alias its own LOCATION: local-memory caches with the same one share a store and its culling.
+    return {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": f"newsroom-{name}",
+        "OPTIONS": {"MAX_ENTRIES": max_entries},
     }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = {
+    # Counters are tiny: this bound is far above what rate-limited traffic can create.
+    "default": _cache(REDIS_URL, name="default", max_entries=100_000),
+    "pages": _cache(PAGES_REDIS_URL, name="pages", max_entries=PAGE_CACHE_MAX_ENTRIES),
+}
 
 # Anonymous page cache (see newsroom/pagecache.py): seconds a rendered page is kept.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300)
@@ -128,6 +153,9 @@ PAGE_CACHE_BYPASS_COOKIES = env.list("PAGE_CACHE_BYPASS_COOKIES", default=["sess
 PAGE_CACHE_EXCLUDE_PREFIXES = env.list(
     "PAGE_CACHE_EXCLUDE_PREFIXES", default=["/admin/", "/accounts/", "/healthz", "/static/", "/bench/"]
 )
+# Query variants (a search's words, a listing's page) one path may store per PAGE_CACHE_SECONDS:
+# a free-text parameter has endless values, so this bounds the copies of one path (issue #13).
+PAGE_CACHE_MAX_VARIANTS = env.int("PAGE_CACHE_MAX_VARIANTS", default=200)
 # Rendered article cards, cached apart from whole pages so an uncached listing is assembled
 # from cards (articles/reader/cards.py). Keys carry the page-cache generation and the card's data,
 # so this is only how long an unused card lingers; 0 renders every card every time.

@@ -157,14 +157,17 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def _clean_page_cache():
-    """Empty the cache around every test: a page cached by an earlier test (newsroom/pagecache.py)
-    would describe rows that were rolled back, and on_commit invalidation never fires inside
-    a test's transaction. Use django_capture_on_commit_callbacks(execute=True) to test it."""
-    from django.core.cache import cache
+    """Empty every cache around every test: a page cached by an earlier test ("pages",
+    newsroom/pagecache.py) would describe rows that were rolled back, and on_commit invalidation
+    never fires inside a test's transaction; rate-limit counters ("default") must not carry over.
+    Use django_capture_on_commit_callbacks(execute=True) to test invalidation."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in caches:
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in caches:
+        caches[alias].clear()
 
 
 def _run_order(item: pytest.Item) -> int:

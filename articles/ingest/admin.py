@@ -21,7 +21,16 @@ from newsroom.admin import ChangedFieldsOnlyAdmin
 
 class OpmlImportForm(forms.Form):
     file = forms.FileField(
-        label="OPML file", help_text="Feeds already present are left alone; nothing is fetched."
+        label="OPML file",
+        help_text=(
+            "Up to 5 MB. Nothing is fetched. Feeds already present keep their settings and only gain "
+            "the topics their categories name."
+        ),
+    )
+    create_topics = forms.BooleanField(
+        required=False,
+        label="Create missing topics",
+        help_text="Create a topic for each category that names none; otherwise such categories are listed.",
     )
 
 
@@ -156,19 +165,13 @@ class SourceAdmin(ChangedFieldsOnlyAdmin):
             raise PermissionDenied
         form = OpmlImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            content = form.cleaned_data["file"].read(5 * 1024 * 1024 + 1)
             try:
-                if len(content) > 5 * 1024 * 1024:
-                    raise FeedError("The file is larger than 5 MB.")
-                report = opml.opml_import(content=content)
+                content = opml.opml_read(form.cleaned_data["file"])
+                report = opml.opml_import(content=content, create_topics=form.cleaned_data["create_topics"])
             except FeedError as exc:
                 form.add_error("file", str(exc))
             else:
-                self.message_user(
-                    request,
-                    f"Added {len(report.added)}, already present {len(report.present)}, invalid {len(report.invalid)}.",
-                    messages.SUCCESS,
-                )
+                self._report_opml_import(request, report)
                 return redirect("admin:articles_source_changelist")
         context = {
             **self.admin_site.each_context(request),
@@ -177,6 +180,29 @@ class SourceAdmin(ChangedFieldsOnlyAdmin):
             "title": "Import OPML",
         }
         return TemplateResponse(request, "admin/articles/source/import_opml.html", context)
+
+    def _report_opml_import(self, request, report: opml.OpmlReport) -> None:
+        self.message_user(
+            request,
+            f"Added {len(report.added)}, already present {len(report.present)}, invalid {len(report.invalid)}.",
+            messages.SUCCESS,
+        )
+        if report.tagged:
+            self.message_user(
+                request, f"Topics added to {len(report.tagged)} feed(s) already present.", messages.INFO
+            )
+        if report.created_topics:
+            self.message_user(
+                request, f"Created topics: {', '.join(report.created_topics)}.", messages.SUCCESS
+            )
+        if report.unknown_categories:
+            listed = ", ".join(f"{name} ({count})" for name, count in report.unknown_categories.items())
+            self.message_user(
+                request,
+                f"Categories that name no topic (number of feeds in brackets): {listed}. Import the file "
+                'again with "Create missing topics" ticked to create them and file those feeds under them.',
+                messages.WARNING,
+            )
 
 
 @admin.register(FetchAttempt)

@@ -13,12 +13,20 @@ from django.utils.dateparse import parse_date, parse_datetime
 from .urls import canonical_url
 
 HEAD_BYTES = 64 * 1024
-META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-]+)""", re.IGNORECASE)
+# Page bytes are untrusted, so each pattern reads a tag only up to the next "<" ([^<>]): a
+# scan starting at one "<meta", "<html" or "<link" never runs past the next one, which keeps
+# the work linear even on "<link<link<link..." with no ">" (where [^>]* rescanned the rest
+# of the page from every start, quadratically).
+# (?:["']\s*)? rather than ["']?\s*: two \s* in a row could split one run of spaces in every
+# possible way before failing.
+META_CHARSET = re.compile(rb"""<meta\b[^<>]*?charset\s*=\s*(?:["']\s*)?([a-zA-Z0-9_\-]+)""", re.IGNORECASE)
 HTML_LANG = re.compile(
-    r"""<html[^>]*\slang\s*=\s*["']?([a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})?)""", re.IGNORECASE
+    r"""<html\b[^<>]*?\slang\s*=\s*["']?([a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{2,8})?)""", re.IGNORECASE
 )
-LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
-ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
+LINK_TAG = re.compile(r"<link\b[^<>]*>", re.IGNORECASE)
+# An attribute name is matched only from its first letter (the look-behind), so a long run
+# of letters without "=" costs one pass, not one pass per letter.
+ATTR = re.compile(r"""(?<![a-zA-Z:-])([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 # Labels browsers treat as their superset; decoding with the superset loses nothing.
 CHARSET_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252"}
 

@@ -210,8 +210,9 @@ def source_poll(*, source: Source, now: datetime | None = None) -> PollResult:
     Never raises for a bad feed: every failure becomes a failed attempt with an error class.
     Success resets the failure count and adapts the interval to how often the feed
     publishes; failure backs off exponentially and, after SOURCE_PAUSE_AFTER_FAILURES in a
-    row, pauses the source with an audit entry the admin shows as an alert. A 301/308 seen
-    on SOURCE_REDIRECT_CONFIRMATIONS consecutive polls moves the stored feed URL.
+    row or among the last twice as many polls, pauses the source with an audit entry the
+    admin shows as an alert. A 301/308 seen on SOURCE_REDIRECT_CONFIRMATIONS consecutive
+    polls moves the stored feed URL.
     """
     now = now or timezone.now()
     started = time.monotonic()
@@ -343,21 +344,59 @@ def _source_record(
     return True
 
 
+# A source that fails every other poll (a flaky host, or a feed that alternates good and bad
+# answers) never fails SOURCE_PAUSE_AFTER_FAILURES times in a row, and each success resets its
+# back-off; so a source is also paused once that many of its last FAILURE_WINDOW_FACTOR times
+# as many polls failed (half of them).
+FAILURE_WINDOW_FACTOR = 2
+
+
+def _failures_in_window(*, source: Source, limit: int) -> tuple[int, int]:
+    """(failed polls, polls) among the source's last FAILURE_WINDOW_FACTOR * limit polls, this
+    failed one included (its attempt is recorded after this check). Only polls since the
+    source was last resumed count: a resume starts it afresh."""
+    attempts = FetchAttempt.objects.filter(source=source)
+    resumed_at = (
+        AuditEntry.objects.filter(
+            action="source-resumed", target_type=source._meta.label_lower, target_id=str(source.pk)
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if resumed_at is not None:
+        attempts = attempts.filter(started_at__gte=resumed_at)
+    earlier = list(
+        attempts.order_by("-started_at").values_list("outcome", flat=True)[
+            : limit * FAILURE_WINDOW_FACTOR - 1
+        ]
+    )
+    return 1 + earlier.count(FetchAttempt.Outcome.FAILED), 1 + len(earlier)
+
+
 def _pause_after_failures(*, source: Source, result: PollResult, now: datetime) -> None:
-    """Pause after SOURCE_PAUSE_AFTER_FAILURES failures in a row, decided by the database: only
-    while the stored count is at the limit and nobody paused the source meanwhile, so an
-    editor's own pause (and its reason) is never overwritten."""
+    """Pause after SOURCE_PAUSE_AFTER_FAILURES failures in a row, or that many among the last
+    FAILURE_WINDOW_FACTOR times as many polls. The pause is a conditional UPDATE: only while
+    nobody paused the source meanwhile (and, for failures in a row, while the stored count is
+    still at the limit), so an editor's own pause (and its reason) is never overwritten."""
     limit = settings.SOURCE_PAUSE_AFTER_FAILURES
-    if not limit or source.consecutive_failures < limit:
+    if not limit:
         return
-    reason = (
-        f"Paused after {source.consecutive_failures} failed polls in a row; "
-        f"last: {result.error_class}: {result.error}"
-    )[:300]
+    last = f"last: {result.error_class}: {result.error}"
+    if source.consecutive_failures >= limit:
+        reason = f"Paused after {source.consecutive_failures} failed polls in a row; {last}"
+        still = Q(consecutive_failures__gte=limit)
+    else:
+        failed, polls = _failures_in_window(source=source, limit=limit)
+        if failed < limit:
+            return
+        reason = f"Paused after {failed} failed polls out of the last {polls}; {last}"
+        still = Q()
+    reason = reason[:300]
     with transaction.atomic():
-        paused = Source.objects.filter(
-            pk=source.pk, paused_at__isnull=True, consecutive_failures__gte=limit
-        ).update(paused_at=now, pause_reason=reason)
+        paused = Source.objects.filter(still, pk=source.pk, paused_at__isnull=True).update(
+            paused_at=now, pause_reason=reason
+        )
         if not paused:
             return
         source.paused_at, source.pause_reason = now, reason

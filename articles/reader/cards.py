@@ -6,6 +6,7 @@ assembled from them. The key is the page cache's global generation (bumped on ev
 publish/edit/topic change) PLUS a digest of every value the card shows, so a new comment
 count, a retitled source or a search snippet can never be served from an older card even
 where no signal bumps a generation. Cards hold nothing per-reader, so sharing them is safe.
+They live beside the pages in the bounded "pages" cache alias (newsroom/pagecache.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import hashlib
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.template import loader
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from newsroom.pagecache import GENERATION_KEY, get_many, new_generation
+from newsroom.pagecache import GENERATION_KEY, get_many, new_generation, page_cache
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,12 @@ def _card_digest(article, *, generation: int, heading_level: int, hide_topics: b
 
 
 def _card_generation() -> int:
-    generation = cache.get(GENERATION_KEY)
+    pages = page_cache()
+    generation = pages.get(GENERATION_KEY)
     if generation is None:
         generation = new_generation()
-        if not cache.add(GENERATION_KEY, generation, timeout=None):
-            generation = cache.get(GENERATION_KEY, generation)
+        if not pages.add(GENERATION_KEY, generation, timeout=None):
+            generation = pages.get(GENERATION_KEY, generation)
     return generation
 
 
@@ -103,7 +104,7 @@ def rendered_cards(articles, *, heading_level: int = 2, hide_topics: bool = Fals
         cards.append(mark_safe(html))  # noqa: S308 - stored from autoescaped template output
     if missing:
         try:
-            cache.set_many(missing, timeout=timeout)
+            page_cache().set_many(missing, timeout=timeout)
         except Exception:
             logger.exception("Could not store cards in the cache")
     return cards

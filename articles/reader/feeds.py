@@ -1,7 +1,9 @@
 """Feeds of published summaries: RSS 2.0, Atom, per-topic RSS, and JSON Feed 1.1.
 
-Items are cards (articles/reader.py): the key takeaway and topics come with the article in
-two queries, whatever the number of items. Links point at SITE_URL, the canonical host.
+Items are cards (articles/reader/queries.py): the key takeaway and topics come with the
+article in two queries, whatever the number of items. Links point at SITE_URL, the canonical
+host. The takeaway is plain text: it is escaped where a format declares its field HTML (RSS
+<description>, Atom <summary type="html">) and sent as-is where the field is text (JSON Feed).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -44,7 +47,10 @@ class LatestSummariesFeed(Feed):
         return item.title
 
     def item_description(self, item: Article) -> str:
-        return item.key_takeaway or ""
+        # RSS readers render <description> as HTML and Atom declares <summary type="html">,
+        # so the plain-text takeaway is HTML-escaped here (the XML writer escapes once more):
+        # otherwise "5 < 6 GW" opens a tag and "AT&T" an entity in the reader's renderer.
+        return escape(item.key_takeaway or "")
 
     def item_link(self, item: Article) -> str:
         return absolute_url(item.get_absolute_url())

@@ -24,6 +24,7 @@ from django.db.models import (
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
 from articles.models import Article, Summary, Topic
@@ -118,31 +119,90 @@ def absolute_url(path: str) -> str:
     return settings.SITE_URL + path
 
 
+# The site's own pictures (static/img/), for pages and feeds with none of their own. Sizes are
+# the files' real pixel sizes: tests read them back from the PNG headers.
+SITE_IMAGE = ("img/og-default.png", 1200, 630)
+SITE_LOGO = ("img/logo.png", 512, 512)
+# Google shows at most 110 characters of a headline.
+HEADLINE_MAX = 110
+# IPTC digital source types (https://schema.org/IPTCDigitalSourceEnumeration) by summary kind;
+# an editor's own text has none.
+DIGITAL_SOURCE = {
+    Summary.Kind.AI: "https://schema.org/TrainedAlgorithmicMediaDigitalSource",
+    Summary.Kind.EXTRACTIVE: "https://schema.org/AlgorithmicMediaDigitalSource",
+}
+
+
+def site_image(image: tuple[str, int, int] = SITE_IMAGE) -> dict[str, Any]:
+    path, width, height = image
+    return {"@type": "ImageObject", "url": absolute_url(static(path)), "width": width, "height": height}
+
+
+def shorten_at_word(text: str, limit: int = HEADLINE_MAX) -> str:
+    """`text` in at most `limit` characters: cut at the last whole word, with an ellipsis.
+
+    A single word longer than the limit is cut inside it (there is no boundary to keep).
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    kept = text[: limit - 1]  # one character left for the ellipsis
+    if text[limit - 1] != " " and " " in kept:
+        kept = kept[: kept.rindex(" ")]
+    return kept.rstrip(" ,;:-–—") + "…"
+
+
+def _organization(name: str, url: str = "") -> dict[str, Any]:
+    organization: dict[str, Any] = {"@type": "Organization", "name": name}
+    if url:
+        organization["url"] = url
+    return organization
+
+
 def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str, Any]]:
-    """schema.org NewsArticle plus, when the summary has an FAQ, an FAQPage."""
+    """schema.org NewsArticle plus, when the summary has an FAQ, an FAQPage.
+
+    Who wrote what: the page is the site's summary, so its `author` and `publisher` are the
+    site; the software that drafted it is the `creator` (an AI model, or the extractive
+    summarizer), and an editor who approved it is the `editor`. The reporting it summarises
+    is `isBasedOn`: the original's URL, its reporter (or the source when none is named) as
+    `author`, and the source as `publisher`.
+    """
     url = absolute_url(article.get_absolute_url())
+    site = _organization(settings.SITE_NAME, settings.SITE_URL)
+    source = _organization(article.source.name, article.source.site_url)
+    original: dict[str, Any] = {
+        "@type": "CreativeWork",
+        "url": article.url,
+        "headline": article.title,
+        "author": {"@type": "Person", "name": article.author} if article.author else source,
+        "publisher": source,
+    }
     news: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
-        "headline": article.title[:110],
+        "headline": shorten_at_word(article.title),
         "url": url,
         "mainEntityOfPage": url,
         "datePublished": article.published_on_site_at.isoformat(),
         "dateModified": (article.corrected_at or article.published_on_site_at).isoformat(),
-        "isBasedOn": article.url,
-        "publisher": {"@type": "Organization", "name": settings.SITE_NAME, "url": settings.SITE_URL},
-        "sourceOrganization": {"@type": "Organization", "name": article.source.name},
+        "image": [article.lead_image_url] if article.lead_image_url else [site_image()],
+        "author": site,
+        "publisher": {**site, "logo": site_image(SITE_LOGO)},
+        "isBasedOn": original,
         "keywords": [topic.name for topic in article.topics.all()],
     }
-    if article.author:
-        news["author"] = {"@type": "Person", "name": article.author}
-    else:
-        news["author"] = {"@type": "Organization", "name": article.source.name}
-    if article.lead_image_url:
-        news["image"] = [article.lead_image_url]
     if summary is not None:
         news["description"] = summary.key_takeaway
         news["abstract"] = summary.key_takeaway
+        if summary.kind == Summary.Kind.AI:
+            news["creator"] = {"@type": "SoftwareApplication", "name": summary.producer}
+        elif summary.kind == Summary.Kind.EXTRACTIVE:
+            news["creator"] = {"@type": "SoftwareApplication", "name": _("Extractive summarizer")}
+        if summary.kind in DIGITAL_SOURCE:
+            news["digitalSourceType"] = DIGITAL_SOURCE[summary.kind]
+        if summary.approved_by is not None:
+            news["editor"] = {"@type": "Person", "name": summary.approved_by.public_name}
     graphs = [news]
     if summary is not None and summary.faq:
         graphs.append(

@@ -10,24 +10,31 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from articles.models import Source, Topic
+from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import queries as reader
-from .search import search_articles
+from .search import MAX_QUERY_LENGTH, search_articles
 
 PAGE_SIZE = 20
 
 
 def _card_page(request: HttpRequest, articles) -> object:
-    return Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
+    # get_page() shows the last page for ?page=999 and the first for ?page=abc; the page cache
+    # stores only the address that names the page shown (page 1 is the bare path).
+    page_cache_canonical(request, page=page.number if page.number > 1 else None)
+    return page
 
 
 @require_GET
+@page_cache_params("page")
 def home(request: HttpRequest) -> HttpResponse:
     page = _card_page(request, reader.published_cards())
     return render(request, "articles/home.html", {"page": page, "topics": Topic.objects.all()})
 
 
 @require_GET
+@page_cache_params("page")
 def topic(request: HttpRequest, slug: str) -> HttpResponse:
     # The chips list every topic anyway: find this one among them rather than query twice.
     topics = list(Topic.objects.all())
@@ -39,6 +46,7 @@ def topic(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@page_cache_params("page")
 def source(request: HttpRequest, slug: str) -> HttpResponse:
     # By slug, or by id for links that only know the id (a slug may itself be all digits).
     source = Source.objects.filter(slug=slug).first()
@@ -46,12 +54,14 @@ def source(request: HttpRequest, slug: str) -> HttpResponse:
         source = Source.objects.filter(pk=int(slug)).first()
     if source is None:
         raise Http404("No such source.")
+    page_cache_canonical(request, path=source.get_absolute_url())  # /sources/007/ is an alias
     page = _card_page(request, reader.published_cards().filter(source=source))
     # No topic chips here: they filter the whole site, not this source.
     return render(request, "articles/home.html", {"page": page, "source": source})
 
 
 @require_GET
+@page_cache_params()
 def article(request: HttpRequest, slug: str) -> HttpResponse:
     article = reader.article_for_page(slug)
     if article is None:
@@ -68,13 +78,17 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@page_cache_params("q")
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
+    # The words search_articles() really looks for: "a  b", " a b" and "a b" are one search.
+    page_cache_canonical(request, q=" ".join(query.split())[:MAX_QUERY_LENGTH] or None)
     results = search_articles(query=query) if query else []
     return render(request, "articles/search.html", {"query": query, "results": results})
 
 
 @require_GET
+@page_cache_params()
 def corrections(request: HttpRequest) -> HttpResponse:
     return render(request, "articles/corrections.html", {"corrections": reader.corrections()})
 

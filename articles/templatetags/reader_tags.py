@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django import template
@@ -30,6 +30,20 @@ def json_ld(value: Any) -> SafeString:
     return mark_safe(f'<script type="application/ld+json">{data}</script>')  # noqa: S308
 
 
+@register.filter
+def datetime_attr(value: datetime | date | None) -> str:
+    """A moment for machines (`<time datetime>`, `<meta content>`): UTC ISO 8601, whole seconds.
+
+    HTML allows at most three fraction digits in a `datetime` attribute and Python writes six,
+    so the fraction is dropped rather than cut: `2026-03-03T10:00:29+00:00`. A date stays a date.
+    """
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 @register.simple_tag
 def reltime(value: datetime | None, css_class: str = "") -> SafeString:
     """<time> with the exact date as text; static/js/reltime.js swaps in "3h ago".
@@ -43,7 +57,7 @@ def reltime(value: datetime | None, css_class: str = "") -> SafeString:
     value = timezone.localtime(value)
     return format_html(
         '<time datetime="{}" data-relative class="{}" title="{}">{}</time>',
-        value.isoformat(),
+        datetime_attr(value),
         ("reltime " + css_class).strip(),
         formats.date_format(value, "DATETIME_FORMAT"),
         formats.date_format(value, "j M Y, H:i T"),
@@ -57,7 +71,7 @@ def absdate(value: datetime | None) -> SafeString:
         return mark_safe("")
     value = timezone.localtime(value)
     return format_html(
-        '<time datetime="{}">{}</time>', value.isoformat(), formats.date_format(value, "j F Y")
+        '<time datetime="{}">{}</time>', datetime_attr(value), formats.date_format(value, "j F Y")
     )
 
 

@@ -226,3 +226,44 @@ def test_a_sign_up_that_fills_the_honeypot_creates_no_account(client, db):
     )
     assert not User.objects.filter(email="bot@example.com").exists()
     assert mail.outbox == []
+
+
+def _blocks_inside_phrasing(html: str) -> list[str]:
+    """Each list or <div> that opens while a <p> or <span> is still open, as "p>span>ul"."""
+    from html.parser import HTMLParser
+
+    void = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+    class Nesting(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+            self.found: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag in ("ul", "ol", "div") and {"p", "span"} & set(self.open):
+                self.found.append(">".join([*self.open[-2:], tag]))
+            if tag not in void:
+                self.open.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in self.open:
+                del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
+
+    parser = Nesting()
+    parser.feed(html[html.index("<main") :])
+    parser.close()
+    return parser.found
+
+
+def test_the_sign_up_and_password_forms_keep_their_help_lists_out_of_paragraphs(client, commenter):
+    signup = client.get(reverse("account_signup")).content.decode()
+    failed = client.post(reverse("account_signup"), {"email": "x", "password1": "1", "password2": "2"})
+    assert "Your password must contain at least 8 characters." in signup
+    assert _blocks_inside_phrasing(signup) == []
+    assert _blocks_inside_phrasing(failed.content.decode()) == []
+    # The password input still points at its help text.
+    assert 'aria-describedby="id_password1_helptext"' in signup and 'id="id_password1_helptext"' in signup
+    client.force_login(commenter)
+    change = client.get(reverse("account_change_password")).content.decode()
+    assert _blocks_inside_phrasing(change) == []

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
-from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from articles.models import Summary
 from comments.models import Comment
-from newsroom.pagecache import GENERATION_KEY, _entry_key
+from newsroom.pagecache import ENTRY_PREFIX, GENERATION_KEY, _address, _entry_key, page_cache
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +54,9 @@ def test_a_cache_hit_is_one_round_trip_to_the_cache(client, published_article, m
 
         return spy
 
+    pages = page_cache()
     for name in ("get", "get_many", "set", "add", "incr", "has_key"):
-        monkeypatch.setattr(cache, name, spying(name, getattr(cache, name)))
+        monkeypatch.setattr(pages, name, spying(name, getattr(pages, name)))
     monkeypatch.setattr(pagecache, "get_many", spying("pagecache.get_many", pagecache.get_many))
     assert client.get("/")["X-Page-Cache"] == "hit"
     assert calls == ["pagecache.get_many(3 keys)"]  # global generation, page generation, entry: one MGET
@@ -59,7 +64,7 @@ def test_a_cache_hit_is_one_round_trip_to_the_cache(client, published_article, m
 
 def test_the_cached_page_is_stored_as_bytes_and_headers_not_a_response(client, published_article):
     client.get("/")
-    entry = cache.get(_entry_key(RequestFactory().get("/")))
+    entry = page_cache().get(_entry_key(_address(RequestFactory().get("/")), "identity"))
     assert isinstance(entry["body"], bytes) and published_article.title.encode() in entry["body"]
     assert all(isinstance(n, str) and isinstance(v, str) for n, v in entry["headers"])
 
@@ -136,7 +141,7 @@ def test_a_new_comment_invalidates_its_article_page_and_nothing_else(
     # listing's comment count catches up when its copy expires (PAGE_CACHE_SECONDS).
     assert client.get(other.get_absolute_url())["X-Page-Cache"] == "hit"
     assert client.get("/")["X-Page-Cache"] == "hit"
-    cache.clear()
+    page_cache().clear()
     assert "1 comment" in client.get("/").content.decode()
 
 
@@ -155,19 +160,19 @@ def test_a_rolled_back_change_does_not_invalidate(
     client, published_article, django_capture_on_commit_callbacks
 ):
     client.get("/")
-    generation = cache.get(GENERATION_KEY)
+    generation = page_cache().get(GENERATION_KEY)
     # Without executing the on-commit callbacks (as if the transaction rolled back)...
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         factories.make_published_article()
     assert callbacks, "the invalidation waits for the commit"
-    assert cache.get(GENERATION_KEY) == generation
+    assert page_cache().get(GENERATION_KEY) == generation
 
 
 def test_an_evicted_generation_counter_never_revives_old_pages(
     client, published_article, django_capture_on_commit_callbacks
 ):
     client.get("/")
-    cache.delete(GENERATION_KEY)
+    page_cache().delete(GENERATION_KEY)
     assert client.get("/")["X-Page-Cache"] == "miss"
 
 
@@ -200,12 +205,8 @@ def test_head_requests_get_headers_without_a_body_from_the_cache(client, publish
 
 
 def test_a_cache_outage_serves_pages_uncached(client, published_article):
-    broken = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:9/0",
-        }
-    }
+    down = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    broken = {"default": down, "pages": down}
     with override_settings(CACHES=broken):
         response = client.get("/")
     assert response.status_code == 200
@@ -251,3 +252,186 @@ def test_error_pages_are_not_cached(client, db):
     assert article.slug == "coming-soon"
     assert client.get("/a/coming-soon/").status_code == 200
     assert client.get("/a/nothing-here/").get("X-Page-Cache") is None
+
+
+# --- One page, one entry (issue #13) ------------------------------------------------------
+
+
+def stored_pages() -> int:
+    """How many pages the pages cache holds right now (each is one entry per encoding)."""
+    pages = page_cache()
+    if isinstance(pages, RedisCache):
+        keys = [key.decode() for key in pages._cache.get_client().scan_iter(match=f"*{ENTRY_PREFIX}*")]
+    else:
+        keys = [key for key in pages._cache if ENTRY_PREFIX in key]
+    per_coding = {
+        coding: sum(key.endswith(f":{coding}") for key in keys) for coding in ("identity", "gzip", "br")
+    }
+    assert len(set(per_coding.values())) == 1, per_coding  # every page in every encoding
+    return per_coding["identity"]
+
+
+@pytest.fixture
+def two_pages_of_cards(db):
+    source = factories.make_source()
+    for _ in range(21):
+        factories.make_published_article(source=source)
+    return source
+
+
+def test_parameters_a_view_does_not_read_are_answered_with_the_canonical_page(client, published_article):
+    url = published_article.get_absolute_url()
+    assert client.get(url)["X-Page-Cache"] == "miss"
+    assert client.get("/")["X-Page-Cache"] == "miss"
+    for junk in ("utm_source=news&utm_medium=social", "fbclid=IwAR0x", "x=1", "page=2", "q=model"):
+        assert client.get(f"{url}?{junk}")["X-Page-Cache"] == "hit"
+    for junk in ("utm_source=news", "x=1&y=2", "q=model"):
+        assert client.get(f"/?{junk}")["X-Page-Cache"] == "hit"
+    assert stored_pages() == 2
+
+
+def test_a_first_visit_with_a_tracking_parameter_stores_the_canonical_page(client, published_article):
+    url = published_article.get_absolute_url()
+    assert client.get(f"{url}?utm_source=mail")["X-Page-Cache"] == "miss"
+    assert client.get(url)["X-Page-Cache"] == "hit"
+    assert stored_pages() == 1
+
+
+@pytest.mark.parametrize("page", ["999", "3", "abc", "1", "01", "02", "", "-1", "2.0", "0", "2 "])
+def test_a_page_number_that_does_not_name_the_page_shown_is_answered_but_not_stored(
+    client, two_pages_of_cards, page
+):
+    response = client.get("/", {"page": page})
+    assert response.status_code == 200
+    assert "X-Page-Cache" not in response
+    assert client.get("/", {"page": page}).get("X-Page-Cache") is None
+    assert stored_pages() == 0
+
+
+def test_each_real_page_of_a_listing_is_stored_once_under_its_own_number(client, two_pages_of_cards):
+    assert "Page 2 of 2" in client.get("/?page=999").content.decode()  # clamped, as before
+    for path in ("/", "/?page=2", f"/sources/{two_pages_of_cards.slug}/?page=2"):
+        assert client.get(path)["X-Page-Cache"] == "miss"
+        assert client.get(path)["X-Page-Cache"] == "hit"
+    assert client.get("/?page=2&utm_source=x")["X-Page-Cache"] == "hit"
+    assert client.get("/?page=1&page=2")["X-Page-Cache"] == "hit"  # the view reads the last one
+    assert stored_pages() == 3
+
+
+def test_search_words_are_stored_once_in_the_form_search_reads_them(client, published_article):
+    assert client.get("/search/?q=model")["X-Page-Cache"] == "miss"
+    for spelling in ("/search/?q=model&x=1", "/search/?q=model&utm_source=x"):
+        assert client.get(spelling)["X-Page-Cache"] == "hit"
+    for spelling in ("/search/?q=+model", "/search/?q=model++", "/search/?q="):
+        assert client.get(spelling).get("X-Page-Cache") is None
+    assert client.get("/search/?q=two+words")["X-Page-Cache"] == "miss"
+    assert client.get("/search/?q=two++words").get("X-Page-Cache") is None
+    assert stored_pages() == 2
+
+
+def test_a_free_text_parameter_stores_at_most_the_variant_budget_of_one_path(
+    client, published_article, settings
+):
+    settings.PAGE_CACHE_MAX_VARIANTS = 5
+    for n in range(12):
+        client.get(f"/search/?q=word{n}")
+    assert stored_pages() == 5
+    assert client.get("/search/?q=word0")["X-Page-Cache"] == "hit"
+    assert client.get("/search/?q=word11").get("X-Page-Cache") is None  # answered, not stored
+    assert client.get("/")["X-Page-Cache"] == "miss"  # other paths keep their own budget
+    assert client.get("/")["X-Page-Cache"] == "hit"
+
+
+def test_a_view_that_does_not_declare_its_parameters_is_never_stored_with_a_query_string(
+    client, published_article
+):
+    # Django's sitemap view reads ?p=: serving /sitemap.xml for ?p=2 would be wrong.
+    for path in ("/sitemap.xml?p=1", "/sitemap.xml?p=01", "/sitemap.xml?x=1"):
+        assert client.get(path).status_code == 200
+        assert client.get(path).get("X-Page-Cache") is None
+    assert client.get("/sitemap.xml")["X-Page-Cache"] == "miss"
+    assert stored_pages() == 1
+
+
+@pytest.mark.parametrize(
+    "host", ["testserver:1", "testserver:8080", "TESTSERVER", "testserver.", "a.example.com"]
+)
+def test_other_spellings_of_a_host_and_wildcard_subdomains_are_not_stored(
+    client, published_article, settings, host
+):
+    settings.ALLOWED_HOSTS = ["testserver", ".example.com"]
+    response = client.get("/", headers={"Host": host})
+    assert response.status_code == 200
+    assert client.get("/", headers={"Host": host}).get("X-Page-Cache") is None
+    assert stored_pages() == 0
+    assert client.get("/", headers={"Host": "testserver"})["X-Page-Cache"] == "miss"
+    assert client.get("/", headers={"Host": "testserver:80"})["X-Page-Cache"] == "miss"
+
+
+def test_a_source_reached_by_its_id_is_answered_but_only_its_own_address_is_stored(client, published_article):
+    source = published_article.source
+    for alias in (f"/sources/{source.pk}/", f"/sources/00{source.pk}/"):
+        assert client.get(alias).status_code == 200
+        assert client.get(alias).get("X-Page-Cache") is None
+    assert client.get(source.get_absolute_url())["X-Page-Cache"] == "miss"
+    assert stored_pages() == 1
+
+
+def test_filling_the_pages_cache_evicts_nothing_from_the_default_cache(settings):
+    from django.core.cache import cache, caches
+
+    assert caches["pages"] is not caches["default"]
+    cache.set("ratelimit:probe", 7, timeout=60)
+    pages = page_cache()
+    bound = settings.CACHES["pages"].get("OPTIONS", {}).get("MAX_ENTRIES", 300)
+    pages.set_many({f"pagecache:filler:{n}": b"x" * 100 for n in range(bound + 50)}, timeout=60)
+    assert cache.get("ratelimit:probe") == 7
+
+
+def test_a_flood_of_junk_gets_evicts_neither_rate_limits_nor_cached_pages(
+    client, published_article, settings, eager_celery, monkeypatch
+):
+    """Issue #13's sample, as a class: 310 junk GETs once reset the comment limit from 429."""
+    settings.COMMENT_RATE_LIMIT_USER = "5/m,50/d"
+    # One fixed-window minute for the whole test: a window that rolls over mid-flood would
+    # reset the limit legitimately.
+    frozen = time.time()
+    monkeypatch.setattr("comments.ratelimit.time", SimpleNamespace(time=lambda: frozen))
+    settings.NEWSLETTER_SUBSCRIBE_LIMIT_PER_HOUR = 3
+    commenter = Client()
+    commenter.force_login(factories.make_commenter(email="busy@example.com"))
+    post = reverse("comments:post", args=[published_article.pk])
+    statuses = [commenter.post(post, {"body": f"Comment {n}"}).status_code for n in range(6)]
+    assert statuses[-1] == 429
+    subscriber = Client()
+    assert [subscriber.post("/newsletter/subscribe/", {}).status_code for _ in range(4)][-1] == 429
+
+    url = published_article.get_absolute_url()
+    for path in (url, "/"):
+        client.get(path)
+    for n in range(320):
+        junk = (f"{url}?utm_source={n}", f"/?fbclid={n}", f"/?page={n}", f"/search/?q=model&x={n}")[n % 4]
+        assert client.get(junk).status_code == 200
+    for n in range(30):
+        client.get("/", headers={"Host": f"testserver:{1000 + n}"})
+
+    assert commenter.post(post, {"body": "Still too fast"}).status_code == 429
+    assert subscriber.post("/newsletter/subscribe/", {}).status_code == 429
+    assert client.get(url)["X-Page-Cache"] == "hit"
+    assert client.get("/")["X-Page-Cache"] == "hit"
+    assert stored_pages() <= 3  # the article, the home page, and one search
+
+
+def test_a_host_outside_allowed_hosts_is_never_answered_from_the_cache(client, published_article):
+    assert client.get("/")["X-Page-Cache"] == "miss"
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={"Host": "evil.example:80"}).status_code == 400
+
+
+def test_behind_a_proxy_the_forwarded_host_is_the_one_checked(client, published_article, settings):
+    settings.USE_X_FORWARDED_HOST = True
+    forwarded = {"Host": "internal:8000", "X-Forwarded-Host": "testserver:1"}
+    assert client.get("/", headers=forwarded).get("X-Page-Cache") is None
+    assert client.get("/", headers={**forwarded, "X-Forwarded-Host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={**forwarded, "X-Forwarded-Host": "testserver"})["X-Page-Cache"] == "miss"
+    assert stored_pages() == 1

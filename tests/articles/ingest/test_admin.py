@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import AuditEntry, Source
+from articles.models import AuditEntry, Source, Topic
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -107,10 +107,61 @@ def test_opml_can_be_imported_from_the_admin(client, editor):
     assert list(Source.objects.values_list("name", flat=True)) == ["Good"]
 
 
+CATEGORISED = (
+    b'<opml version="2.0"><body>'
+    b'<outline text="A" xmlUrl="https://a.example.org/feed" category="science,Quantum Computing"/>'
+    b'<outline text="B" xmlUrl="https://b.example.org/feed" category="Quantum Computing"/>'
+    b"</body></opml>"
+)
+
+
+def test_the_opml_upload_lists_categories_that_name_no_topic(client, editor):
+    Topic.objects.create(slug="science", name="Science")
+    client.force_login(editor)
+    opml = SimpleUploadedFile("feeds.opml", CATEGORISED)
+    response = client.post(reverse("admin:articles_source_import_opml"), {"file": opml}, follow=True)
+    html = response.content.decode()
+    assert "Added 2, already present 0, invalid 0." in html
+    assert "Categories that name no topic (number of feeds in brackets): Quantum Computing (2)." in html
+    assert not Topic.objects.filter(slug="quantum-computing").exists()
+    assert list(Source.objects.get(name="A").topics.values_list("slug", flat=True)) == ["science"]
+
+
+def test_the_opml_upload_creates_missing_topics_when_ticked(client, editor):
+    client.force_login(editor)
+    opml = SimpleUploadedFile("feeds.opml", CATEGORISED)
+    response = client.post(
+        reverse("admin:articles_source_import_opml"), {"file": opml, "create_topics": "on"}, follow=True
+    )
+    assert "Created topics: science, quantum-computing." in response.content.decode()
+    assert Source.objects.filter(topics__slug="quantum-computing").count() == 2
+
+
+@pytest.mark.parametrize(
+    "content, error",
+    [
+        (b" " * (5 * 1024 * 1024 + 1), "larger than 5 MB"),
+        (
+            b'<?xml version="1.0"?>' + b" " * 70_000 + b'<!DOCTYPE opml [<!ENTITY e "Evil">]>'
+            b'<opml><body><outline text="&e;" xmlUrl="https://e.example.org/feed"/></body></opml>',
+            "DTD",
+        ),
+    ],
+    ids=["too-large", "entity-after-padding"],
+)
+def test_the_opml_upload_refuses_large_files_and_dtds(client, editor, content, error):
+    client.force_login(editor)
+    opml = SimpleUploadedFile("feeds.opml", content)
+    response = client.post(reverse("admin:articles_source_import_opml"), {"file": opml})
+    assert response.status_code == 200 and error in response.content.decode()
+    assert not Source.objects.exists()
+
+
 def test_the_import_page_renders_for_an_editor(client, editor):
     client.force_login(editor)
     response = client.get(reverse("admin:articles_source_import_opml"))
     assert response.status_code == 200 and b'type="file"' in response.content
+    assert b'type="checkbox" name="create_topics"' in response.content
 
 
 def test_the_sources_list_filters_paused_sources(client, editor):

@@ -3,6 +3,8 @@ import_opml, export_opml, poll_sources. The Celery tasks behind beat: test_tasks
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -69,6 +71,22 @@ def test_add_source_refuses_what_is_not_a_feed_and_stores_nothing(feed_server, r
     assert not Source.objects.exists()
 
 
+def test_add_source_refuses_a_feed_over_the_size_cap_before_parsing_it(feed_server, settings):
+    settings.FETCH_MAX_BYTES = 4096
+    feed_server.routes["/feed"] = Route(body=rss([(f"Story {i}", f"https://x.org/{i}") for i in range(100)]))
+    with pytest.raises(CommandError, match="too-large"):
+        run("add_source", feed_server.url("/feed"))
+    assert not Source.objects.exists()
+
+
+def test_add_source_refuses_a_feed_built_to_make_the_parser_backtrack_within_a_second(feed_server):
+    feed_server.routes["/feed"] = Route(body=b"<!--a-->" * 24 + b"<x/>")
+    started = time.monotonic()
+    with pytest.raises(CommandError, match="not-a-feed"):
+        run("add_source", feed_server.url("/feed"))
+    assert time.monotonic() - started < 1
+
+
 def test_add_source_refuses_private_addresses_and_other_schemes(settings):
     settings.FETCH_ALLOWED_PRIVATE_HOSTS = []
     with pytest.raises(CommandError, match="blocked"):
@@ -82,21 +100,35 @@ def test_add_source_refuses_private_addresses_and_other_schemes(settings):
 
 
 def test_the_starter_catalogue_imports_offline_and_idempotently():
-    output = run("import_opml", str(STARTER))
+    output = run("import_opml", str(STARTER)).splitlines()
     count = len(opml_outlines(STARTER.read_bytes()))
     assert count >= 40
-    assert output.strip() == f"added={count} already_present=0 invalid=0"
-    assert run("import_opml", str(STARTER)).strip() == f"added=0 already_present={count} invalid=0"
+    assert output[-1] == f"added={count} already_present=0 invalid=0"
+    assert run("import_opml", str(STARTER)).splitlines()[-1] == f"added=0 already_present={count} invalid=0"
     assert Source.objects.count() == count
     assert not FetchAttempt.objects.exists()
 
 
-def test_imported_outlines_get_the_existing_topic_named_by_their_category():
-    topic = factories.make_topic("AI")
-    topic.slug = "ai"
-    topic.save()
-    run("import_opml", str(STARTER))
-    assert Source.objects.get(feed_url="https://openai.com/news/rss.xml").topics.get() == topic
+def test_import_lists_categories_that_name_no_topic_and_creates_them_when_asked():
+    outlines = opml_outlines(STARTER.read_bytes())
+    per_category = Counter(name for outline in outlines for name in outline.categories)
+    assert set(per_category) == {"ai", "technology"}
+    output = run("import_opml", str(STARTER)).splitlines()
+    assert output[:3] == [
+        f"unknown category: ai ({per_category['ai']} feeds)",
+        f"unknown category: technology ({per_category['technology']} feeds)",
+        "rerun with --create-topics to create these topics and file their feeds",
+    ]
+    assert not Source.objects.filter(topics__isnull=False).exists()
+
+    output = run("import_opml", str(STARTER), "--create-topics").splitlines()
+    assert output == [
+        "created topic: ai",
+        "created topic: technology",
+        f"topics added to {len(outlines)} feed(s) already present",
+        f"added=0 already_present={len(outlines)} invalid=0",
+    ]
+    assert Source.objects.filter(topics__slug="ai").count() == per_category["ai"]
 
 
 @needs_fixtures
@@ -130,9 +162,16 @@ def test_opml_declaring_entities_is_refused_and_nothing_is_imported(tmp_path):
         b'<outline text="&lol;" xmlUrl="https://lol.example.org/feed"/>'
         b"</body></opml>"
     )
-    with pytest.raises(CommandError, match="entities"):
+    with pytest.raises(CommandError, match="DTD"):
         run("import_opml", str(opml))
     assert not Source.objects.exists()
+
+
+def test_import_refuses_a_file_over_5_mb_without_reading_it_all(tmp_path):
+    big = tmp_path / "big.opml"
+    big.write_bytes(b'<opml version="2.0"><body>' + b" " * (6 * 1024 * 1024) + b"</body></opml>")
+    with pytest.raises(CommandError, match="larger than 5 MB"):
+        run("import_opml", str(big))
 
 
 def test_export_round_trips_through_import(tmp_path):

@@ -253,3 +253,152 @@ def test_a_feed_declaring_an_unknown_encoding_is_still_read():
         b"<item><title>Plain</title><link>https://x.org/1</link></item></channel></rss>"
     )
     assert [e.title for e in parse_feed(body).entries] == ["Plain"]
+
+
+# --- Bounded cost on hostile input --------------------------------------------------------------
+# Each document below made one of the old patterns backtrack: 24 leading comments cost the
+# HTML check 3.5 s (doubling with each one more), a 100 KB title or 90 KB of "<!DOCTYPE" cost
+# seconds (quadratic). Each is now a handful of milliseconds; the bound leaves a wide margin.
+# The sizes are kept where the old code took seconds, not days, so a regression fails fast.
+
+ITEM = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    b"<item><title>%s</title><link>https://example.org/1</link></item></channel></rss>"
+)
+
+
+def parse_within_a_second(document: bytes):
+    started = time.monotonic()
+    try:
+        outcome = parse_feed(document)
+    except FeedError as exc:
+        outcome = exc
+    assert time.monotonic() - started < 1, "parsing took a second or more"
+    return outcome
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<!--a-->" * 24 + b"<x/>",
+        b"<!--a--> \n" * 25 + ITEM % b"after comments",
+        b"<!--" * 100_000,
+        ITEM % (b"&lt;a" * 50_000),
+        ITEM % (b"&lt;b&gt;" * 50_000),
+        b"<!DOCTYPE" * 10_000 + ITEM % b"x",
+        b'<!DOCTYPE x "' * 7_000,
+        b"<" * 300_000,
+        b"<?" * 200_000,
+        b"<rss>" + b"<a" * 150_000,
+        b"<rss>" + b"&" * 1_000_000,
+    ],
+    ids=[
+        "24-leading-comments",
+        "25-comments-then-a-feed",
+        "unclosed-comments",
+        "100kb-title-of-unclosed-tags",
+        "title-of-50000-tags",
+        "90kb-of-doctype-openers",
+        "unclosed-doctype-quotes",
+        "only-less-than-signs",
+        "unclosed-instructions",
+        "150000-tags-for-the-fallback",
+        "a-million-ampersands-for-the-fallback",
+    ],
+)
+def test_documents_built_to_make_a_parser_backtrack_are_done_within_a_second(document):
+    parse_within_a_second(document)
+
+
+def test_a_feed_behind_leading_comments_is_still_read():
+    feed = parse_within_a_second(b"<!-- generated -->\n<!--a-->" * 12 + ITEM % b"Hello")
+    assert [e.title for e in feed.entries] == ["Hello"]
+
+
+def test_a_single_line_field_is_cut_before_its_tags_are_stripped():
+    started = time.monotonic()
+    title = parse.html_to_text("<b>Big</b> news " * 100_000, single_line=True)
+    assert time.monotonic() - started < 1
+    assert title.startswith("Big news Big news") and len(title) <= parse.SINGLE_LINE_MAX_CHARS
+
+
+def test_a_title_of_unclosed_tags_is_kept_as_text_and_cut():
+    feed = parse_within_a_second(ITEM % (b"&lt;a" * 50_000))
+    assert feed.entries[0].title == "<a" * (parse.SINGLE_LINE_MAX_CHARS // 2)
+
+
+def test_a_body_over_the_fetch_cap_is_refused_unparsed(settings):
+    settings.FETCH_MAX_BYTES = 1000
+    with pytest.raises(parse.FeedTooLarge) as caught:
+        parse_feed(ITEM % (b"x" * 1000))
+    assert caught.value.error_class == "too-large"
+    assert parse_feed(ITEM % b"x").entries  # under the cap it is read
+
+
+def test_the_tolerant_fallback_is_not_given_documents_with_too_many_tags():
+    broken = b"<rss><channel><item><title>%s</title><link>https://example.org/1</link></item>"
+    assert parse_feed(broken % b"a").entries, "a small broken feed still falls back to feedparser"
+    with pytest.raises(FeedError, match="tolerant parser"):
+        parse_feed(broken % (b"<b>" * (parse.FALLBACK_MAX_TAGS + 1)))
+
+
+# --- DTDs in any encoding, behind any padding ---------------------------------------------------
+
+RSS_WITH_ENTITY = (
+    '<?xml version="1.0" encoding="%s"?>\n<!DOCTYPE rss [<!ENTITY lol "lollollollollol">]>\n'
+    '<rss version="2.0"><channel><title>t</title><item><title>&lol;&lol;</title>'
+    "<link>https://example.org/1</link></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        (RSS_WITH_ENTITY % "UTF-16").encode("utf-16"),  # with a BOM
+        (RSS_WITH_ENTITY % "UTF-16").encode("utf-16-le"),
+        (RSS_WITH_ENTITY % "UTF-16").encode("utf-16-be"),
+        (RSS_WITH_ENTITY % "UTF-32").encode("utf-32"),
+        (RSS_WITH_ENTITY % "UTF-8").encode("utf-8-sig"),
+        # UTF-7 spells "<" as "+ADw-": the declaration names the codec, the bytes hide the DTD.
+        b'<?xml version="1.0" encoding="UTF-7"?>'
+        + (RSS_WITH_ENTITY % "UTF-7").split("?>", 1)[1].encode().replace(b"<", b"+ADw-"),
+        # An entity declared in a comment before the first element: feedparser lifts it out.
+        b'<?xml version="1.0"?>\n<!--\n<!ENTITY lol "lollollollol">\n-->\n<!DOCTYPE rss>\n'
+        b'<rss version="2.0"><channel><title>t</title><item><title>&lol;</title>'
+        b"<link>https://example.org/1</link></item></channel></rss>",
+        # A quoted ">" must not hide the internal subset that follows it.
+        b'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "a>b" [<!ATTLIST rss x CDATA "y">]><rss/>',
+    ],
+    ids=["utf-16-bom", "utf-16-le", "utf-16-be", "utf-32", "utf-8-bom", "utf-7", "in-a-comment", "quoted-gt"],
+)
+def test_a_dtd_is_refused_in_any_encoding(document):
+    with pytest.raises(UnsafeFeed):
+        parse_feed(document)
+
+
+@pytest.mark.parametrize("padding", [64 * 1024, 300 * 1024, 1024 * 1024 + 10])
+@pytest.mark.parametrize("kind", ["whitespace", "comment"])
+def test_padding_before_a_dtd_does_not_get_it_to_a_parser(padding, kind):
+    pad = b" " * padding if kind == "whitespace" else b"<!--" + b"x" * padding + b"-->"
+    document = b'<?xml version="1.0"?>' + pad + (RSS_WITH_ENTITY % "UTF-8").encode().split(b"?>", 1)[1]
+    # Refused unparsed either way: as unsafe when the DTD is in reach, and as not a feed when
+    # no element starts within the first PROLOG_MAX_CHARS.
+    with pytest.raises(FeedError) as caught:
+        parse_feed(document)
+    assert isinstance(caught.value, UnsafeFeed) == (padding < parse.PROLOG_MAX_CHARS)
+
+
+def test_a_feed_with_an_external_doctype_only_is_still_read():
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"\n'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel>'
+        b"<title>t</title><item><title>Old school</title><link>https://example.org/1</link></item>"
+        b"</channel></rss>"
+    )
+    assert [e.title for e in parse_feed(body).entries] == ["Old school"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_feed_is_read_as_text(codec):
+    body = (ITEM.decode() % "Grüße aus Köln").replace('version="1.0"?>', 'version="1.0" encoding="UTF-16"?>')
+    assert [e.title for e in parse_feed(body.encode(codec)).entries] == ["Grüße aus Köln"]

@@ -3,6 +3,7 @@ scheduling, back-off, pausing, redirects and failure classes."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -223,6 +224,56 @@ def test_failures_back_off_exponentially_then_pause_the_source_with_an_alert(fee
         == 1
     )
     assert source not in Source.objects.due(timezone.now() + timedelta(days=2))
+
+
+def poll_in_turn(feed_server, source: Source, answers: str) -> list[bool]:
+    """Poll once per letter: "g" serves a good feed, "b" a broken one. Returns, after each
+    poll, whether the source is paused."""
+    paused = []
+    for answer in answers:
+        feed_server.routes["/feed"] = (
+            Route(body=rss(items(2))) if answer == "g" else Route(body=b"<html><body>oops</body></html>")
+        )
+        polling.source_poll(source=Source.objects.get(pk=source.pk))
+        source.refresh_from_db()
+        paused.append(source.paused_at is not None)
+    return paused
+
+
+def test_a_source_failing_every_other_poll_is_paused_once_half_its_recent_polls_failed(feed_server, settings):
+    settings.SOURCE_PAUSE_AFTER_FAILURES = 3
+    source = source_for(feed_server, "/feed")
+    assert poll_in_turn(feed_server, source, "bgbgb") == [False, False, False, False, True]
+    assert source.pause_reason.startswith("Paused after 3 failed polls out of the last 5; last: not-a-feed")
+    assert (
+        AuditEntry.objects.filter(action="source-paused", target_id=str(source.pk), automatic=True).count()
+        == 1
+    )
+
+
+def test_failures_rarer_than_half_of_the_recent_polls_never_pause_a_source(feed_server, settings):
+    settings.SOURCE_PAUSE_AFTER_FAILURES = 3
+    source = source_for(feed_server, "/feed")
+    assert not any(poll_in_turn(feed_server, source, "bggbggbggbgg"))
+
+
+def test_a_resumed_source_starts_its_failure_window_afresh(feed_server, settings, editor):
+    from articles.ingest.sources import source_resume
+
+    settings.SOURCE_PAUSE_AFTER_FAILURES = 3
+    source = source_for(feed_server, "/feed")
+    assert poll_in_turn(feed_server, source, "bgbgb")[-1]
+    source_resume(source=source, actor=editor)
+    assert poll_in_turn(feed_server, source, "bgb") == [False, False, False]
+
+
+def test_a_feed_built_to_make_the_parser_backtrack_is_one_quick_failed_poll(feed_server):
+    feed_server.routes["/feed"] = Route(body=b"<!--a-->" * 24 + b"<x/>")
+    source = source_for(feed_server, "/feed")
+    started = time.monotonic()
+    result = polling.source_poll(source=source)
+    assert time.monotonic() - started < 1
+    assert (result.outcome, result.error_class) == ("failed", "not-a-feed")
 
 
 def test_back_off_is_capped_at_a_day():

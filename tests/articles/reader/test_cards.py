@@ -4,10 +4,10 @@ and a card never outlives the article, summary, comment count or source it shows
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from articles.models import Summary
 from comments.models import Comment
+from newsroom.pagecache import page_cache
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def uncached_pages(settings):
 
 def test_an_uncached_listing_reuses_the_cached_card(client, published_article, uncached_pages):
     client.get("/")
-    cache.set(_card_key(published_article), "<p>card from the cache</p>")
+    page_cache().set(_card_key(published_article), "<p>card from the cache</p>")
     assert "card from the cache" in client.get("/").content.decode()
 
 
@@ -48,7 +48,7 @@ def test_publishing_an_article_retires_every_cached_card(
     client, published_article, uncached_pages, django_capture_on_commit_callbacks
 ):
     client.get("/")
-    cache.set(_card_key(published_article), "<p>card from the cache</p>")
+    page_cache().set(_card_key(published_article), "<p>card from the cache</p>")
     with django_capture_on_commit_callbacks(execute=True):
         factories.make_published_article(title="Fresh ferry timetable")
     html = client.get("/").content.decode()
@@ -90,7 +90,7 @@ def test_cards_cached_while_a_reader_is_logged_in_hold_nothing_of_theirs(
 ):
     client.force_login(reader)
     client.get("/")
-    card = cache.get(_card_key(published_article))
+    card = page_cache().get(_card_key(published_article))
     assert card is not None and published_article.title in card
     assert reader.email not in card
     assert "csrfmiddlewaretoken" not in card

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import feedparser
 import pytest
 from django.utils import timezone
 
-from articles.models import Article, Summary
+from articles.models import Article, Summary, Topic
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +82,54 @@ def test_sitemap_lists_every_published_article_and_nothing_unpublished(client, w
     assert "http://127.0.0.1:8000/" in locations
     assert "http://127.0.0.1:8000/topics/transport/" in locations
     assert len([loc for loc in locations if "/a/" in loc]) == 2
+
+
+TRICKY_TAKEAWAY = 'AT&T & Ørsted … "5 < 6 GW" <b>not bold</b> &amp; more'
+TRICKY_TITLE = 'AT&T & Ørsted agree "5 < 6 GW" deal'
+
+
+class _Text(HTMLParser):
+    """What a feed reader shows for an HTML field: its text, entities decoded, tags dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _as_shown(detail) -> str:
+    if detail.type == "text/plain":
+        return detail.value
+    assert detail.type in ("text/html", "application/xhtml+xml"), detail.type
+    text = _Text()
+    text.feed(detail.value)
+    text.close()
+    return "".join(text.parts)
+
+
+@pytest.mark.parametrize("url", ["/feed/", "/feed/atom/", "/topics/energy/feed/"])
+def test_feed_readers_show_takeaways_and_titles_with_markup_characters_exactly_as_written(client, url):
+    topic = Topic.objects.create(name="Energy", slug="energy")
+    article = factories.make_published_article(title=TRICKY_TITLE)
+    article.topics.add(topic)
+    Summary.objects.filter(article=article).update(key_takeaway=TRICKY_TAKEAWAY)
+
+    parsed = feedparser.parse(client.get(url).content)
+
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    (entry,) = parsed.entries
+    assert _as_shown(entry.summary_detail) == TRICKY_TAKEAWAY
+    assert _as_shown(entry.title_detail) == TRICKY_TITLE
+
+
+def test_the_json_feed_carries_takeaways_with_markup_characters_as_plain_text(client):
+    article = factories.make_published_article(title=TRICKY_TITLE)
+    Summary.objects.filter(article=article).update(key_takeaway=TRICKY_TAKEAWAY)
+
+    (item,) = json.loads(client.get("/feed.json").content)["items"]
+
+    assert item["content_text"] == item["summary"] == TRICKY_TAKEAWAY
+    assert item["title"] == TRICKY_TITLE
+    assert "content_html" not in item

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from articles.models import Article, Summary
@@ -121,6 +124,56 @@ def test_home_paginates(client):
     assert "Page 2 of 2" in second
 
 
+class _Forms(HTMLParser):
+    """Each <form> on a page: its attributes and the (name, attributes) of its inputs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "form":
+            self.forms.append({"attrs": dict(attrs), "inputs": []})
+        elif tag in ("input", "button", "textarea", "select") and self.forms:
+            self.forms[-1]["inputs"].append(dict(attrs))
+
+
+def _subscribe_form(html: str) -> dict:
+    forms = _Forms()
+    forms.feed(html)
+    forms.close()
+    (form,) = [f for f in forms.forms if f["attrs"].get("action") == "/newsletter/subscribe/"]
+    return form
+
+
+@pytest.mark.parametrize("url", ["/", "/topics/transport/"])
+def test_the_home_and_topic_pages_offer_the_digest_sign_up_that_works_from_their_cached_copy(
+    client, story, url
+):
+    from newsletter.models import Subscriber
+
+    first = client.get(url)
+    cached = client.get(url)
+    assert cached["X-Page-Cache"] == "hit"
+    assert cached.content == first.content
+
+    form = _subscribe_form(cached.content.decode())
+    assert form["attrs"]["method"] == "post"
+    names = [i.get("name") for i in form["inputs"]]
+    assert "csrfmiddlewaretoken" not in names and "email" in names
+    transport = [i for i in form["inputs"] if i.get("name") == "topics" and i.get("value") == "transport"]
+    assert len(transport) == 1
+    assert ("checked" in transport[0]) == (url == "/topics/transport/")
+
+    # A browser posting the cached form has no CSRF cookie or token, and must still get in.
+    response = Client(enforce_csrf_checks=True).post(
+        form["attrs"]["action"], {"email": "home.reader@example.com", "topics": ["transport"]}
+    )
+    assert response.status_code == 200
+    subscriber = Subscriber.objects.get(email="home.reader@example.com")
+    assert [t.slug for t in subscriber.topics.all()] == ["transport"]
+
+
 def test_topic_and_source_pages_list_only_their_articles(client, story):
     other = factories.make_published_article(title="Unrelated harbour story")
     topic_html = client.get("/topics/transport/").content.decode()
@@ -173,9 +226,48 @@ def test_article_page_has_canonical_opengraph_and_twitter_tags(client, story):
     assert '<meta name="twitter:card" content="summary">' in html
 
 
+class _JsonLdScripts(HTMLParser):
+    """The text of every <script type="application/ld+json">, as a browser would read it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._open = tag == "script" and ("type", "application/ld+json") in attrs
+        if self._open:
+            self.blocks.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._open = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.blocks[-1] += data
+
+
 def _json_ld_blocks(html: str) -> list[dict]:
-    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
-    return [json.loads(b) for b in blocks]
+    scripts = _JsonLdScripts()
+    scripts.feed(html)
+    scripts.close()
+    return [json.loads(block) for block in scripts.blocks]
+
+
+def _news_article(client, article: Article) -> dict:
+    blocks = _json_ld_blocks(client.get(article.get_absolute_url()).content.decode())
+    (news,) = [b for b in blocks if b["@type"] == "NewsArticle"]
+    return news
+
+
+def _png_size(client, url: str) -> tuple[int, int]:
+    """The pixel size in the PNG header of the file the site serves at `url`."""
+    assert url.startswith("http://127.0.0.1:8000/static/"), url
+    response = client.get(url.removeprefix("http://127.0.0.1:8000"))
+    assert response.status_code == 200, url
+    data = b"".join(response.streaming_content)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", url
+    return struct.unpack(">II", data[16:24])
 
 
 def test_json_ld_describes_a_news_article_and_its_faq(client, story):
@@ -184,10 +276,110 @@ def test_json_ld_describes_a_news_article_and_its_faq(client, story):
     news = by_type["NewsArticle"]
     for field in ("headline", "datePublished", "dateModified", "author", "publisher", "url", "description"):
         assert news[field], field
-    assert news["isBasedOn"] == "https://city.example.com/rail"
+    assert news["isBasedOn"]["url"] == "https://city.example.com/rail"
     faq = by_type["FAQPage"]
     assert faq["mainEntity"][0]["@type"] == "Question"
     assert faq["mainEntity"][0]["acceptedAnswer"]["text"] == "2.4 billion dollars over seven years."
+
+
+def test_json_ld_says_who_wrote_the_summary_and_who_wrote_the_original(client, editor):
+    source = factories.make_source(name="City Gazette", site_url="https://gazette.example.com/")
+    article = factories.make_article(
+        source=source,
+        status=Article.Status.IN_REVIEW,
+        title="Council approves light-rail line",
+        url="https://gazette.example.com/rail",
+        author="Jane Reporter",
+    )
+    summary = Summary.create_version(
+        article=article, **factories.summary_fields(kind="ai", producer="claude-haiku-4-5")
+    )
+    article.publish(summary, by=editor)
+
+    news = _news_article(client, article)
+
+    site = {"@type": "Organization", "name": "Newsroom", "url": "http://127.0.0.1:8000"}
+    gazette = {"@type": "Organization", "name": "City Gazette", "url": "https://gazette.example.com/"}
+    assert news["author"] == site
+    assert news["creator"] == {"@type": "SoftwareApplication", "name": "claude-haiku-4-5"}
+    assert news["digitalSourceType"] == "https://schema.org/TrainedAlgorithmicMediaDigitalSource"
+    assert news["editor"] == {"@type": "Person", "name": "Erin Editor"}
+    assert news["isBasedOn"] == {
+        "@type": "CreativeWork",
+        "url": "https://gazette.example.com/rail",
+        "headline": "Council approves light-rail line",
+        "author": {"@type": "Person", "name": "Jane Reporter"},
+        "publisher": gazette,
+    }
+    # The reporter is credited with the original only, never with the AI summary.
+    assert "Jane Reporter" not in json.dumps({k: v for k, v in news.items() if k != "isBasedOn"})
+
+
+def test_json_ld_credits_the_source_when_the_original_names_no_reporter_and_no_editor_when_none_approved(
+    client,
+):
+    article = factories.make_published_article(source=factories.make_source(name="Wire Service"))
+
+    news = _news_article(client, article)
+
+    assert news["isBasedOn"]["author"]["@type"] == "Organization"
+    assert news["isBasedOn"]["author"]["name"] == "Wire Service"
+    assert news["creator"]["@type"] == "SoftwareApplication"
+    assert "editor" not in news
+
+
+def test_json_ld_gives_the_sites_image_when_the_article_has_none_and_the_publishers_logo(client):
+    article = factories.make_published_article(lead_image_url="")
+
+    news = _news_article(client, article)
+
+    (image,) = news["image"]
+    assert image["@type"] == "ImageObject"
+    assert _png_size(client, image["url"]) == (image["width"], image["height"])
+    assert image["width"] >= 1200 and image["width"] * image["height"] >= 50_000
+    logo = news["publisher"]["logo"]
+    assert logo["@type"] == "ImageObject"
+    assert _png_size(client, logo["url"]) == (logo["width"], logo["height"])
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert f'<meta property="og:image" content="{image["url"]}">' in html
+
+
+def test_json_ld_uses_the_articles_own_lead_image_when_it_has_one(client):
+    article = factories.make_published_article(lead_image_url="https://img.example.com/rail.jpg")
+
+    assert _news_article(client, article)["image"] == ["https://img.example.com/rail.jpg"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Council approves light-rail line " * 6,  # many words, over the limit
+        "word " * 21 + "abcdefghijklmnopqrstuvwxyz",  # the limit falls inside a long last word
+        "x" * 108 + " yy",  # one word fills nearly all of it
+        "Supercalifragilistic" * 10,  # no word boundary at all
+        "Budget: " + "a, " * 40,  # punctuation at the cut
+    ],
+    ids=["words", "long-last-word", "one-long-word", "no-boundary", "punctuation"],
+)
+def test_json_ld_headline_is_cut_at_a_word_boundary_within_110_characters(client, title):
+    article = factories.make_published_article(title=title)
+
+    headline = _news_article(client, article)["headline"]
+
+    assert len(headline) <= 110 and headline.endswith("…")
+    kept = headline.removesuffix("…")
+    normalized = " ".join(title.split())
+    assert normalized.startswith(kept) and kept.rstrip() == kept and kept[-1] not in ",;:"
+    if " " in normalized[:109]:
+        assert normalized[len(kept)] in " ,;:"  # whole words only
+
+
+def test_json_ld_headline_keeps_a_title_of_110_characters_whole(client):
+    title = ("Council approves light-rail line " * 4)[:109] + "X"
+    assert len(title) == 110
+    article = factories.make_published_article(title=title)
+
+    assert _news_article(client, article)["headline"] == title
 
 
 def test_json_ld_cannot_break_out_of_its_script_element(client, editor):
