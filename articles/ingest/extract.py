@@ -10,6 +10,7 @@ import trafilatura
 from charset_normalizer import from_bytes
 from django.utils.dateparse import parse_date, parse_datetime
 
+from .parse import CHARSET_SUPERSETS
 from .urls import canonical_url
 
 HEAD_BYTES = 64 * 1024
@@ -28,7 +29,6 @@ LINK_TAG = re.compile(r"<link\b[^<>]*>", re.IGNORECASE)
 # of letters without "=" costs one pass, not one pass per letter.
 ATTR = re.compile(r"""(?<![a-zA-Z:-])([a-zA-Z:-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 # Labels browsers treat as their superset; decoding with the superset loses nothing.
-CHARSET_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252"}
 
 
 class ExtractionError(Exception):

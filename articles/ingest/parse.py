@@ -61,6 +61,8 @@ BOMS = (
     (b"\xfe\xff", "utf-16-be"),
 )
 # Labels browsers treat as their superset; decoding with the superset loses nothing.
+# Labels pages and feeds declare for a narrower charset than their bytes use (browsers decode
+# them as the superset); shared with page extraction (extract.py).
 CHARSET_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252"}
 UTF8_LABELS = frozenset({"", "utf-8", "utf8"})
 
