@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from newsletter import services, tasks
+from newsletter import services
 from newsletter.channels import EmailChannel
 from newsletter.models import Delivery, Subscriber
 from tests import factories
@@ -105,54 +105,6 @@ def crash_after_sending(monkeypatch) -> None:
     monkeypatch.setattr(services, "_mark", killed)
 
 
-def test_an_email_claimed_by_a_worker_that_crashed_after_sending_is_never_sent_again(
-    monkeypatch, todays_story, django_capture_on_commit_callbacks
-):
-    subscriber = make_subscriber(send_hour=0)
-    day = timezone.now().date()
-    crash_after_sending(monkeypatch)
-    with pytest.raises(SystemExit):
-        services.digest_deliver_chunk(subscriber_ids=[subscriber.pk], day=day)
-    monkeypatch.undo()
-    assert len(mail.outbox) == 1
-    Delivery.objects.update(claimed_at=timezone.now() - dt.timedelta(hours=2))
-
-    run_beat(timezone.now())
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.schedule_digests()
-    services.digest_send_now(day=day)
-
-    assert len(mail.outbox) == 1
-    assert Delivery.objects.get().status == Delivery.Status.CLAIMED
-
-
-def test_a_line_push_interrupted_by_a_crash_is_resent_with_the_same_retry_key_and_arrives_once(
-    monkeypatch, settings, todays_story, django_capture_on_commit_callbacks
-):
-    with FakeLine() as line:
-        settings.LINE_API_BASE_URL = line.base_url
-        subscriber = make_subscriber(channel="line", line_user_id=LINE_USER)
-        crash_after_sending(monkeypatch)
-        with pytest.raises(SystemExit):
-            services.digest_deliver_chunk(subscriber_ids=[subscriber.pk], day=timezone.now().date())
-        monkeypatch.undo()
-        delivery = Delivery.objects.get()
-        assert delivery.status == Delivery.Status.CLAIMED
-
-        # Not yet stale: left alone.
-        with django_capture_on_commit_callbacks(execute=True):
-            assert tasks.schedule_digests()["recovered"] == 0
-        Delivery.objects.update(claimed_at=timezone.now() - dt.timedelta(minutes=20))
-        with django_capture_on_commit_callbacks(execute=True):
-            assert tasks.schedule_digests()["recovered"] == 1
-
-        assert len(line.requests) == 2
-        keys = {r["headers"]["X-Line-Retry-Key"] for r in line.requests}
-        assert keys == {str(delivery.retry_key)}
-        assert len(line.accepted) == 1
-        assert Delivery.objects.get().status == Delivery.Status.SENT
-
-
 def test_an_exception_mid_chunk_marks_what_was_sent_and_releases_what_was_not_tried(
     monkeypatch, todays_story
 ):
@@ -241,24 +193,6 @@ def test_a_slack_post_that_times_out_is_not_retried_because_it_may_have_arrived(
     assert "may have been delivered" in delivery.error
     subscriber.refresh_from_db()
     assert subscriber.status == "confirmed"
-
-
-def test_an_operator_can_release_a_stuck_delivery_for_the_next_run(
-    todays_story, django_capture_on_commit_callbacks
-):
-    subscriber = make_subscriber()
-    delivery = Delivery.objects.create(
-        subscriber=subscriber,
-        digest_date=timezone.now().date(),
-        channel="email",
-        claim_token="00000000-0000-0000-0000-000000000000",
-    )
-    assert services.delivery_release(delivery=delivery)
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.schedule_digests()
-    delivery.refresh_from_db()
-    assert delivery.status == "sent"
-    assert len(mail.outbox) == 1
 
 
 def test_subscribers_get_only_their_topics_and_nothing_when_nothing_matches():

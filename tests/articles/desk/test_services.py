@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from articles.desk import evidence, overview, services, versions
-from articles.desk.tasks import publish_scheduled
 from articles.models import Article, AuditEntry, Summary
+from articles.summarizers import workflow
 from tests import factories
 
 # The cast's users are created with a password; tests/conftest.py hashes them fast.
@@ -220,12 +220,10 @@ def test_regenerating_records_the_note_and_leaves_the_claim_to_the_summary_task(
 def test_a_regenerated_article_comes_back_for_review_with_a_new_version(
     article, editor, django_capture_on_commit_callbacks
 ):
-    from articles.summarizers.tasks import summarize_article
-
     with django_capture_on_commit_callbacks(execute=False):
         services.article_regenerate(article=article, editor=editor, note="Shorter, please.")
     # What the on-commit callback enqueues, run here in-process on both legs.
-    summarize_article.apply(args=[article.pk], kwargs={"note": "Shorter, please.", "force": True}).get()
+    workflow.article_summarize(article_id=article.pk, note="Shorter, please.", force=True)
 
     article.refresh_from_db()
     assert article.status == Article.Status.IN_REVIEW
@@ -289,28 +287,6 @@ def test_scheduling_in_the_past_is_refused(article, editor):
     article.refresh_from_db()
     assert article.scheduled_for is None
     assert actions(article) == []
-
-
-def test_the_periodic_task_publishes_scheduled_articles_once_their_time_has_come(article, editor):
-    later = factories.make_review_article()
-    soon = timezone.now() + timedelta(minutes=5)
-    services.article_schedule(article=article, editor=editor, when=soon, based_on_version=1)
-    services.article_schedule(article=later, editor=editor, when=soon + timedelta(days=1), based_on_version=1)
-
-    assert publish_scheduled.apply().get() == []  # nothing is due yet
-    Article.objects.filter(pk=article.pk).update(scheduled_for=timezone.now() - timedelta(seconds=1))
-    published = publish_scheduled.apply().get()
-
-    assert published == [article.pk]
-    article.refresh_from_db()
-    later.refresh_from_db()
-    assert article.status == Article.Status.PUBLISHED
-    assert article.scheduled_for is None
-    assert later.status == Article.Status.IN_REVIEW
-    entry = AuditEntry.objects.get(article=article, action="publish")
-    assert entry.automatic is True
-    assert entry.actor is None
-    assert actions(article) == ["schedule", "publish"]
 
 
 def test_running_the_scheduled_publisher_twice_publishes_once(article, editor):
@@ -466,17 +442,7 @@ def test_queue_lengths_are_read_from_redis(settings):
     assert after["summaries"] == before["summaries"] + 2
 
 
-def test_beat_runs_the_scheduled_publisher_every_minute(settings):
-    from newsroom.celery import app
-
-    entry = settings.CELERY_BEAT_SCHEDULE["publish-scheduled"]
-
-    assert entry["schedule"] == 60.0
-    assert entry["task"] in app.tasks  # a typo in the name would silently never run
-    assert app.tasks[entry["task"]].run is publish_scheduled.run
-
-
-# --- regenerating a live article (issue #4/#5 follow-up) ------------------------------------
+# --- regenerating a live article -----------------------------------------------------------------------
 
 LIVE_TAKEAWAY = "The approved takeaway readers see while a new version is prepared."
 
@@ -490,11 +456,9 @@ def live_article(db):
 
 def regenerate_now(article: Article, editor, capture, note: str = "Lead with the cost.") -> None:
     """The desk's Regenerate, then the summary task the review screen queues, run in-process."""
-    from articles.summarizers.tasks import summarize_article
-
     with capture(execute=False):
         services.article_regenerate(article=article, editor=editor, note=note)
-    summarize_article.apply(args=[article.pk], kwargs={"note": note, "force": True}).get()
+    workflow.article_summarize(article_id=article.pk, note=note, force=True)
     article.refresh_from_db()
 
 
