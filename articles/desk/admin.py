@@ -246,15 +246,9 @@ class ArticleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed articles", permissions=["approve"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        result = services.BulkResult()
-        for article in queryset.order_by("pk"):
-            try:
-                status = services.article_retry(article=article, editor=request.user)
-            except services.DeskError as exc:
-                result.skipped.append((article, str(exc)))
-            else:
-                _queue_after_retry(article.pk, status)
-                result.done.append(article)
+        result = services.articles_retry_bulk(articles=queryset.order_by("pk"), editor=request.user)
+        for article in result.done:
+            _queue_after_retry(article.pk, result.outcomes[article.pk])
         self._report(request, "Sent back through the pipeline", result)
 
     # --- review screen ----------------------------------------------------------------------

@@ -51,6 +51,8 @@ class StaleVersion(DeskError):
 class BulkResult:
     done: list[Article] = field(default_factory=list)
     skipped: list[tuple[Article, str]] = field(default_factory=list)
+    # What the action returned for each article done, by pk (e.g. retry's new status).
+    outcomes: dict[int, Any] = field(default_factory=dict)
 
 
 def _lock(article: Article) -> Article:
@@ -345,26 +347,30 @@ def articles_approve_bulk(*, articles: Any, editor: Any) -> BulkResult:
 def articles_reject_bulk(*, articles: Any, editor: Any, reason: str) -> BulkResult:
     if not (reason or "").strip():
         raise DeskError("A rejection needs a reason.")
-    result = BulkResult()
-    for article in articles:
-        try:
-            article_reject(article=article, editor=editor, reason=reason)
-        except DeskError as exc:
-            result.skipped.append((article, str(exc)))
-        else:
-            result.done.append(article)
-    return result
+    return _each(articles, lambda article: article_reject(article=article, editor=editor, reason=reason))
 
 
 def articles_regenerate_bulk(*, articles: Any, editor: Any, note: str = "") -> BulkResult:
+    return _each(articles, lambda article: article_regenerate(article=article, editor=editor, note=note))
+
+
+def articles_retry_bulk(*, articles: Any, editor: Any) -> BulkResult:
+    """Retry each failed article; `outcomes` holds each one's new status for the caller's queueing."""
+    return _each(articles, lambda article: article_retry(article=article, editor=editor))
+
+
+def _each(articles: Any, action: Any) -> BulkResult:
+    """Run a one-article desk action on each article, each in its own transaction; one the
+    action refuses is skipped with the reason and does not stop the others."""
     result = BulkResult()
     for article in articles:
         try:
-            article_regenerate(article=article, editor=editor, note=note)
+            outcome = action(article)
         except DeskError as exc:
             result.skipped.append((article, str(exc)))
         else:
             result.done.append(article)
+            result.outcomes[article.pk] = outcome
     return result
 
 
