@@ -159,6 +159,60 @@ class StaleState(Exception):
     there first. Nothing was written; re-read the article before deciding again."""
 
 
+class StoryQuerySet(models.QuerySet["Story"]):
+    def recent(self, since: datetime) -> StoryQuerySet:
+        """Stories still open to new articles: seen since `since` (the grouping window)."""
+        return self.filter(last_seen_at__gte=since)
+
+    def on_site(self) -> StoryQuerySet:
+        """Stories with at least one published article."""
+        return self.filter(
+            articles__status=Article.Status.PUBLISHED, articles__published_on_site_at__lte=timezone.now()
+        ).distinct()
+
+
+class Story(models.Model):
+    """The same event reported by one or more sources: every grouped article belongs to one.
+
+    Automatic grouping (articles/stories/) only ever places a newly extracted article; it
+    never moves an article an editor placed (`Article.story_locked`) and never merges a story
+    an editor has shaped (`editor_locked`). Editors merge, move, split and pick the lead in
+    the desk (articles/stories/services.py), each decision audited.
+    """
+
+    title = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=220, unique=True, blank=True)
+    # Earliest and latest publication time of its articles. last_seen_at bounds the window
+    # in which a new article may still join (STORY_WINDOW_HOURS).
+    first_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    lead = models.ForeignKey("Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Distinct sources among its articles, copies included ("N sources").
+    source_count = models.PositiveIntegerField(default=0)
+    article_count = models.PositiveIntegerField(default=0)
+    # Set when an editor merges, splits, moves into or picks the lead of this story; such a
+    # story's lead and shape are never changed by automatic grouping.
+    editor_locked = models.BooleanField(default=False)
+    # The grouping's summary of the story: term counts of its distinct articles
+    # (articles/stories/similarity.py). Never shown to readers.
+    profile = models.JSONField(default=dict, blank=True)
+
+    objects = StoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        verbose_name_plural = "stories"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.slug:
+            self.slug = unique_slug(Story, self.title, max_length=200)
+        super().save(*args, **kwargs)
+
+
 # Sent after a guarded write to an article (a status change, a publication or a correction)
 # with `article` (updated in memory) and `from_status`. Receivers defer their work to
 # transaction.on_commit. Guarded writes are UPDATEs, which send no post_save.
@@ -236,6 +290,14 @@ class Article(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
+    # The story this article reports; set when the article is extracted (NULL while `new`).
+    story = models.ForeignKey(
+        Story, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
+    )
+    # An editor placed this article (moved or split it out): automatic grouping never moves it.
+    story_locked = models.BooleanField(default=False)
+    # Locality-sensitive fingerprint of the text (articles/stories/fingerprint.py), for copies.
+    fingerprint = models.BinaryField(null=True, blank=True, editable=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, db_index=True)
     status_reason = models.TextField(blank=True)
@@ -651,6 +713,39 @@ class AuditEntry(models.Model):
             automatic=automatic,
             details=details,
         )
+
+
+class CopyBand(models.Model):
+    """One band of an article's fingerprint: articles sharing a band are candidate copies.
+    Looked up by key within the grouping window, so the table is read by index only."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="copy_bands")
+    key = models.BigIntegerField()
+    published_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "published_at"])]
+
+
+class StoryTerm(models.Model):
+    """The terms that index a recent story for retrieval: a new article is compared only with
+    stories sharing one of its terms and seen within the window, never with the archive."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="index_terms")
+    term = models.CharField(max_length=64)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["story", "term"], name="story_term_unique")]
+        indexes = [models.Index(fields=["term", "last_seen_at"])]
+
+
+class TermCount(models.Model):
+    """How many grouped articles contain each term (document frequency, for TF-IDF). The row
+    with the empty term counts the articles themselves."""
+
+    term = models.CharField(max_length=64, primary_key=True)
+    documents = models.PositiveIntegerField(default=0)
 
 
 def unique_slug(model: type[models.Model], text: str, *, max_length: int = 200) -> str:
