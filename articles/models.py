@@ -159,6 +159,12 @@ class StaleState(Exception):
     there first. Nothing was written; re-read the article before deciding again."""
 
 
+# Sent when a story's membership or lead changes (grouping placed an article, an editor merged,
+# moved, split or picked a lead) with `story_ids`: the stories whose pages and cards show it.
+# Receivers defer their work to transaction.on_commit.
+story_changed = Signal()
+
+
 class StoryQuerySet(models.QuerySet["Story"]):
     def recent(self, since: datetime) -> StoryQuerySet:
         """Stories still open to new articles: seen since `since` (the grouping window)."""
@@ -211,6 +217,35 @@ class Story(models.Model):
         if not self.slug:
             self.slug = unique_slug(Story, self.title, max_length=200)
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("story", args=[self.slug])
+
+    def recount(self) -> None:
+        """Recompute what the story shows from its articles, with one UPDATE of those columns:
+        counts, first/last seen, and (unless an editor chose it) the lead: the earliest
+        article that is not a copy, whose title the story takes. Callers hold the story's
+        row (grouping lock or select_for_update); an empty story keeps its row and zeros."""
+        members = list(
+            self.articles.order_by("published_at", "pk").values(
+                "pk", "title", "source_id", "published_at", "duplicate_of_id"
+            )
+        )
+        values: dict[str, Any] = {
+            "article_count": len(members),
+            "source_count": len({m["source_id"] for m in members}),
+            "updated_at": timezone.now(),
+        }
+        if members:
+            values["first_seen_at"] = members[0]["published_at"]
+            values["last_seen_at"] = max(m["published_at"] for m in members)
+            originals = [m for m in members if m["duplicate_of_id"] is None] or members
+            chosen = [m for m in members if m["pk"] == self.lead_id] if self.editor_locked else []
+            lead = (chosen or originals)[0]
+            values["lead_id"], values["title"] = lead["pk"], lead["title"]
+        Story.objects.filter(pk=self.pk).update(**values)
+        for name, value in values.items():
+            setattr(self, name, value)
 
 
 # Sent after a guarded write to an article (a status change, a publication or a correction)
@@ -726,6 +761,9 @@ class CopyBand(models.Model):
     class Meta:
         indexes = [models.Index(fields=["key", "published_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.article_id}: {self.key}"
+
 
 class StoryTerm(models.Model):
     """The terms that index a recent story for retrieval: a new article is compared only with
@@ -739,6 +777,9 @@ class StoryTerm(models.Model):
         constraints = [models.UniqueConstraint(fields=["story", "term"], name="story_term_unique")]
         indexes = [models.Index(fields=["term", "last_seen_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.story_id}: {self.term}"
+
 
 class TermCount(models.Model):
     """How many grouped articles contain each term (document frequency, for TF-IDF). The row
@@ -746,6 +787,9 @@ class TermCount(models.Model):
 
     term = models.CharField(max_length=64, primary_key=True)
     documents = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.term}: {self.documents}"
 
 
 def unique_slug(model: type[models.Model], text: str, *, max_length: int = 200) -> str:

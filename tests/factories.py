@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_mark_email_verified
-from articles.models import KEY_POINT_HEADINGS, Article, Source, Summary, Topic
+from articles.models import KEY_POINT_HEADINGS, Article, Source, Story, Summary, Topic
 from newsletter.models import Subscriber
 
 _seq = itertools.count(1)
@@ -84,7 +84,22 @@ def make_article(
     article.set_text(fields.get("extracted_text") or ARTICLE_TEXT)
     article.status = status
     article.save()
+    if article.story_id is None and status != Article.Status.NEW:
+        # Past extraction every article belongs to a story: by default one of its own.
+        article.story = Story.objects.create(title=article.title, first_seen_at=article.published_at)
+        article.save(update_fields=["story"])
+    if article.story_id is not None:
+        article.story.recount()
     return article
+
+
+def make_story(*, articles: int = 0, **fields: Any) -> Story:
+    """A story; with `articles`, that many extracted articles from as many sources."""
+    story = Story.objects.create(title=fields.pop("title", f"Story {next(_seq)}"), **fields)
+    for _ in range(articles):
+        make_article(story=story)
+    story.refresh_from_db()
+    return story
 
 
 def summary_fields(**overrides: Any) -> dict[str, Any]:
