@@ -320,6 +320,14 @@ ARTICLE_MIN_WORDS = env.int("ARTICLE_MIN_WORDS", default=80)
 # the sweeper enqueues it again (issue #9, docs/faults.md).
 ARTICLE_EXTRACT_STUCK_AFTER_SECONDS = env.int("ARTICLE_EXTRACT_STUCK_AFTER_SECONDS", default=900)
 
+# --- Stories ----------------------------------------------------------------------------
+
+# Issue #14, docs/stories.md. An article may join a story seen within this many hours before
+# its publication; the default and the threshold come from `cluster_eval` on labelled data.
+STORY_WINDOW_HOURS = env.float("STORY_WINDOW_HOURS", default=48)
+# Lowest similarity (0-1) at which an article joins the best-matching recent story.
+STORY_SIMILARITY_THRESHOLD = env.float("STORY_SIMILARITY_THRESHOLD", default=0.2)
+
 # --- Summaries --------------------------------------------------------------------------
 
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
