@@ -159,10 +159,10 @@ def _relocate(*, article: Article, to: Story | None, by: Any, reason: str, actio
                 f"“{article.title}” was moved to another story meanwhile. Nothing changed; reload the page."
             )
         _not_a_copy(article, "move" if to is not None else "split out")
-        # Copies follow their original; one an editor has already put elsewhere stays there.
+        # Copies in the article's story go with it; a copy found in any other story stays put.
         moving = sorted(pk for pk, row in rows.items() if row.story_id == from_id)
         if to is None:
-            if Article.objects.filter(story=source).exclude(pk__in=moving).count() == 0:
+            if not Article.objects.filter(story=source).exclude(pk__in=moving).exists():
                 raise DeskError(f"“{article.title}” is already the only article of its story.")
             target = Story.objects.create(
                 title=article.title,
