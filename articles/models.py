@@ -167,8 +167,9 @@ story_changed = Signal()
 
 class StoryQuerySet(models.QuerySet["Story"]):
     def recent(self, since: datetime) -> StoryQuerySet:
-        """Stories still open to new articles: seen since `since` (the grouping window)."""
-        return self.filter(last_seen_at__gte=since)
+        """Stories still open to new articles: seen since `since` (the grouping window), and
+        not merged into another story by an editor."""
+        return self.filter(last_seen_at__gte=since, merged_into__isnull=True)
 
     def on_site(self) -> StoryQuerySet:
         """Stories with at least one published article."""
@@ -183,7 +184,10 @@ class Story(models.Model):
     Automatic grouping (articles/stories/) only ever places a newly extracted article; it
     never moves an article an editor placed (`Article.story_locked`) and never merges a story
     an editor has shaped (`editor_locked`). Editors merge, move, split and pick the lead in
-    the desk (articles/stories/services.py), each decision audited.
+    the desk (articles/desk/stories.py), each decision audited.
+
+    A story merged into another keeps its row, empty, with `merged_into` set: its URL still
+    leads readers to the story it became part of.
     """
 
     title = models.CharField(max_length=500)
@@ -203,6 +207,11 @@ class Story(models.Model):
     # The grouping's summary of the story: term counts of its distinct articles
     # (articles/stories/similarity.py). Never shown to readers.
     profile = models.JSONField(default=dict, blank=True)
+    # Set when an editor merged this story into another: it has no articles left and its
+    # page redirects there. Always one hop: a later merge of the target repoints it.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_stories"
+    )
 
     objects = StoryQuerySet.as_manager()
 
@@ -702,7 +711,23 @@ class AuditEntry(models.Model):
 
     # Details that record facts the system produced (ids, versions, the summary's own claim),
     # never a person's words: the only ones redact_personal_text keeps.
-    FACT_DETAILS = frozenset({"version", "scheduled_for", "topics", "claim", "quoted_claim", "user_id"})
+    FACT_DETAILS = frozenset(
+        {
+            "version",
+            "scheduled_for",
+            "topics",
+            "claim",
+            "quoted_claim",
+            "user_id",
+            # Story decisions (articles/desk/stories.py): story and article ids.
+            "from_story",
+            "to_story",
+            "articles",
+            "story",
+            "previous_lead",
+            "lead",
+        }
+    )
 
     objects = AuditEntryQuerySet.as_manager()
 

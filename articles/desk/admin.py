@@ -1,5 +1,6 @@
 """The editorial desk in the Django admin: the review queue and screen, bulk actions, the
-desk home, topics and the append-only audit log."""
+desk home, stories (their page, the per-story review queue and the editors' decisions),
+topics and the append-only audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -17,12 +19,12 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from articles.ingest.tasks import extract_article
-from articles.models import Article, AuditEntry, ModelCall, Summary, Topic
+from articles.models import Article, AuditEntry, ModelCall, Story, Summary, Topic
 from articles.summarizers.grounding import normalise
 from articles.summarizers.tasks import summarize_article
 
-from . import evidence, overview, permissions, services
-from .forms import DeskActionForm, ReviewForm
+from . import evidence, overview, permissions, services, stories
+from .forms import DeskActionForm, ReviewForm, StoryDecisionForm, StoryMergeForm
 from .versions import SummaryEdit, summary_diff
 
 
@@ -281,7 +283,7 @@ class ArticleAdmin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
         """The review screen replaces the stock change form; every POST is checked here."""
-        article = get_object_or_404(Article.objects.select_related("source"), pk=object_id)
+        article = get_object_or_404(Article.objects.select_related("source", "story"), pk=object_id)
         if not self.has_view_or_change_permission(request, article):
             raise PermissionDenied
         latest = article.latest_summary
@@ -435,6 +437,259 @@ class ArticleAdmin(admin.ModelAdmin):
             + f"?article__id__exact={article.pk}",
         }
         return TemplateResponse(request, self.review_template, context, status=409 if conflict else 200)
+
+
+class StoryReviewFilter(admin.SimpleListFilter):
+    """ "Awaiting review": the review queue with one row per story."""
+
+    title = "review"
+    parameter_name = "review"
+    WAITING = "waiting"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(self.WAITING, "Awaiting review")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == self.WAITING:
+            return queryset.filter(waiting_count__gt=0)
+        return queryset
+
+
+class MergedFilter(admin.SimpleListFilter):
+    """Stories merged away are empty pointers: hidden unless asked for."""
+
+    title = "merged"
+    parameter_name = "merged"
+    OPEN, MERGED, ALL = "no", "yes", "all"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(self.OPEN, "Not merged"), (self.MERGED, "Merged into another"), (self.ALL, "All")]
+
+    def value(self) -> str:
+        return super().value() or self.OPEN
+
+    def choices(self, changelist: Any):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == self.MERGED:
+            return queryset.filter(merged_into__isnull=False)
+        if self.value() == self.ALL:
+            return queryset
+        return queryset.filter(merged_into__isnull=True)
+
+
+# Every decision an editor takes about stories (articles/desk/stories.py), by audit action.
+STORY_ACTIONS = ("story_merge", "article_move", "article_split", "story_set_lead")
+
+
+def _story_queue_url(story_id: int) -> str:
+    """The per-article review queue, narrowed to one story's waiting articles."""
+    return reverse("admin:articles_article_changelist") + f"?story__id__exact={story_id}"
+
+
+@admin.register(Story)
+class StoryAdmin(admin.ModelAdmin):
+    """Stories on the desk: the list (with "Awaiting review", the review queue by story), a
+    page per story with its articles, and the editors' decisions (merge, move, split, lead),
+    each one call to articles/desk/stories.py."""
+
+    list_display = [
+        "title",
+        "sources",
+        "article_count",
+        "waiting",
+        "first_seen_at",
+        "last_seen_at",
+        "editor_locked",
+    ]
+    list_filter = [StoryReviewFilter, MergedFilter, "editor_locked"]
+    search_fields = ["title"]
+    list_per_page = 50
+    ordering = ["-last_seen_at", "-pk"]
+    actions = ["merge_selected"]
+    detail_template = "admin/articles/story/detail.html"
+    merge_template = "admin/articles/story/merge.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        waiting = Article.objects.awaiting_review().filter(story=OuterRef("pk")).order_by().values("story")
+        members = (
+            Article.objects.order_by("source__name").select_related("source").only("story", "source__name")
+        )
+        # Not super(): it orders before these annotations exist, and the per-story queue is
+        # ordered by one of them.
+        return (
+            Story.objects.annotate(
+                waiting_count=Coalesce(Subquery(waiting.annotate(n=Count("pk")).values("n")[:1]), 0),
+                oldest_waiting=Subquery(waiting.annotate(t=Min("status_changed_at")).values("t")[:1]),
+            )
+            .prefetch_related(Prefetch("articles", queryset=members, to_attr="members"))
+            .order_by(*self.get_ordering(request))
+        )
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        if request.GET.get(StoryReviewFilter.parameter_name) == StoryReviewFilter.WAITING:
+            return ["oldest_waiting", "pk"]  # like the article queue: longest waiting first
+        return self.ordering
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        """Titles, and a story's number ("1234" or "#1234"): editors pick stories by number."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        number = search_term.strip().removeprefix("#")
+        if number.isdigit():
+            results |= queryset.filter(pk=int(number))
+        return results, may_have_duplicates
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # stories come from grouping, and from editors splitting articles out
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # no stock form: every change is a decision on the story page
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a story is merged away, never deleted: its URL must keep working
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_approve(request.user)
+
+    @admin.display(description="sources")
+    def sources(self, obj: Story) -> str:
+        return ", ".join(dict.fromkeys(a.source.name for a in obj.members))
+
+    @admin.display(description="awaiting review", ordering="waiting_count")
+    def waiting(self, obj: Story) -> str:
+        if not obj.waiting_count:
+            return "—"
+        return format_html('<a href="{}">{} waiting</a>', _story_queue_url(obj.pk), obj.waiting_count)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        waiting = request.GET.get(StoryReviewFilter.parameter_name) == StoryReviewFilter.WAITING
+        extra_context = {
+            "title": "Stories awaiting review" if waiting else "Stories",
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(
+        description="Merge selected stories into one (choose which to keep)", permissions=["approve"]
+    )
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        selected = list(queryset.order_by("-article_count", "pk"))
+        if len(selected) < 2:
+            self.message_user(request, "Select at least two stories to merge.", messages.ERROR)
+            return None
+        form = StoryMergeForm(request.POST if "into" in request.POST else None, stories=selected)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                self.merge_template,
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Merge stories",
+                    "opts": self.opts,
+                    "form": form,
+                    "stories": selected,
+                    "action": request.POST.get("action"),
+                    "selected": [s.pk for s in selected],
+                },
+            )
+        into, reason = form.cleaned_data["into"], form.cleaned_data["reason"].strip()
+        merged = 0
+        for story in selected:
+            if story.pk == into.pk:
+                continue
+            try:
+                stories.story_merge(story=story, into=into, by=request.user, reason=reason)
+            except services.DeskError as exc:
+                self.message_user(request, f"Not merged: “{story.title}”: {exc}", messages.WARNING)
+            else:
+                merged += 1
+        if merged:
+            self.message_user(request, f"Merged {merged} story(ies) into “{into.title}”.", messages.SUCCESS)
+        return redirect("admin:articles_story_change", into.pk)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The story page replaces the stock change form; every POST is one decision."""
+        story = get_object_or_404(Story.objects.select_related("lead", "merged_into"), pk=object_id)
+        if not self.has_view_or_change_permission(request, story):
+            raise PermissionDenied
+        if request.method == "POST":
+            if not permissions.can_approve(request.user):
+                raise PermissionDenied
+            form = StoryDecisionForm(request.POST, story=story, admin_site=self.admin_site)
+            if form.is_valid():
+                try:
+                    return self._decide(request, story, form)
+                except services.DeskError as exc:
+                    form.add_error(None, str(exc))
+        else:
+            form = StoryDecisionForm(story=story, admin_site=self.admin_site)
+        return self._render_story(request, story, form)
+
+    def _decide(self, request: HttpRequest, story: Story, form: StoryDecisionForm) -> HttpResponse:
+        data = form.cleaned_data
+        action, article, target = data["action"], data["article"], data["target"]
+        by, reason = request.user, data["reason"].strip()
+        if action == "lead":
+            stories.story_set_lead(story=story, article=article, by=by, reason=reason)
+            self.message_user(request, f"“{article.title}” now leads the story.")
+        elif action == "split":
+            new = stories.article_split(article=article, by=by, reason=reason)
+            self.message_user(
+                request,
+                format_html(
+                    '“{}” now has <a href="{}">a story of its own</a>.',
+                    article.title,
+                    reverse("admin:articles_story_change", args=[new.pk]),
+                ),
+            )
+        elif action == "move":
+            stories.article_move(article=article, story=target, by=by, reason=reason)
+            self.message_user(
+                request,
+                format_html(
+                    '“{}” moved to <a href="{}">{}</a>.',
+                    article.title,
+                    reverse("admin:articles_story_change", args=[target.pk]),
+                    target.title,
+                ),
+            )
+        else:
+            into = stories.story_merge(story=story, into=target, by=by, reason=reason)
+            self.message_user(request, f"“{story.title}” was merged into this story.")
+            return redirect("admin:articles_story_change", into.pk)
+        return redirect("admin:articles_story_change", story.pk)
+
+    def _render_story(self, request: HttpRequest, story: Story, form: StoryDecisionForm) -> HttpResponse:
+        articles = list(
+            story.articles.select_related("source", "duplicate_of").order_by("published_at", "pk")
+        )
+        decisions = AuditEntry.objects.filter(
+            Q(target_type=Story._meta.label_lower, target_id=str(story.pk))
+            | Q(action__in=STORY_ACTIONS, details__from_story=story.pk)
+        ).select_related("actor", "article")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Story: {story.title}",
+            "opts": self.opts,
+            "original": story,
+            "story": story,
+            "articles": articles,
+            "waiting_ids": set(story.articles.awaiting_review().values_list("pk", flat=True)),
+            "queue_url": _story_queue_url(story.pk),
+            "form": form,
+            "media": self.media + form.media,
+            "audit_entries": decisions[:50],
+            "can_approve": permissions.can_approve(request.user),
+        }
+        return TemplateResponse(request, self.detail_template, context)
 
 
 @admin.register(Summary)

@@ -1,4 +1,5 @@
-"""Forms for the review desk: one review form per article, plus the bulk-action form."""
+"""Forms for the review desk: one review form per article, the bulk-action form, and the
+story page's decision form with the merge action's confirmation."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.utils import timezone
 
-from articles.models import KEY_POINT_HEADINGS, Summary, Topic
+from articles.models import KEY_POINT_HEADINGS, Article, Story, Summary, Topic
 
 from .versions import SummaryEdit
 
@@ -177,3 +179,63 @@ class DeskActionForm(ActionForm):
 
     reason = forms.CharField(required=False, max_length=1000, label="Reason (for reject)")
     note = forms.CharField(required=False, max_length=1000, label="Note to the model (for regenerate)")
+
+
+STORY_DECISIONS = {
+    "lead": "Make lead",
+    "split": "Split out into a story of its own",
+    "move": "Move to story",
+    "merge": "Merge this story into story",
+}
+# Decisions about one article of the story, and decisions that name another story.
+ARTICLE_DECISIONS = frozenset({"lead", "split", "move"})
+TARGET_DECISIONS = frozenset({"move", "merge"})
+
+
+class StoryDecisionForm(forms.Form):
+    """The story page's one form: choose an article (for lead, split and move) and another
+    story (for move and merge), give a reason, press the decision's button. Whether the
+    decision is allowed is the story service's to say (articles/desk/stories.py)."""
+
+    action = forms.ChoiceField(choices=list(STORY_DECISIONS.items()))
+    article = forms.ModelChoiceField(queryset=Article.objects.none(), required=False)
+    target = forms.ModelChoiceField(
+        queryset=Story.objects.all(),
+        required=False,
+        label="Other story",
+        help_text="Its number; the magnifier searches stories by title.",
+    )
+    reason = forms.CharField(required=False, max_length=1000, label="Reason (kept in the audit log)")
+
+    def __init__(self, *args: Any, story: Story, admin_site: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["article"].queryset = story.articles.all()
+        # The admin's own picker: a number field with a lookup popup onto the story list.
+        self.fields["target"].widget = ForeignKeyRawIdWidget(
+            Article._meta.get_field("story").remote_field, admin_site
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if action in ARTICLE_DECISIONS and not data.get("article") and "article" not in self.errors:
+            self.add_error("article", "Choose an article in the list.")
+        if action in TARGET_DECISIONS and not data.get("target") and "target" not in self.errors:
+            self.add_error("target", "Give the number of the other story.")
+        return data
+
+
+class StoryMergeForm(forms.Form):
+    """The merge action's confirmation: which of the selected stories the others join."""
+
+    into = forms.ModelChoiceField(
+        queryset=Story.objects.none(), widget=forms.RadioSelect, label="Keep", empty_label=None
+    )
+    reason = forms.CharField(required=False, max_length=1000, label="Reason (kept in the audit log)")
+
+    def __init__(self, *args: Any, stories: list[Story], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["into"].queryset = Story.objects.filter(pk__in=[s.pk for s in stories])
+        self.fields["into"].label_from_instance = lambda s: f"#{s.pk} {s.title} ({s.article_count} articles)"
+        if not self.is_bound and stories:
+            self.initial["into"] = stories[0].pk

@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from articles.models import Article, Source
+from articles.models import Article, ModelCall, Source, Story
 from articles.summarizers import budget
 
 logger = logging.getLogger(__name__)
@@ -28,12 +28,31 @@ class DeskOverview:
     failing_sources: list[Source]
     queue_lengths: dict[str, int] | None
     needs_attention: int
+    # Stories with at least one article in the review queue (the per-story queue's length).
+    stories_waiting: int
+    model_calls_today: int
+    # Copies (near-identical text at another URL) that arrived today: each is an article the
+    # pipeline did not send to a model (ArticleQuerySet.due_for_summary skips copies).
+    copies_today: int
 
     @property
     def budget_used_percent(self) -> int:
         if not self.budget:
             return 0
         return int(self.spend_today * 100 / self.budget)
+
+    @property
+    def average_call_cost(self) -> Decimal | None:
+        """Today's spend per model call; None before the day's first call."""
+        if not self.model_calls_today:
+            return None
+        return self.spend_today / self.model_calls_today
+
+    @property
+    def copy_savings(self) -> Decimal | None:
+        """An estimate: each copy would have cost one call at today's average."""
+        average = self.average_call_cost
+        return None if average is None else average * self.copies_today
 
 
 def celery_queue_lengths() -> dict[str, int] | None:
@@ -56,6 +75,7 @@ def celery_queue_lengths() -> dict[str, int] | None:
 
 
 def desk_overview(*, now: datetime | None = None) -> DeskOverview:
+    today = budget.today_start()
     counts = dict(
         Article.objects.order_by()
         .values_list("status")
@@ -79,4 +99,9 @@ def desk_overview(*, now: datetime | None = None) -> DeskOverview:
         failing_sources=list(Source.objects.failing().order_by("-consecutive_failures", "name")[:20]),
         queue_lengths=celery_queue_lengths(),
         needs_attention=Article.objects.filter(needs_attention=True).count(),
+        stories_waiting=Story.objects.filter(
+            models.Exists(Article.objects.awaiting_review().filter(story=models.OuterRef("pk")))
+        ).count(),
+        model_calls_today=ModelCall.objects.filter(created_at__gte=today).count(),
+        copies_today=Article.objects.filter(duplicate_of__isnull=False, fetched_at__gte=today).count(),
     )

@@ -5,6 +5,7 @@ up the next day. ModelCall rows are the source of truth for spend.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,10 +15,14 @@ from django.utils import timezone
 from articles.models import ModelCall
 
 
+def today_start() -> datetime:
+    """Midnight UTC: where the budget's day, and the desk's spend figures, begin."""
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def spend_today() -> Decimal:
     """USD spent on model calls since midnight UTC."""
-    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    total = ModelCall.objects.filter(created_at__gte=start).aggregate(s=Sum("cost_usd"))["s"]
+    total = ModelCall.objects.filter(created_at__gte=today_start()).aggregate(s=Sum("cost_usd"))["s"]
     return total or Decimal("0")
 
 

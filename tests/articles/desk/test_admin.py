@@ -1,5 +1,6 @@
 """The desk in the admin: who may do what (checked on the server), the review screen's form
-errors and conflicts, the review queue, the desk home and the audit log."""
+errors and conflicts, the review queue, the desk home, the audit log, and stories (their
+list, the per-story review queue, their page and the editors' decisions)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.desk import services, versions
-from articles.models import Article, AuditEntry, ModelCall, Summary
+from articles.desk import stories as services_stories
+from articles.models import Article, AuditEntry, ModelCall, Source, Story, Summary
 from tests import factories
 
 CAST = ["editor", "moderator", "other_staff", "reader", "anonymous"]
@@ -789,3 +791,335 @@ def test_the_retry_button_sends_a_failed_article_with_text_on_to_a_summary(
 
     article.refresh_from_db()
     assert article.status == Article.Status.IN_REVIEW and article.latest_summary is not None
+
+
+# --- stories ----------------------------------------------------------------------------------------
+
+STORIES_URL = "/admin/articles/story/"
+STORIES_WAITING_URL = STORIES_URL + "?review=waiting"
+
+
+def story_url(story) -> str:
+    return reverse("admin:articles_story_change", args=[story.pk])
+
+
+def story_of(*articles: tuple[str, str, str], title: str = "A story") -> tuple[Story, list[Article]]:
+    """A story of articles given as (title, source name, status); the first leads it."""
+    story = factories.make_story(title=title)
+    made = []
+    for n, (article_title, source_name, status) in enumerate(articles):
+        source = Source.objects.filter(name=source_name).first() or factories.make_source(name=source_name)
+        maker = (
+            factories.make_review_article if status == Article.Status.IN_REVIEW else factories.make_article
+        )
+        extra = {} if status == Article.Status.IN_REVIEW else {"status": status}
+        made.append(
+            maker(
+                story=Story.objects.get(pk=story.pk),
+                source=source,
+                title=article_title,
+                published_at=timezone.now() - timedelta(hours=10 - n),
+                **extra,
+            )
+        )
+    story.refresh_from_db()
+    return story, made
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("editor", 200), ("moderator", 200), ("other_staff", 403), ("reader", 302), ("anonymous", 302)],
+)
+def test_the_story_list_and_a_story_page_are_open_to_editors_and_moderators(who, status, login, db):
+    story, _ = story_of(("Flood warning", "Coast Daily", Article.Status.EXTRACTED))
+    client = login(who)
+
+    assert client.get(STORIES_URL).status_code == status
+    assert client.get(story_url(story)).status_code == status
+
+
+def test_the_story_list_shows_sources_counts_seen_times_and_the_editor_lock(login, db, editor):
+    story, (first, _) = story_of(
+        ("Flood warning issued", "Coast Daily", Article.Status.EXTRACTED),
+        ("Floods expected", "River Post", Article.Status.EXTRACTED),
+        title="Flood warning issued",
+    )
+    services_stories.story_set_lead(story=story, article=first, by=editor)
+
+    response = login("editor").get(STORIES_URL)
+
+    html = response.content.decode()
+    row = response.context["cl"].result_list[0]
+    assert row.pk == story.pk and "Coast Daily, River Post" in html
+    assert row.article_count == 2 and row.editor_locked
+    assert story_url(story) in html
+
+
+def test_stories_awaiting_review_show_one_row_per_story_with_its_sources(login, db):
+    waiting, (a, b, _) = story_of(
+        ("Storm hits coast", "Coast Daily", Article.Status.IN_REVIEW),
+        ("Storm batters coast", "River Post", Article.Status.IN_REVIEW),
+        ("Storm: a copy", "Wire Mirror", Article.Status.EXTRACTED),
+        title="Storm hits coast",
+    )
+    story_of(("Quiet day", "Coast Daily", Article.Status.EXTRACTED), title="Quiet day")
+    client = login("editor")
+
+    response = client.get(STORIES_WAITING_URL)
+
+    html = response.content.decode()
+    assert [s.pk for s in response.context["cl"].result_list] == [waiting.pk]
+    assert "Stories awaiting review" in html
+    assert "Coast Daily, River Post, Wire Mirror" in html
+    queue = f"/admin/articles/article/?story__id__exact={waiting.pk}"
+    assert f'<a href="{queue}">2 waiting</a>' in html.replace("&amp;", "&")
+    # The link opens the per-article queue with exactly that story's waiting articles.
+    listed = client.get(queue).context["cl"].result_list
+    assert {x.pk for x in listed} == {a.pk, b.pk}
+
+
+def test_stories_awaiting_review_need_the_same_number_of_queries_for_3_or_30_stories(login, db):
+    def add_stories(n: int) -> None:
+        for i in range(n):
+            story_of(
+                (f"Event {i}", "Coast Daily", Article.Status.IN_REVIEW),
+                (f"Event {i} again", "River Post", Article.Status.IN_REVIEW),
+                title=f"Event {i}",
+            )
+
+    client = login("editor")
+    add_stories(3)
+    client.get(STORIES_WAITING_URL)  # warm the session and permission caches
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(STORIES_WAITING_URL)
+    add_stories(27)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(STORIES_WAITING_URL)
+
+    assert len(response.context["cl"].result_list) == 30
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_story_page_lists_articles_with_source_status_copy_and_lead(login, db):
+    story, (lead, other) = story_of(
+        ("Storm hits coast", "Coast Daily", Article.Status.IN_REVIEW),
+        ("Storm batters coast", "River Post", Article.Status.EXTRACTED),
+        title="Storm hits coast",
+    )
+    copy = factories.make_article(
+        story=story,
+        duplicate_of=lead,
+        title="Storm hits coast (syndicated)",
+        source=factories.make_source(name="Wire Mirror"),
+    )
+
+    html = login("editor").get(story_url(story)).content.decode()
+
+    for article in (lead, other, copy):
+        assert review_url(article) in html
+    assert "Coast Daily" in html and "River Post" in html and "Wire Mirror" in html
+    assert f'<td><a href="{review_url(lead)}">Storm hits coast</a></td>' in html  # copy-of links the original
+    assert "awaiting review" in html and "<strong>lead</strong>" in html
+    assert 'value="merge"' in html and 'name="_popup"' not in html
+
+
+def test_moderators_read_a_story_page_without_the_decision_buttons(login, db):
+    story, _ = story_of(("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED))
+
+    html = login("moderator").get(story_url(story)).content.decode()
+
+    assert "Storm hits coast" in html and 'value="merge"' not in html
+
+
+def test_the_story_page_needs_the_same_number_of_queries_for_3_or_30_articles(login, db, editor):
+    story, (first, *_) = story_of(
+        *[(f"Report {i}", f"Source {i}", Article.Status.IN_REVIEW) for i in range(3)], title="Report 0"
+    )
+    client = login("editor")
+    client.get(story_url(story))
+
+    with CaptureQueriesContext(connection) as few:
+        client.get(story_url(story))
+    for i in range(27):
+        factories.make_review_article(
+            story=Story.objects.get(pk=story.pk), duplicate_of=first if i % 2 else None
+        )
+    other, _ = story_of(("Elsewhere", "Coast Daily", Article.Status.EXTRACTED))
+    services_stories.article_move(article=Article.objects.get(pk=first.pk), story=other, by=editor)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(story_url(story))
+
+    assert response.status_code == 200 and len(response.context["articles"]) == 16  # 14 moved out
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def _story_decision(decision: str, story: Story, article: Article, other: Story) -> dict[str, object]:
+    return {
+        "action": decision,
+        "article": article.pk,
+        "target": other.pk if decision in ("move", "merge") else "",
+        "reason": "Desk decision.",
+    }
+
+
+STORY_DECISIONS = {
+    "lead": lambda story, article, other: Story.objects.get(pk=story.pk).lead_id == article.pk,
+    "split": lambda story, article, other: (
+        Article.objects.get(pk=article.pk).story_id not in (story.pk, other.pk)
+    ),
+    "move": lambda story, article, other: Article.objects.get(pk=article.pk).story_id == other.pk,
+    "merge": lambda story, article, other: Story.objects.get(pk=story.pk).merged_into_id == other.pk,
+}
+
+
+@pytest.mark.parametrize("who", CAST)
+@pytest.mark.parametrize("decision", list(STORY_DECISIONS))
+def test_only_editors_take_decisions_on_the_story_page(who, decision, login, db):
+    story, (_, second) = story_of(
+        ("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED),
+        ("Local team wins", "River Post", Article.Status.EXTRACTED),
+    )
+    other, _ = story_of(("Sports round-up", "Coast Daily", Article.Status.EXTRACTED))
+    before = sorted(Article.objects.values_list("pk", "story_id"))
+
+    response = login(who).post(story_url(story), _story_decision(decision, story, second, other))
+
+    if who == "editor":
+        assert response.status_code == 302
+        assert STORY_DECISIONS[decision](story, second, other)
+        entry = AuditEntry.objects.get()
+        assert entry.actor.email == "editor@example.com" and entry.reason == "Desk decision."
+    else:
+        _assert_denied(who, response)
+        assert sorted(Article.objects.values_list("pk", "story_id")) == before
+        assert not AuditEntry.objects.exists()
+
+
+def test_a_refused_decision_is_shown_on_the_story_page_and_changes_nothing(login, db):
+    story, (lead,) = story_of(("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED))
+    client = login("editor")
+
+    same = client.post(story_url(story), {"action": "move", "article": lead.pk, "target": story.pk})
+    no_target = client.post(story_url(story), {"action": "move", "article": lead.pk, "target": ""})
+    alone = client.post(story_url(story), {"action": "split", "article": lead.pk})
+
+    assert "is already in that story" in same.content.decode()
+    assert "Give the number of the other story." in no_target.content.decode()
+    assert "is already the only article of its story" in alone.content.decode()
+    assert Article.objects.get(pk=lead.pk).story_id == story.pk and not AuditEntry.objects.exists()
+
+
+def test_an_article_of_another_story_cannot_be_chosen_on_a_story_page(login, db):
+    story, _ = story_of(("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED))
+    _, (stranger,) = story_of(("Elsewhere", "River Post", Article.Status.EXTRACTED))
+
+    response = login("editor").post(story_url(story), {"action": "lead", "article": stranger.pk})
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Story.objects.get(pk=story.pk).lead_id != stranger.pk
+
+
+def test_merging_selected_stories_asks_which_to_keep_then_merges_the_others_into_it(login, db):
+    big, _ = story_of(
+        ("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED),
+        ("Storm batters coast", "River Post", Article.Status.EXTRACTED),
+    )
+    small, _ = story_of(("Coast storm", "Wire Mirror", Article.Status.EXTRACTED))
+    other, _ = story_of(("Another storm story", "Bay News", Article.Status.EXTRACTED))
+    client = login("editor")
+    selected = {"action": "merge_selected", "_selected_action": [big.pk, small.pk, other.pk]}
+
+    confirm = client.post(STORIES_URL, {**selected, "index": "0"})
+    assert confirm.status_code == 200
+    assert f'value="{big.pk}"' in confirm.content.decode() and not AuditEntry.objects.exists()
+
+    done = client.post(STORIES_URL, {**selected, "into": small.pk, "reason": "One storm."}, follow=True)
+
+    assert done.redirect_chain[-1][0] == story_url(small)
+    assert "Merged 2 story(ies) into" in done.content.decode()
+    assert Story.objects.get(pk=small.pk).article_count == 4
+    assert {s.merged_into_id for s in Story.objects.filter(pk__in=[big.pk, other.pk])} == {small.pk}
+    assert AuditEntry.objects.filter(action="story_merge", reason="One storm.").count() == 2
+
+
+def test_merging_needs_at_least_two_stories(login, db):
+    story, _ = story_of(("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED))
+
+    response = login("editor").post(
+        STORIES_URL, {"action": "merge_selected", "_selected_action": [story.pk], "index": "0"}, follow=True
+    )
+
+    assert "Select at least two stories to merge." in response.content.decode()
+    assert Story.objects.get(pk=story.pk).merged_into is None
+
+
+def test_stories_merged_away_are_hidden_from_the_list_and_their_page_points_on(login, db, editor):
+    kept, _ = story_of(("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED), title="Kept")
+    gone, _ = story_of(("Coast storm", "Wire Mirror", Article.Status.EXTRACTED), title="Gone")
+    services_stories.story_merge(story=gone, into=kept, by=editor)
+    client = login("editor")
+
+    listed = [s.pk for s in client.get(STORIES_URL).context["cl"].result_list]
+    merged = [s.pk for s in client.get(STORIES_URL + "?merged=yes").context["cl"].result_list]
+    page = client.get(story_url(gone)).content.decode()
+
+    assert listed == [kept.pk] and merged == [gone.pk]
+    assert "This story was merged into" in page and story_url(kept) in page
+    assert 'value="merge"' not in page
+
+
+def test_stories_can_be_found_by_number_and_picked_in_the_lookup_popup(login, db):
+    story, _ = story_of(("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED), title="Storm")
+    story_of(("Quiet day", "River Post", Article.Status.EXTRACTED), title="Quiet")
+    client = login("editor")
+
+    by_number = client.get(STORIES_URL + f"?q=%23{story.pk}").context["cl"].result_list
+    popup = client.get(STORIES_URL + "?_popup=1&_to_field=id&q=storm")
+
+    assert [s.pk for s in by_number] == [story.pk]
+    assert popup.status_code == 200 and [s.pk for s in popup.context["cl"].result_list] == [story.pk]
+
+
+def test_the_review_screen_links_to_the_articles_story(login, db):
+    story, (article,) = story_of(("Storm hits coast", "Coast Daily", Article.Status.IN_REVIEW))
+
+    html = login("editor").get(review_url(article)).content.decode()
+
+    assert story_url(story) in html
+
+
+def test_the_desk_home_links_the_stories_awaiting_review_and_counts_calls_avoided_by_copies(login, db):
+    story_of(
+        ("Storm hits coast", "Coast Daily", Article.Status.IN_REVIEW),
+        ("Storm batters coast", "River Post", Article.Status.IN_REVIEW),
+    )
+    original = factories.make_article()
+    for _ in range(3):
+        factories.make_article(story=original.story, duplicate_of=original)
+    factories.make_article(duplicate_of=original, fetched_at=timezone.now() - timedelta(days=2))
+    for cost in ("0.0200", "0.0400"):
+        ModelCall.objects.create(backend="anthropic", model="m", outcome="ok", cost_usd=Decimal(cost))
+
+    html = login("editor").get("/admin/").content.decode()
+
+    assert "1 story awaiting review" in html and STORIES_WAITING_URL.replace("&", "&amp;") in html
+    assert "Model calls avoided by copy detection <strong>3</strong>" in html
+    assert "≈ $0.09 saved at today's average of $0.0300 per call" in html
+
+
+def test_a_story_page_lists_the_decisions_that_moved_articles_in_or_out_of_it(login, db, editor):
+    source, (_, moved) = story_of(
+        ("Storm hits coast", "Coast Daily", Article.Status.EXTRACTED),
+        ("Local team wins", "River Post", Article.Status.EXTRACTED),
+    )
+    target, _ = story_of(("Sports round-up", "Bay News", Article.Status.EXTRACTED))
+    unrelated, _ = story_of(("Elsewhere", "Bay News", Article.Status.EXTRACTED))
+    services_stories.article_move(article=moved, story=target, by=editor, reason="Sport, not weather.")
+    client = login("editor")
+
+    for story in (source, target):
+        entries = client.get(story_url(story)).context["audit_entries"]
+        assert [(e.action, e.reason) for e in entries] == [("article_move", "Sport, not weather.")]
+    assert not client.get(story_url(unrelated)).context["audit_entries"]

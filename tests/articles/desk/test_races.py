@@ -61,3 +61,103 @@ def test_rejecting_while_the_scheduled_publisher_runs_never_leaves_a_rejected_ar
     fresh = Article.objects.get(pk=article.pk)
     assert fresh.status == Status.REJECTED and fresh.scheduled_for is None
     assert not Article.objects.published().filter(pk=article.pk).exists()
+
+
+# --- stories ----------------------------------------------------------------------------------
+
+
+def _assert_stories_consistent() -> None:
+    """Every article in exactly one story that still exists and was not merged away; every
+    story's counts what its articles say; every merged story empty, pointing at an open one."""
+    from articles.models import Story
+
+    assert not Article.objects.exclude(status=Status.NEW).filter(story__isnull=True).exists()
+    assert not Article.objects.filter(story__merged_into__isnull=False).exists()
+    for story in Story.objects.all():
+        members = list(story.articles.values_list("source_id", flat=True))
+        assert story.article_count == len(members), story
+        assert story.source_count == len(set(members)), story
+        if story.merged_into_id is not None:
+            assert not members and story.merged_into.merged_into_id is None, story
+
+
+def _story(articles: int):
+    story = factories.make_story(articles=articles)
+    return story, list(story.articles.order_by("pk"))
+
+
+def _editors():
+    """Two editors. A transactional test flushes the Editors group its migration made, so
+    each gets the approve permission itself (the story services check it)."""
+    from django.contrib.auth.models import Permission
+
+    approve = Permission.objects.get(content_type__app_label="articles", codename="approve_article")
+    editors = factories.make_user(staff=True), factories.make_user(staff=True)
+    for editor in editors:
+        editor.user_permissions.add(approve)
+    return editors
+
+
+def test_two_editors_merging_one_story_into_two_others_end_with_it_in_exactly_one():
+    from articles.desk import stories
+    from articles.models import Story
+
+    story, _ = _story(3)
+    first, _ = _story(1)
+    second, _ = _story(2)
+    erin, ed = _editors()
+
+    results = race(
+        lambda: stories.story_merge(story=Story.objects.get(pk=story.pk), into=first, by=erin),
+        lambda: stories.story_merge(story=Story.objects.get(pk=story.pk), into=second, by=ed),
+    )
+
+    refused = [r for r in results if isinstance(r, services.DeskError)]
+    assert len(refused) == 1, results
+    merged = Story.objects.get(pk=story.pk)
+    assert merged.merged_into_id in (first.pk, second.pk)
+    assert Story.objects.get(pk=merged.merged_into_id).article_count in (4, 5)
+    assert AuditEntry.objects.filter(action="story_merge").count() == 1
+    _assert_stories_consistent()
+
+
+def test_two_editors_merging_two_stories_into_each_other_do_not_deadlock():
+    from articles.desk import stories
+    from articles.models import Story
+
+    left, _ = _story(2)
+    right, _ = _story(2)
+    erin, ed = _editors()
+
+    results = race(
+        lambda: stories.story_merge(story=Story.objects.get(pk=left.pk), into=right, by=erin),
+        lambda: stories.story_merge(story=Story.objects.get(pk=right.pk), into=left, by=ed),
+    )
+
+    assert sum(isinstance(r, services.DeskError) for r in results) == 1, results
+    assert Story.objects.filter(merged_into__isnull=True, article_count=4).count() == 1
+    _assert_stories_consistent()
+
+
+def test_moving_an_article_while_another_editor_merges_its_story_leaves_it_in_one_story():
+    from articles.desk import stories
+    from articles.models import Story
+
+    story, (article, *_) = _story(3)
+    into, _ = _story(1)
+    elsewhere, _ = _story(1)
+    erin, ed = _editors()
+
+    merged, moved = race(
+        lambda: stories.story_merge(story=Story.objects.get(pk=story.pk), into=into, by=erin),
+        lambda: stories.article_move(article=Article.objects.get(pk=article.pk), story=elsewhere, by=ed),
+    )
+
+    assert not isinstance(merged, Exception), merged
+    placed = Article.objects.get(pk=article.pk).story_id
+    if isinstance(moved, services.DeskError):  # the merge came first: the article left its story
+        assert placed == into.pk and Story.objects.get(pk=into.pk).article_count == 4
+    else:
+        assert moved is not None and placed == elsewhere.pk
+        assert Story.objects.get(pk=into.pk).article_count == 3
+    _assert_stories_consistent()
