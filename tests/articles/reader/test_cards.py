@@ -1,5 +1,5 @@
 """articles/reader/cards.py: uncached listings are assembled from cached card fragments,
-and a card never outlives the article, summary, comment count or source it shows."""
+and a card never outlives the article, summary, comment count, source or story it shows."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _card_key(article, **options) -> str:
-    from articles.reader.cards import _card_digest, _card_generation
-    from articles.reader.queries import published_cards
+    """The cache key of the home page's card for `article`'s story."""
+    from articles.reader.cards import _card_generation, _story_card_digest
+    from articles.reader.stories import story_cards, story_listing
 
-    card = published_cards().get(pk=article.pk)
+    (card,) = [card for card in story_cards(story_listing()) if article.story_id == card.story.pk]
     options.setdefault("heading_level", 2)
     options.setdefault("hide_topics", False)
-    return _card_digest(card, generation=_card_generation(), **options)
+    return _story_card_digest(card, generation=_card_generation(), **options)
 
 
 @pytest.fixture
