@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from articles.models import Article, Story, Topic
+from articles.models import Article, Topic
 
 from .stories import articles_with_own_page, stories_with_own_page
 
@@ -51,8 +51,11 @@ class StorySitemap(_SiteUrlSitemap):
     def items(self):
         return stories_with_own_page()
 
-    def lastmod(self, item: Story) -> datetime:
-        return item.lastmod
+    def location(self, item: dict) -> str:
+        return reverse("story", args=[item["story__slug"]])
+
+    def lastmod(self, item: dict) -> datetime:
+        return item["lastmod"]
 
 
 class TopicSitemap(_SiteUrlSitemap):

@@ -35,11 +35,9 @@ from django.db.models import (
     Count,
     F,
     Max,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
@@ -265,22 +263,15 @@ def articles_with_own_page() -> QuerySet[Article]:
     return Article.objects.published().exclude(duplicate_of__in=Article.objects.published())
 
 
-def stories_with_own_page() -> QuerySet[Story]:
-    """Stories whose page is its own canonical address: two or more articles with pages of
-    their own. Each carries `lastmod`, the latest publication or correction among them."""
-    own = articles_with_own_page()
-    shared = (
-        own.filter(story__isnull=False)
-        .values("story_id")
-        .annotate(pages=Count("pk"))
-        .filter(pages__gte=2)
-        .values("story_id")
-    )
-    changed = Coalesce("corrected_at", "published_on_site_at")
-    last_change = own.filter(story=OuterRef("pk")).annotate(changed=changed).order_by("-changed")
+def stories_with_own_page() -> QuerySet[Any]:
+    """Rows `{"story__slug", "lastmod"}` of the stories whose page is its own canonical
+    address: two or more articles with pages of their own. `lastmod` is the latest
+    publication or correction among them. One GROUP BY over the published articles."""
     return (
-        Story.objects.filter(pk__in=shared)
-        .annotate(lastmod=Subquery(last_change.values("changed")[:1]))
-        .only("slug")
-        .order_by("-lastmod", "-pk")
+        articles_with_own_page()
+        .filter(story__isnull=False)
+        .values("story_id", "story__slug")
+        .annotate(pages=Count("pk"), lastmod=Max(Coalesce("corrected_at", "published_on_site_at")))
+        .filter(pages__gte=2)
+        .order_by("-lastmod", "-story_id")
     )

@@ -95,3 +95,21 @@ def test_cards_cached_while_a_reader_is_logged_in_hold_nothing_of_theirs(
     assert card is not None and published_article.title in card
     assert reader.email not in card
     assert "csrfmiddlewaretoken" not in card
+
+
+def test_a_story_that_gains_a_source_gets_a_new_card_and_other_stories_keep_theirs(
+    client, rail, uncached_pages
+):
+    other = factories.publish(title="Ferry timetable changes")
+    client.get("/")
+    page_cache().set(_card_key(rail.gazette), "<p>old rail card</p>")
+    page_cache().set(_card_key(other), "<p>ferry card from the cache</p>")
+    assert "old rail card" in client.get("/").content.decode()
+
+    # Grouping places an article in the story: no publication, so no generation moves.
+    factories.make_article(story=rail.story, source=factories.make_source(name="Evening Star"))
+
+    html = client.get("/").content.decode()
+    assert "old rail card" not in html
+    assert "5 sources" in html and "Evening Star" in html
+    assert "ferry card from the cache" in html
