@@ -121,7 +121,9 @@ def story_membership_changed(sender: Any, story_ids: Iterable[int], **kwargs: An
         for path in story_paths(ids):
             invalidate_pages(path=path)
 
-    transaction.on_commit(retire)
+    # robust: the change is committed by then; a failure here is logged, never raised into
+    # the grouping or desk code that made it.
+    transaction.on_commit(retire, robust=True)
 
 
 # Source is deliberately absent: the poller saves its fetch state on every poll, and a

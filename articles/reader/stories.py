@@ -78,7 +78,6 @@ class Coverage:
         for member in members:
             sources.setdefault(member.source_id, member.source)
         self.sources = list(sources.values())
-        self._on_site = on_site
 
     @property
     def source_count(self) -> int:
@@ -116,18 +115,24 @@ class Coverage:
         return others, copies
 
     def key_parts(self) -> tuple:
-        """Everything a story card shows about the coverage, for its cache key."""
+        """Everything a story card shows about the story and its coverage, for its cache key."""
         story = self.story
-        return (
-            (story.pk, story.slug, story.title, story.lead_id, story.updated_at.isoformat())
-            if story
-            else None,
-            tuple(
-                (m.pk, m.url, m.source_id, m.source.name, m.source.slug, m.duplicate_of_id, m.has_page)
-                + (m.published_at.isoformat(),)
-                for m in self.members
-            ),
+        members = tuple(
+            (
+                m.pk,
+                m.url,
+                m.source_id,
+                m.source.name,
+                m.source.slug,
+                m.duplicate_of_id,
+                m.has_page,
+                m.published_at,
+            )
+            for m in self.members
         )
+        if story is None:
+            return (None, members)
+        return ((story.pk, story.slug, story.title, story.lead_id, story.updated_at), members)
 
 
 @dataclass
