@@ -75,7 +75,8 @@ KNOWN_BAD_PAGE = (
 
 @pytest.fixture
 def site(editor, reader):
-    """A site with something on every page: topics, comments, a correction, a digest day."""
+    """A site with something on every page: topics, comments, a correction, a story of several
+    sources with a copy, a digest day."""
     topic = Topic.objects.create(name="Energy & Grid", slug="energy")
     article = factories.make_published_article(
         approved_by=editor, title='AT&T & Ørsted agree "5 < 6 GW" deal', lead_image_url=""
@@ -87,6 +88,12 @@ def site(editor, reader):
     )
     article.publish(correction, by=editor)
     factories.make_published_article(title="Ferry timetable changes").topics.add(topic)
+    # Its story: another summary on the site, a report not summarised and a copy.
+    factories.make_published_article(
+        title="Ørsted & AT&T: the <deal> explained", story=article.story, source=factories.make_source()
+    )
+    factories.make_article(title="Wire: 5 < 6 GW deal", story=article.story)
+    factories.make_article(story=article.story, duplicate_of=article, url="https://copy.example.com/deal")
     commenter = factories.verify(reader)
     comment = comment_post(user=commenter, article=article, body="Is 5 < 6 & *why*? <b>bold</b>")
     comment_post(user=commenter, article=article, body="A reply with https://example.com/x", parent=comment)
@@ -100,6 +107,7 @@ def _pages(site) -> dict[str, str]:
     urls = {
         "home": "/",
         "article": article.get_absolute_url(),
+        "story": article.story.get_absolute_url(),
         "topic": topic.get_absolute_url(),
         "source": f"/sources/{article.source.slug}/",
         "search": "/search/?q=Ørsted",

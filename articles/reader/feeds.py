@@ -1,8 +1,17 @@
 """Feeds of published summaries: RSS 2.0, Atom, per-topic RSS, and JSON Feed 1.1.
 
-Items are cards (articles/reader/queries.py): the key takeaway and topics come with the
-article in two queries, whatever the number of items. Links point at SITE_URL, the canonical
-host. The takeaway is plain text: it is escaped where a format declares its field HTML (RSS
+One item per story (articles/reader/stories.py): the shown article's title and key takeaway
+(the lead's, while the lead is on the site) and, when several sources reported it, the list of
+sources and the first reporter. Three queries whatever the number of items. Links point at
+SITE_URL, the canonical host.
+
+An item's GUID is the story page's absolute URL: a story's slug never changes, so the GUID
+stays the same when the lead changes, another article joins or the title is retitled, and
+a feed reader shows the story once. Its link is the story's canonical page (the one
+article's page while it has one, else the story page). An article that is in no story
+(not grouped yet) is an item of its own, identified by its article URL.
+
+The takeaway is plain text: it is escaped where a format declares its field HTML (RSS
 <description>, Atom <summary type="html">) and sent as-is where the field is text (JSON Feed).
 """
 
@@ -21,9 +30,10 @@ from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from articles.models import Article, Topic
+from articles.models import Topic
 
-from .queries import absolute_url, published_cards
+from .queries import absolute_url
+from .stories import StoryCard, latest_story_cards
 
 FEED_ITEMS = 50
 
@@ -40,38 +50,62 @@ class LatestSummariesFeed(Feed):
     def description(self) -> str:
         return _("AI summaries of the news, checked against their sources and reviewed by editors.")
 
-    def items(self) -> list[Article]:
-        return list(published_cards()[:FEED_ITEMS])
+    def items(self) -> list[StoryCard]:
+        return latest_story_cards(FEED_ITEMS)
 
-    def item_title(self, item: Article) -> str:
-        return item.title
+    def item_title(self, item: StoryCard) -> str:
+        return item.article.title
 
-    def item_description(self, item: Article) -> str:
+    def item_description(self, item: StoryCard) -> str:
         # RSS readers render <description> as HTML and Atom declares <summary type="html">,
         # so the plain-text takeaway is HTML-escaped here (the XML writer escapes once more):
         # otherwise "5 < 6 GW" opens a tag and "AT&T" an entity in the reader's renderer.
-        return escape(item.key_takeaway or "")
+        description = escape(item.article.key_takeaway or "")
+        sources = coverage_line(item)
+        return f"<p>{description}</p><p>{escape(sources)}</p>" if sources else description
 
-    def item_link(self, item: Article) -> str:
-        return absolute_url(item.get_absolute_url())
+    def item_link(self, item: StoryCard) -> str:
+        return absolute_url(canonical_path(item))
 
-    def item_guid(self, item: Article) -> str:
-        return absolute_url(item.get_absolute_url())
+    def item_guid(self, item: StoryCard) -> str:
+        return story_guid(item)
 
-    def item_guid_is_permalink(self, item: Article) -> bool:
+    def item_guid_is_permalink(self, item: StoryCard) -> bool:
         return True
 
-    def item_pubdate(self, item: Article) -> datetime:
-        return item.published_on_site_at
+    def item_pubdate(self, item: StoryCard) -> datetime:
+        return item.article.published_on_site_at
 
-    def item_updateddate(self, item: Article) -> datetime:
-        return item.corrected_at or item.published_on_site_at
+    def item_updateddate(self, item: StoryCard) -> datetime:
+        return max(item.latest, item.article.corrected_at or item.latest)
 
-    def item_author_name(self, item: Article) -> str:
-        return item.source.name
+    def item_author_name(self, item: StoryCard) -> str:
+        return item.article.source.name
 
-    def item_categories(self, item: Article) -> list[str]:
-        return [topic.name for topic in item.topics.all()]
+    def item_categories(self, item: StoryCard) -> list[str]:
+        return [topic.name for topic in item.article.topics.all()]
+
+
+def story_guid(item: StoryCard) -> str:
+    """The story page's URL: stable for the story's life (see the module docstring)."""
+    story = item.story
+    return absolute_url(story.get_absolute_url() if story is not None else item.article.get_absolute_url())
+
+
+def canonical_path(item: StoryCard) -> str:
+    return item.coverage.canonical_path or item.article.get_absolute_url()
+
+
+def coverage_line(item: StoryCard) -> str:
+    """ "Reported by 3 sources: A, B, C. First reported by A." when more than one source did."""
+    coverage = item.coverage
+    if coverage.source_count < 2 or coverage.first is None:
+        return ""
+    return _("Reported by %(n)d sources: %(names)s. First reported by %(first)s.") % {
+        "n": coverage.source_count,
+        "names": ", ".join(source.name for source in coverage.sources),
+        "first": coverage.first.source.name,
+    }
 
 
 class LatestSummariesAtomFeed(LatestSummariesFeed):
@@ -91,29 +125,32 @@ class TopicFeed(LatestSummariesFeed):
     def link(self, obj: Topic) -> str:
         return absolute_url(obj.get_absolute_url())
 
-    def items(self, obj: Topic) -> list[Article]:
-        return list(published_cards().filter(topics=obj)[:FEED_ITEMS])
+    def items(self, obj: Topic) -> list[StoryCard]:
+        return latest_story_cards(FEED_ITEMS, topic=obj)
 
 
 @require_GET
 def json_feed(request: HttpRequest) -> JsonResponse:
     """JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/) of the latest summaries."""
     items: list[dict[str, Any]] = []
-    for article in published_cards()[:FEED_ITEMS]:
-        url = absolute_url(article.get_absolute_url())
+    for card in latest_story_cards(FEED_ITEMS):
+        article = card.article
+        takeaway = article.key_takeaway or ""
+        sources = coverage_line(card)
         item: dict[str, Any] = {
-            "id": url,
-            "url": url,
+            "id": story_guid(card),
+            "url": absolute_url(canonical_path(card)),
             "external_url": article.url,
             "title": article.title,
-            "content_text": article.key_takeaway or "",
-            "summary": article.key_takeaway or "",
+            "content_text": f"{takeaway}\n\n{sources}" if sources else takeaway,
+            "summary": takeaway,
             "date_published": article.published_on_site_at.isoformat(),
-            "authors": [{"name": article.source.name}],
+            "authors": [{"name": source.name} for source in card.coverage.sources],
             "tags": [topic.name for topic in article.topics.all()],
         }
-        if article.corrected_at:
-            item["date_modified"] = article.corrected_at.isoformat()
+        modified = max(card.latest, article.corrected_at or card.latest)
+        if modified != article.published_on_site_at:
+            item["date_modified"] = modified.isoformat()
         if article.lead_image_url:
             item["image"] = article.lead_image_url
         items.append(item)

@@ -8,13 +8,15 @@ thousands of cached reads per write, and ingestion writes constantly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
+from django.urls import reverse
 
-from articles.models import Article, Summary, Topic, article_state_changed
+from articles.models import Article, Story, Summary, Topic, article_state_changed, story_changed
 from comments.models import Comment, comment_state_changed
 from newsroom.pagecache import invalidate_pages
 
@@ -74,6 +76,54 @@ def comment_state_written(sender: type[Comment], comment: Comment, **kwargs: Any
 @receiver([post_save, post_delete], sender=Topic)
 def topic_changed(sender: type[Topic], instance: Topic, **kwargs: Any) -> None:
     _invalidate_on_commit()
+
+
+def story_paths(story_ids: Iterable[int]) -> set[str]:
+    """The paths of every page that shows one of these stories, as the database has them now.
+
+    Always the story pages themselves (a story that just left the site must not be served
+    from the cache). When a story has an article on the site also: that article's page
+    (its coverage), the home page, its articles' topic and source pages (their cards), the
+    feeds and the sitemap. A path covers every page number of a listing. Related-article
+    lists on other stories' pages show article cards, which a story change does not alter;
+    they catch up within PAGE_CACHE_SECONDS. Two queries.
+    """
+    ids = list(story_ids)
+    paths = {
+        reverse("story", args=[slug])
+        for slug in Story.objects.filter(pk__in=ids).values_list("slug", flat=True)
+    }
+    on_site = False
+    shown = (
+        Article.objects.published()
+        .filter(story_id__in=ids)
+        .values_list("slug", "source__slug", "topics__slug")
+    )
+    for article_slug, source_slug, topic_slug in shown:
+        on_site = True
+        paths.add(reverse("article", args=[article_slug]))
+        paths.add(reverse("source", args=[source_slug]))
+        if topic_slug is not None:
+            paths.update({reverse("topic", args=[topic_slug]), reverse("topic_feed", args=[topic_slug])})
+    if on_site:
+        paths.update(reverse(name) for name in ("home", "feed", "atom_feed", "json_feed", "sitemap"))
+    return paths
+
+
+@receiver(story_changed)
+def story_membership_changed(sender: Any, story_ids: Iterable[int], **kwargs: Any) -> None:
+    """Grouping placed an article or an editor reshaped stories: retire exactly the pages that
+    show those stories, once the transaction commits (the paths are read after the commit).
+    Story cards need nothing: their cache key holds the story as shown (cards.py)."""
+    ids = list(story_ids)
+
+    def retire() -> None:
+        for path in story_paths(ids):
+            invalidate_pages(path=path)
+
+    # robust: the change is committed by then; a failure here is logged, never raised into
+    # the grouping or desk code that made it.
+    transaction.on_commit(retire, robust=True)
 
 
 # Source is deliberately absent: the poller saves its fetch state on every poll, and a

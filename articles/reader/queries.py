@@ -31,6 +31,8 @@ from articles.models import Article, Summary, Topic
 from comments.models import Comment
 
 RELATED_LIMIT = 4
+# Related candidates read per place: enough for four stories when a busy story fills the top.
+RELATED_CANDIDATES_PER_PLACE = 4
 # The original's full text is never shown to readers (copyright, and it is the heaviest column).
 READER_DEFERRED = ("extracted_text", "feed_summary")
 
@@ -96,23 +98,38 @@ def article_for_page(slug: str) -> Article | None:
     return article
 
 
-def related_articles(article: Article) -> list[Article]:
-    """Up to four other published articles sharing a topic or the story, most recent first."""
+def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Article]:
+    """Up to `limit` published articles sharing a topic, of other stories, most recent first.
+
+    Never an article of this article's own story (its coverage is listed on the page), and
+    other stories first: one article per story, then, if places remain, further articles of
+    those stories. One query of a few candidates, newest first.
+    """
     topic_ids = [topic.pk for topic in article.topics.all()]
     # Straight from the topic link table: one index lookup, not a join of articles to articles.
     sharing_a_topic = Article.topics.through.objects.filter(topic_id__in=topic_ids).values("article_id")
-    same_story = Q(duplicate_of_id=article.pk)
-    if article.duplicate_of_id:
-        same_story |= Q(pk=article.duplicate_of_id) | Q(duplicate_of_id=article.duplicate_of_id)
-    return list(
+    candidates = (
         Article.objects.published()
-        .filter(Q(pk__in=sharing_a_topic) | same_story)
+        .filter(pk__in=sharing_a_topic)
         .exclude(pk=article.pk)
-        .defer(*READER_DEFERRED)
+        .exclude(duplicate_of_id=article.pk)
+        .defer(*READER_DEFERRED, "fingerprint")
         .select_related("source")
         .annotate(key_takeaway=latest_approved("key_takeaway"))
-        .order_by("-published_on_site_at", "-pk")[:RELATED_LIMIT]
+        .order_by("-published_on_site_at", "-pk")
     )
+    if article.story_id is not None:
+        candidates = candidates.exclude(story_id=article.story_id)
+    seen: set[int] = set()
+    first_of_a_story: list[Article] = []
+    more_of_a_story: list[Article] = []
+    for candidate in candidates[: limit * RELATED_CANDIDATES_PER_PLACE]:
+        story = candidate.story_id or -candidate.pk
+        (more_of_a_story if story in seen else first_of_a_story).append(candidate)
+        seen.add(story)
+    chosen = (first_of_a_story + more_of_a_story)[:limit]
+    chosen.sort(key=lambda a: (a.published_on_site_at, a.pk), reverse=True)
+    return chosen
 
 
 def absolute_url(path: str) -> str:

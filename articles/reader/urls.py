@@ -10,6 +10,7 @@ urlpatterns = [
     path("topics/<slug:slug>/feed/", feeds.TopicFeed(), name="topic_feed"),
     path("sources/<slug:slug>/", views.source, name="source"),
     path("a/<slug:slug>/", views.article, name="article"),
+    path("stories/<slug:slug>/", views.story, name="story"),
     path("search/", views.search, name="search"),
     path("corrections/", views.corrections, name="corrections"),
     path("feed/", feeds.LatestSummariesFeed(), name="feed"),

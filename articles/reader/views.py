@@ -13,24 +13,28 @@ from articles.models import Source, Topic
 from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import queries as reader
+from . import stories
 from .search import MAX_QUERY_LENGTH, search_articles
 
 PAGE_SIZE = 20
 
 
-def _card_page(request: HttpRequest, articles) -> object:
-    page = Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
+def _story_page(request: HttpRequest, rows) -> tuple[object, list[stories.StoryCard]]:
+    """One page of a story listing, and its cards."""
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     # get_page() shows the last page for ?page=999 and the first for ?page=abc; the page cache
     # stores only the address that names the page shown (page 1 is the bare path).
     page_cache_canonical(request, page=page.number if page.number > 1 else None)
-    return page
+    return page, stories.story_cards(page.object_list)
 
 
 @require_GET
 @page_cache_params("page")
 def home(request: HttpRequest) -> HttpResponse:
-    page = _card_page(request, reader.published_cards())
-    return render(request, "articles/home.html", {"page": page, "topics": Topic.objects.all()})
+    page, cards = _story_page(request, stories.story_listing())
+    return render(
+        request, "articles/home.html", {"page": page, "cards": cards, "topics": Topic.objects.all()}
+    )
 
 
 @require_GET
@@ -41,8 +45,9 @@ def topic(request: HttpRequest, slug: str) -> HttpResponse:
     topic = next((t for t in topics if t.slug == slug), None)
     if topic is None:
         raise Http404("No such topic.")
-    page = _card_page(request, reader.published_cards().filter(topics=topic))
-    return render(request, "articles/home.html", {"page": page, "topics": topics, "topic": topic})
+    page, cards = _story_page(request, stories.story_listing(topic=topic))
+    context = {"page": page, "cards": cards, "topics": topics, "topic": topic}
+    return render(request, "articles/home.html", context)
 
 
 @require_GET
@@ -55,9 +60,9 @@ def source(request: HttpRequest, slug: str) -> HttpResponse:
     if source is None:
         raise Http404("No such source.")
     page_cache_canonical(request, path=source.get_absolute_url())  # /sources/007/ is an alias
-    page = _card_page(request, reader.published_cards().filter(source=source))
+    page, cards = _story_page(request, stories.story_listing(source=source))
     # No topic chips here: they filter the whole site, not this source.
-    return render(request, "articles/home.html", {"page": page, "source": source})
+    return render(request, "articles/home.html", {"page": page, "cards": cards, "source": source})
 
 
 @require_GET
@@ -67,14 +72,35 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     if article is None:
         raise Http404("No published article with that address.")
     summary = article.summary
+    coverage = stories.coverage_of(article)
+    also_covered, also_published = coverage.around(article)
     context = {
         "article": article,
         "summary": summary,
+        "coverage": coverage,
+        "also_covered": also_covered,
+        "also_published": also_published,
         "related": reader.related_articles(article),
         "json_ld": reader.article_json_ld(article, summary),
-        "canonical_url": reader.absolute_url(article.get_absolute_url()),
+        "canonical_url": reader.absolute_url(coverage.canonical_path_of(article)),
     }
     return render(request, "articles/article.html", context)
+
+
+@require_GET
+@page_cache_params()
+def story(request: HttpRequest, slug: str) -> HttpResponse:
+    page = stories.story_for_page(slug)
+    if page is None:
+        raise Http404("No story on the site with that address.")
+    context = {
+        "story": page.story,
+        "article": page.article,
+        "summary": page.summary,
+        "coverage": page.coverage,
+        "canonical_url": reader.absolute_url(page.coverage.canonical_path),
+    }
+    return render(request, "articles/story.html", context)
 
 
 @require_GET

@@ -12,7 +12,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from articles.reader.cards import rendered_cards
+from articles.reader.cards import rendered_cards, rendered_story_cards
 
 register = template.Library()
 
@@ -82,3 +82,10 @@ def cards(articles: Any, heading_level: int = 2, hide_topics: bool = False) -> l
     Usage: {% cards page heading_level=3 as rendered %}{% for card in rendered %}{{ card }}...
     """
     return rendered_cards(articles, heading_level=heading_level, hide_topics=hide_topics)
+
+
+@register.simple_tag
+def story_cards(cards: Any, heading_level: int = 2, hide_topics: bool = False) -> list[SafeString]:
+    """The stories' rendered `_story_card.html`s (`StoryCard`s, articles/reader/stories.py),
+    mostly from the card cache. Usage as for `cards`."""
+    return rendered_story_cards(cards, heading_level=heading_level, hide_topics=hide_topics)

@@ -38,6 +38,12 @@ def site(transactional_db, live_server, plain_static):
         )
         article.topics.add(topic)
         articles.append(article)
+    # The first two are one story, with a copy of the first: the story page and coverage.
+    story = articles[0].story
+    articles[1].story = story
+    articles[1].save(update_fields=["story"])
+    factories.make_article(story=story, duplicate_of=articles[0], url="https://copy.example.com/rail")
+    story.recount()
     from comments.models import Comment
 
     Comment.objects.create(
@@ -46,7 +52,7 @@ def site(transactional_db, live_server, plain_static):
         body="Finally some good news.",
         body_html="<p>Finally some good news.</p>",
     )
-    return {"url": live_server.url, "article": articles[0], "topic": topic}
+    return {"url": live_server.url, "article": articles[0], "topic": topic, "story": story}
 
 
 def _pages(site) -> dict[str, str]:
@@ -55,6 +61,7 @@ def _pages(site) -> dict[str, str]:
         "article": site["url"] + site["article"].get_absolute_url(),
         "search": site["url"] + "/search/?q=council",
         "topic": site["url"] + site["topic"].get_absolute_url(),
+        "story": site["url"] + site["story"].get_absolute_url(),
     }
 
 
@@ -65,7 +72,7 @@ def test_screenshots_of_home_and_an_article_at_desktop_and_phone_widths(site, br
         page = browser.new_page(viewport={"width": width, "height": 900})
         # Anything the page loads from another origin would be a third-party asset.
         page.on("request", lambda r: None if r.url.startswith(site["url"]) else blocked.append(r.url))
-        for name in ("home", "article"):
+        for name in ("home", "article", "story"):
             page.goto(_pages(site)[name])
             path = ARTIFACTS / f"reader-{name}-{width}.png"
             page.screenshot(path=str(path), full_page=True)
@@ -91,7 +98,7 @@ def test_relative_times_are_filled_in_by_the_script(site, browser):
     assert errors == []  # includes CSP violations, which Chromium reports on the console
 
 
-@pytest.mark.parametrize("name", ["home", "article", "search", "topic"])
+@pytest.mark.parametrize("name", ["home", "article", "search", "topic", "story"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_no_serious_or_critical_violation(site, browser, name, scheme):
     from axe_playwright_python.sync_playwright import Axe

@@ -48,7 +48,7 @@ def test_a_server_error_gives_the_styled_500_without_a_traceback(client, monkeyp
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("articles.reader.views.reader.published_cards", boom)
+    monkeypatch.setattr("articles.reader.views.stories.story_listing", boom)
     client.raise_request_exception = False
     response = client.get("/")
     assert response.status_code == 500
@@ -62,7 +62,7 @@ def test_a_database_outage_gives_the_503_page(client, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("articles.reader.views.reader.published_cards", down)
+    monkeypatch.setattr("articles.reader.views.stories.story_listing", down)
     client.raise_request_exception = False
     response = client.get("/")
     assert response.status_code == 503
@@ -75,7 +75,7 @@ def test_an_integrity_error_is_a_bug_and_gets_the_500_page_not_the_outage_page(c
     def broken(*args, **kwargs):
         raise IntegrityError("duplicate key")
 
-    monkeypatch.setattr("articles.reader.views.reader.published_cards", broken)
+    monkeypatch.setattr("articles.reader.views.stories.story_listing", broken)
     client.raise_request_exception = False
     response = client.get("/")
     assert response.status_code == 500

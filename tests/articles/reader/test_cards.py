@@ -1,5 +1,5 @@
 """articles/reader/cards.py: uncached listings are assembled from cached card fragments,
-and a card never outlives the article, summary, comment count or source it shows."""
+and a card never outlives the article, summary, comment count, source or story it shows."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _card_key(article, **options) -> str:
-    from articles.reader.cards import _card_digest, _card_generation
-    from articles.reader.queries import published_cards
+    """The cache key of the home page's card for `article`'s story."""
+    from articles.reader.cards import _card_generation, _story_card_digest
+    from articles.reader.stories import story_cards, story_listing
 
-    card = published_cards().get(pk=article.pk)
+    (card,) = [card for card in story_cards(story_listing()) if article.story_id == card.story.pk]
     options.setdefault("heading_level", 2)
     options.setdefault("hide_topics", False)
-    return _card_digest(card, generation=_card_generation(), **options)
+    return _story_card_digest(card, generation=_card_generation(), **options)
 
 
 @pytest.fixture
@@ -94,3 +95,21 @@ def test_cards_cached_while_a_reader_is_logged_in_hold_nothing_of_theirs(
     assert card is not None and published_article.title in card
     assert reader.email not in card
     assert "csrfmiddlewaretoken" not in card
+
+
+def test_a_story_that_gains_a_source_gets_a_new_card_and_other_stories_keep_theirs(
+    client, rail, uncached_pages
+):
+    other = factories.publish(title="Ferry timetable changes")
+    client.get("/")
+    page_cache().set(_card_key(rail.gazette), "<p>old rail card</p>")
+    page_cache().set(_card_key(other), "<p>ferry card from the cache</p>")
+    assert "old rail card" in client.get("/").content.decode()
+
+    # Grouping places an article in the story: no publication, so no generation moves.
+    factories.make_article(story=rail.story, source=factories.make_source(name="Evening Star"))
+
+    html = client.get("/").content.decode()
+    assert "old rail card" not in html
+    assert "5 sources" in html and "Evening Star" in html
+    assert "ferry card from the cache" in html

@@ -133,3 +133,134 @@ def test_the_json_feed_carries_takeaways_with_markup_characters_as_plain_text(cl
     assert item["content_text"] == item["summary"] == TRICKY_TAKEAWAY
     assert item["title"] == TRICKY_TITLE
     assert "content_html" not in item
+
+
+# --- Stories ---------------------------------------------------------------------------------
+
+STORY_FEEDS = ["/feed/", "/feed/atom/", "/topics/transport/feed/"]
+
+
+@pytest.fixture
+def uncached(settings):
+    # The tests change stories between requests in one transaction: no on-commit invalidation.
+    settings.PAGE_CACHE_SECONDS = 0
+
+
+def _story_guid(rail) -> str:
+    return "http://127.0.0.1:8000" + rail.story.get_absolute_url()
+
+
+def _raw_guid(url: str, guid: str) -> bytes:
+    """How the story's GUID is written in the feed's bytes."""
+    if url.endswith(".json"):
+        return f'"id": "{guid}"'.encode()
+    if "atom" in url:
+        return f"<id>{guid}</id>".encode()
+    return f'<guid isPermaLink="true">{guid}</guid>'.encode()
+
+
+@pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
+def test_every_feed_carries_a_story_once_whatever_its_number_of_articles(client, rail, uncached, url):
+    factories.publish(title="Ferry timetable changes", topics=[rail.topic])
+    guid = _story_guid(rail)
+
+    content = client.get(url).content
+
+    # The bytes: one item for the four articles, showing the summary that stands for the story.
+    assert content.count(_raw_guid(url, guid)) == 1
+    assert content.count(rail.gazette.title.encode()) == 1
+    assert rail.tribune.title.encode() not in content and rail.copy.url.encode() not in content
+    # And as a feed reader reads them.
+    if url.endswith(".json"):
+        items = json.loads(content)["items"]
+        ids = [item["id"] for item in items]
+        (item,) = [i for i in items if i["id"] == guid]
+        assert [a["name"] for a in item["authors"]] == [
+            "Wire Service",
+            "City Gazette",
+            "Harbour Herald",
+            "Valley Tribune",
+        ]
+        shown = item["content_text"]
+    else:
+        parsed = feedparser.parse(content)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        ids = [entry.id for entry in parsed.entries]
+        (entry,) = [e for e in parsed.entries if e.id == guid]
+        assert entry.link == guid  # two summaries on the site: the story page is the address
+        shown = _as_shown(entry.summary_detail)
+    assert len(ids) == len(set(ids)) == 2
+    assert "The Gazette's summary" in shown
+    assert "Reported by 4 sources: Wire Service, City Gazette, Harbour Herald, Valley Tribune." in shown
+    assert "First reported by Wire Service." in shown
+
+
+@pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
+def test_a_storys_guid_stays_the_same_when_an_article_joins_and_becomes_the_lead(client, rail, uncached, url):
+    from .conftest import publish_in
+
+    guid = _story_guid(rail)
+    before = client.get(url).content
+    assert before.count(_raw_guid(url, guid)) == 1
+
+    # An earlier report turns up: it joins the story, becomes its lead and is published.
+    earlier = publish_in(
+        rail.story,
+        source=factories.make_source(name="Morning Post"),
+        title="Post: light rail approved overnight",
+        takeaway="The Post's summary, now the lead's.",
+        reported=6,
+        live=0,
+    )
+    earlier.topics.add(rail.topic)
+    rail.story.refresh_from_db()
+    assert rail.story.lead_id == earlier.pk
+
+    after = client.get(url).content
+    assert after.count(_raw_guid(url, guid)) == 1
+    if url.endswith(".json"):
+        items = json.loads(after)["items"]
+        (item,) = [i for i in items if i["id"] == guid]
+        assert item["title"] == earlier.title and len(items) == 1
+    else:
+        parsed = feedparser.parse(after)
+        (entry,) = parsed.entries
+        assert entry.id == feedparser.parse(before).entries[0].id == guid
+        assert entry.title == earlier.title
+        assert "The Post's summary, now the lead's." in _as_shown(entry.summary_detail)
+
+
+def test_a_story_with_one_summary_on_the_site_is_an_item_linking_to_that_summary(client, uncached):
+    article = factories.make_published_article(title="Bridge closes for repairs")
+    factories.make_article(story=article.story, duplicate_of=article, url="https://copy.example.com/b")
+
+    (entry,) = feedparser.parse(client.get("/feed/").content).entries
+
+    assert entry.id == "http://127.0.0.1:8000" + article.story.get_absolute_url()
+    assert entry.link == "http://127.0.0.1:8000" + article.get_absolute_url()
+
+
+def _sitemap(client) -> list[str]:
+    root = ET.fromstring(client.get("/sitemap.xml").content)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    return [loc.text for loc in root.findall("s:url/s:loc", ns)]
+
+
+def test_the_sitemap_lists_story_and_article_pages_once_and_never_a_copy(client, rail, uncached):
+    single = factories.make_published_article(title="Bridge closes for repairs")
+    factories.make_article(story=single.story, duplicate_of=single, url="https://copy.example.com/b")
+    # A summary published before it was found to be a copy: its page points at the original's.
+    legacy = factories.make_published_article(title="Repost of the Gazette", story=rail.story)
+    Article.objects.filter(pk=legacy.pk).update(duplicate_of=rail.gazette)
+
+    locations = _sitemap(client)
+
+    site = "http://127.0.0.1:8000"
+    assert len(locations) == len(set(locations))
+    pages = {loc.removeprefix(site) for loc in locations if "/a/" in loc or "/stories/" in loc}
+    assert pages == {
+        rail.story.get_absolute_url(),  # two summaries of its own: a page of its own
+        rail.gazette.get_absolute_url(),
+        rail.tribune.get_absolute_url(),
+        single.get_absolute_url(),  # its story's page names this one as canonical
+    }

@@ -391,7 +391,14 @@ def test_json_ld_cannot_break_out_of_its_script_element(client, editor):
 
 
 def test_pages_carry_a_self_only_csp_and_no_inline_script_or_style(client, story):
-    for url in ["/", story.get_absolute_url(), "/search/?q=rail", "/topics/transport/", "/corrections/"]:
+    pages = [
+        "/",
+        story.get_absolute_url(),
+        story.story.get_absolute_url(),
+        "/search/?q=rail",
+        "/topics/transport/",
+    ]
+    for url in [*pages, "/corrections/"]:
         response = client.get(url)
         csp = response["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "style-src 'self'" in csp and "nonce" not in csp

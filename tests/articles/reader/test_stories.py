@@ -1,0 +1,271 @@
+"""articles/reader/stories.py through the pages readers see: one card per story on listings,
+the story page, the coverage on article pages, related articles and canonical addresses."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from articles.models import Article, Summary
+from tests import factories
+
+from .conftest import hours_ago, publish_in
+
+pytestmark = pytest.mark.django_db
+
+SITE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture(autouse=True)
+def _uncached_pages(settings):
+    # These tests change stories between requests inside one transaction, where on-commit
+    # invalidation never runs (test_invalidation.py tests that).
+    settings.PAGE_CACHE_SECONDS = 0
+
+
+def _cards(html: str) -> list[str]:
+    return re.findall(r'<article class="card">.*?</article>', html, re.S)
+
+
+def _text(html: str) -> str:
+    """What a reader reads: tags dropped, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _canonical(html: str) -> str:
+    return re.search(r'<link rel="canonical" href="([^"]+)">', html).group(1)
+
+
+# --- Listings ------------------------------------------------------------------------------
+
+
+def test_the_home_page_shows_a_story_once_with_its_sources_and_first_reporter(client, rail):
+    other = factories.publish(title="Ferry timetable changes")
+
+    cards = _cards(client.get("/").content.decode())
+
+    assert len(cards) == 2
+    (card,) = [c for c in cards if rail.story.get_absolute_url() in c]
+    # The lead (the Wire's report) is not on the site: the earliest summary that is stands in.
+    assert rail.gazette.get_absolute_url() in card and rail.gazette.title in card
+    assert "The Gazette&#x27;s summary" in card
+    assert rail.tribune.title not in card and "Tribune&#x27;s summary" not in card
+    text = _text(card)
+    assert "4 sources covering" in text
+    assert "Wire Service, City Gazette, Harbour Herald, Valley Tribune" in text
+    assert "first reported by Wire Service" in text
+    first_report = rail.lead.published_at.replace(microsecond=0).isoformat()
+    assert f'<time datetime="{first_report}"' in card
+    # A story of one article needs no coverage line and has no story page link.
+    (single,) = [c for c in cards if other.title in c]
+    assert "sources" not in _text(single) and "/stories/" not in single
+
+
+def test_the_card_shows_the_leads_summary_once_the_lead_is_on_the_site(client, rail, editor):
+    summary = Summary.create_version(
+        article=rail.lead, **factories.summary_fields(key_takeaway="The Wire's own summary.")
+    )
+    rail.lead.transition_to(Article.Status.SUMMARIZING)
+    rail.lead.transition_to(Article.Status.IN_REVIEW)
+    rail.lead.publish(summary, by=editor)
+
+    (card,) = _cards(client.get("/").content.decode())
+
+    assert "The Wire&#x27;s own summary." in card and rail.lead.get_absolute_url() in card
+    assert "Gazette&#x27;s summary" not in card
+
+
+def test_a_story_with_no_article_on_the_site_appears_nowhere(client, rail):
+    hidden = factories.make_story(articles=3)
+    in_review = factories.make_review_article(story=hidden, title="Tram depot draft")
+    html = client.get("/").content.decode()
+
+    assert len(_cards(html)) == 1
+    assert hidden.get_absolute_url() not in html and in_review.title not in html
+    assert client.get(hidden.get_absolute_url()).status_code == 404
+    assert client.get("/stories/no-such-story/").status_code == 404
+
+
+def test_topic_and_source_pages_list_the_stories_with_an_article_there(client, rail):
+    other = factories.publish(title="Ferry timetable changes", topics=[rail.topic])
+
+    topic_cards = _cards(client.get(rail.topic.get_absolute_url()).content.decode())
+    # The Tribune's article is the one in Transport; the card still shows the story's summary.
+    assert len(topic_cards) == 2
+    assert any(rail.gazette.get_absolute_url() in c for c in topic_cards)
+    assert any(other.title in c for c in topic_cards)
+
+    for article in (rail.gazette, rail.tribune):
+        (card,) = _cards(client.get(article.source.get_absolute_url()).content.decode())
+        assert rail.story.get_absolute_url() in card
+    # Neither the first report nor the copy is on the site: their sources' pages stay empty.
+    for article in (rail.lead, rail.copy):
+        assert _cards(client.get(article.source.get_absolute_url()).content.decode()) == []
+
+
+def test_stories_are_ordered_by_their_latest_publication_and_paginated_as_stories(client, rail):
+    source = factories.make_source()
+    for n in range(24):
+        story = factories.make_story(title=f"Harbour story {n}")
+        for k in range(2):  # two summaries each: 48 articles, 24 stories
+            publish_in(
+                story, source=source, title=f"Harbour {n} part {k}", takeaway="T.", reported=3, live=0.5
+            )
+    first, second = (_cards(client.get(url).content.decode()) for url in ("/", "/?page=2"))
+    assert (len(first), len(second)) == (20, 5)
+    assert not any(rail.story.get_absolute_url() in c for c in first)
+
+    # A new summary in the rail story brings it to the top.
+    publish_in(
+        rail.story, source=source, title="Follow-up on light rail", takeaway="T.", reported=0.5, live=0
+    )
+    (top, *_) = _cards(client.get("/").content.decode())
+    assert rail.story.get_absolute_url() in top
+
+
+def test_an_article_in_no_story_yet_is_a_card_of_its_own(client):
+    article = factories.publish(title="Not grouped yet")
+    Article.objects.filter(pk=article.pk).update(story=None)
+
+    (card,) = _cards(client.get("/").content.decode())
+
+    assert article.get_absolute_url() in card and "/stories/" not in card
+    assert client.get(article.get_absolute_url()).status_code == 200
+
+
+# --- The story page ------------------------------------------------------------------------
+
+
+def test_the_story_page_shows_the_summary_and_all_coverage_crediting_the_first_report(client, rail):
+    response = client.get(rail.story.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    main = html[html.index("<main") :]
+
+    assert "<h1>Council approves light-rail line</h1>" in main
+    assert "The Gazette&#x27;s summary: a 2.4 billion dollar line." in main
+    assert "4 sources" in _text(main)
+    assert re.search(
+        r'first reported by <a href="https://wire.example.com/rail" rel="noopener">Wire Service</a>', main
+    )
+    coverage = main[main.index("All coverage") :]
+    # Earliest first; summaries on the site link to their pages, the rest to the original.
+    positions = [
+        coverage.index('href="https://wire.example.com/rail"'),
+        coverage.index(f'href="{rail.gazette.get_absolute_url()}"'),
+        coverage.index('href="https://herald.example.com/rail-repost"'),
+        coverage.index(f'href="{rail.tribune.get_absolute_url()}"'),
+    ]
+    assert positions == sorted(positions)
+    assert "Also published by" in _text(coverage) and "Harbour Herald" in coverage
+    # Two summaries on the site: the story page is a page of its own.
+    assert _canonical(html) == SITE + rail.story.get_absolute_url()
+
+
+def test_a_story_with_one_article_on_the_site_names_that_article_page_as_canonical(client):
+    story = factories.make_story(title="Bridge closes for repairs")
+    only = publish_in(
+        story, source=factories.make_source(), title="Bridge closes", takeaway="T.", reported=3, live=2
+    )
+    factories.make_article(story=story, duplicate_of=only, url="https://copy.example.com/bridge")
+
+    html = client.get(story.get_absolute_url()).content.decode()
+
+    assert _canonical(html) == SITE + only.get_absolute_url()
+    assert _canonical(client.get(only.get_absolute_url()).content.decode()) == SITE + only.get_absolute_url()
+
+
+def test_a_rejected_article_is_no_part_of_the_coverage_readers_see(client, rail):
+    rejected = factories.make_article(
+        story=rail.story,
+        source=factories.make_source(name="Rumour Mill"),
+        status=Article.Status.REJECTED,
+        published_at=hours_ago(6),
+    )
+    for url in ("/", rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert "Rumour Mill" not in html and rejected.url not in html, url
+        assert "first reported by wire service" in _text(html).lower(), url
+
+
+# --- The article page ----------------------------------------------------------------------
+
+
+def test_the_article_page_shows_the_other_coverage_copies_and_the_first_report(client, rail):
+    html = client.get(rail.gazette.get_absolute_url()).content.decode()
+    section = html[html.index('class="coverage"') :]
+    section = section[: section.index("</section>")]
+    text = _text(section)
+
+    assert "First reported by Wire Service" in text
+    assert 'href="https://wire.example.com/rail"' in section
+    also_covered = section[section.index("Also covered by") : section.index("Also published by")]
+    assert f'href="{rail.tribune.get_absolute_url()}">Valley Tribune</a>' in also_covered
+    assert 'href="https://wire.example.com/rail" rel="noopener">Wire Service</a>' in also_covered
+    assert "Harbour Herald" not in also_covered
+    # The Herald's repost of this very text is a copy: "also published by", linking to it.
+    also_published = section[section.index("Also published by") :]
+    assert 'href="https://herald.example.com/rail-repost" rel="noopener">Harbour Herald</a>' in also_published
+    assert f'href="{rail.story.get_absolute_url()}"' in section and "(4 sources)" in text
+
+
+def test_on_another_articles_page_a_copy_is_coverage_not_also_published(client, rail):
+    tribune_html = client.get(rail.tribune.get_absolute_url()).content.decode()
+    section = tribune_html[tribune_html.index('class="coverage"') :]
+    # On the Tribune's page the Herald's copy is of another article: plain coverage.
+    assert 'href="https://herald.example.com/rail-repost" rel="noopener">Harbour Herald</a>' in section
+    assert "Also published by" not in section[: section.index("</section>")]
+
+
+def test_an_article_alone_in_its_story_shows_no_coverage_and_no_story_link(client, published_article):
+    html = client.get(published_article.get_absolute_url()).content.decode()
+    assert 'class="coverage"' not in html and "/stories/" not in html
+
+
+def test_a_published_copy_names_its_originals_page_as_canonical(client, rail):
+    # Copies stay unpublished; one published before it was found to be a copy still points
+    # search engines at the one address of that text.
+    legacy = publish_in(
+        rail.story, source=factories.make_source(), title="Repost", takeaway="T.", reported=2.5, live=0.5
+    )
+    Article.objects.filter(pk=legacy.pk).update(duplicate_of=rail.gazette)
+
+    html = client.get(legacy.get_absolute_url()).content.decode()
+
+    assert _canonical(html) == SITE + rail.gazette.get_absolute_url()
+
+
+# --- Related articles ----------------------------------------------------------------------
+
+
+def test_related_articles_prefer_other_stories_and_never_show_the_same_story(client, rail):
+    topic = rail.topic
+    rail.gazette.topics.add(topic)
+    busy = factories.make_story(title="Busy harbour story")
+    busy_articles = [
+        publish_in(
+            busy,
+            source=factories.make_source(),
+            title=f"Harbour {n}",
+            takeaway="T.",
+            reported=1,
+            live=0.1 * n,
+        )
+        for n in range(1, 4)
+    ]
+    for n in range(2):
+        factories.publish(title=f"Quiet story {n}", topics=[topic], ago=timedelta(hours=2 + n))
+    for article in busy_articles:
+        article.topics.add(topic)
+
+    html = client.get(rail.gazette.get_absolute_url()).content.decode()
+    related = html[html.index("Related articles") :]
+    titles = re.findall(r'class="card__title"><a href="[^"]+">([^<]+)</a>', related)
+
+    # Same story: never (the Tribune is in Transport and newer than everything else).
+    assert rail.tribune.title not in titles
+    # One of the busy story first, then the other stories, then the busy story again.
+    assert set(titles) == {"Harbour 1", "Harbour 2", "Quiet story 0", "Quiet story 1"}
+    assert titles == ["Harbour 1", "Harbour 2", "Quiet story 0", "Quiet story 1"]  # newest first
