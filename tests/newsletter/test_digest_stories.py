@@ -225,7 +225,7 @@ def test_stories_a_chat_message_left_to_its_more_link_go_out_next_time(settings)
     now = timezone.now()
     for n in range(30):
         # Long titles fill Slack's text budget after about twenty stories.
-        covered(f"Story {n:02d} " + "with a long headline " * 25, outlets=[f"Outlet {n}"], ago=20 * HOUR)
+        covered(f"Story {n:02d} " + "with a long headline " * 23, outlets=[f"Outlet {n}"], ago=20 * HOUR)
     with FakeSlack() as slack:
         reader = make_subscriber(channel="slack", slack_webhook_url=slack.webhook_url())
         deliver([reader], day=now.date() - dt.timedelta(days=1), now=now - 12 * HOUR)
