@@ -1,5 +1,5 @@
-"""Desk view of the newsletter: subscribers, deliveries per day with failures, a digest
-preview for any date and "send me a test"."""
+"""Desk view of the newsletter: subscribers, deliveries per day with failures and the stories
+each one carried, a digest preview for any date and "send me a test"."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -15,10 +15,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.csp import CSP
 
+from articles.models import Story
 from newsroom.admin import ChangedFieldsOnlyAdmin
 
 from . import services
-from .models import Delivery, Subscriber
+from .models import Delivery, SentStory, Subscriber
 
 
 def _day_from(request: HttpRequest) -> dt.date:
@@ -99,6 +100,30 @@ class SubscriberAdmin(ChangedFieldsOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:newsletter_digest_preview") + f"?date={day.isoformat()}")
 
 
+class SentStoryInline(admin.TabularInline):
+    """What a sent delivery showed, and how far each story had got then: why a story did or did
+    not go to this reader again."""
+
+    model = SentStory
+    fields = ["story_id", "story_title", "changed_at", "published_articles"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "stories sent"
+
+    def has_add_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest):
+        # Titles by subquery, not a join: a story deleted since (merged away) keeps its row here.
+        title = Story.objects.filter(pk=OuterRef("story_id")).values("title")[:1]
+        return super().get_queryset(request).annotate(story_title=Subquery(title)).order_by("pk")
+
+    @admin.display(description="story")
+    def story_title(self, row: SentStory) -> str:
+        return row.story_title or "(deleted)"
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = [
@@ -116,6 +141,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "digest_date"
     list_select_related = ["subscriber"]
     readonly_fields = [f.name for f in Delivery._meta.fields]
+    inlines = [SentStoryInline]
     actions = ["release"]
     change_list_template = "admin/newsletter/delivery/change_list.html"
 

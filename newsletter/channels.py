@@ -31,10 +31,31 @@ from newsroom.http import BlockedURL, make_guarded_client
 
 @dataclass(frozen=True)
 class DigestItem:
+    """One story in a digest, shown by one of its articles."""
+
     title: str
+    # The source of the article shown.
     source: str
     takeaway: str
     url: str
+    # Every source that covered the story, that one first; empty when only it did.
+    sources: tuple[str, ...] = ()
+    # Sent to this reader before and changed since (a new article, a correction).
+    updated: bool = False
+
+    @property
+    def byline(self) -> str:
+        """Who reported it: "City Paper", or "3 sources: City Paper, Wire, Daily", with
+        "Updated · " before it when the reader had the story before. The count comes first, so
+        a byline cut to fit a chat message keeps it."""
+        names = self.sources or ((self.source,) if self.source else ())
+        if len(names) > 1:
+            line = f"{len(names)} sources: {', '.join(names)}"
+        else:
+            line = names[0] if names else ""
+        if self.updated:
+            return f"Updated · {line}" if line else "Updated"
+        return line
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,10 @@ class Channel(Protocol):
     # True when re-sending the same delivery can never produce a second message.
     idempotent: ClassVar[bool]
 
-    def send(self, *, message: DigestMessage, recipient: Recipient) -> None: ...
+    def send(self, *, message: DigestMessage, recipient: Recipient) -> int:
+        """Hand `message` over; returns how many of its items, from the first, the message
+        shows (a chat message may leave the last ones to its "more" link)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -231,7 +255,7 @@ class EmailChannel:
         mail.attach_alternative(html, "text/html")
         return mail
 
-    def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
+    def send(self, *, message: DigestMessage, recipient: Recipient) -> int:
         mail = self.build(message=message, recipient=recipient)
         try:
             if not self._opened:
@@ -254,6 +278,7 @@ class EmailChannel:
             raise ChannelError(f"SMTP connection failed: {exc!r}", kind=FailureKind.TEMPORARY) from exc
         except ValueError as exc:  # the message could not be written (see ListHeader): ours
             raise ChannelError(f"could not write the message: {exc}", kind=FailureKind.ERROR) from exc
+        return len(message.items)
 
     def _reset(self) -> None:
         try:
@@ -294,9 +319,14 @@ class SlackChannel:
 
     @classmethod
     def payload(cls, message: DigestMessage) -> dict[str, Any]:
-        """The Block Kit message, within Slack's limits by construction: every text is cut to
-        its limit and escaped; stories that would pass the block count or the text budget are
-        left for a "More in today's digest" link to the web archive."""
+        return cls.compose(message)[0]
+
+    @classmethod
+    def compose(cls, message: DigestMessage) -> tuple[dict[str, Any], int]:
+        """The Block Kit message and how many stories it shows, within Slack's limits by
+        construction: every text is cut to its limit and escaped; stories that would pass the
+        block count or the text budget are left for a "More in today's digest" link to the
+        web archive."""
         subject = _fit(message.subject, cls.HEADER_MAX)
         links = [_slack_link(message.archive_url, "Read on the web", cls.URL_MAX)]
         if message.preferences_url:
@@ -324,7 +354,7 @@ class SlackChannel:
             )
         # The fallback text is mrkdwn too (notifications, clients without blocks): escaped alike.
         fallback = f"{message.subject}: " + "; ".join(_fit(item.title, cls.TITLE_MAX) for item in shown)
-        return {
+        payload = {
             "text": _mrkdwn(_fit(fallback, cls.FALLBACK_MAX, cost=_mrkdwn_units)),
             "blocks": [
                 # plain_text is shown as it is and never parsed for mentions or links, so it is
@@ -336,11 +366,12 @@ class SlackChannel:
             ],
             "unfurl_links": False,
         }
+        return payload, len(shown)
 
     @classmethod
     def _item_text(cls, item: DigestItem) -> str:
         title = _mrkdwn(_fit(item.title, cls.TITLE_MAX, cost=_mrkdwn_units)) or "Untitled"
-        source = _mrkdwn(_fit(item.source, cls.SOURCE_MAX, cost=_mrkdwn_units))
+        source = _mrkdwn(_fit(item.byline, cls.SOURCE_MAX, cost=_mrkdwn_units))
         takeaway = _mrkdwn(_fit(item.takeaway, cls.TAKEAWAY_MAX, cost=_mrkdwn_units))
         line = " — ".join(part for part in (source and f"_{source}_", takeaway) if part)
         text = f"*{_slack_link(item.url, title, cls.URL_MAX, escaped=True)}*"
@@ -351,13 +382,14 @@ class SlackChannel:
         more = _slack_link(message.archive_url, "More in today's digest", cls.URL_MAX)
         return f"{more}: {dropped} more {'story' if dropped == 1 else 'stories'}"
 
-    def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
+    def send(self, *, message: DigestMessage, recipient: Recipient) -> int:
+        payload, shown = self.compose(message)
         try:
-            response = self.client.post(recipient.slack_webhook_url, json=self.payload(message))
+            response = self.client.post(recipient.slack_webhook_url, json=payload)
         except (httpx.HTTPError, BlockedURL) as exc:
             raise _http_failure(exc) from exc
         if response.status_code == 200:
-            return
+            return shown
         detail = f"Slack {response.status_code}: {response.text[:200]}"
         if response.status_code in self.HARD_STATUSES:
             raise ChannelError(detail, kind=FailureKind.HARD)
@@ -392,10 +424,15 @@ class LineChannel:
 
     @classmethod
     def payload(cls, message: DigestMessage, *, to: str) -> dict[str, Any]:
-        """The push body: one Flex bubble within LINE's limits by construction. Texts are cut to
-        their limits; stories are added while the bubble's JSON stays within BUBBLE_BUDGET
-        (room for the "more" line kept), the rest are left for a "More in today's digest" link
-        to the web archive. A link too long for LINE is left out, never cut."""
+        return cls.compose(message, to=to)[0]
+
+    @classmethod
+    def compose(cls, message: DigestMessage, *, to: str) -> tuple[dict[str, Any], int]:
+        """The push body and how many stories it shows: one Flex bubble within LINE's limits by
+        construction. Texts are cut to their limits; stories are added while the bubble's JSON
+        stays within BUBBLE_BUDGET (room for the "more" line kept), the rest are left for a
+        "More in today's digest" link to the web archive. A link too long for LINE is left
+        out, never cut."""
         head = [
             {
                 "type": "text",
@@ -433,7 +470,8 @@ class LineChannel:
             body.append(cls._more(message, dropped))
         titles = "; ".join(_fit(item.title, cls.TITLE_MAX) for item in shown)
         alt = _fit(f"{message.subject}: {titles}", cls.ALT_TEXT_MAX)
-        return {"to": to, "messages": [{"type": "flex", "altText": alt, "contents": bubble(body)}]}
+        payload = {"to": to, "messages": [{"type": "flex", "altText": alt, "contents": bubble(body)}]}
+        return payload, len(shown)
 
     @classmethod
     def _uri_ok(cls, url: str) -> bool:
@@ -452,7 +490,7 @@ class LineChannel:
             title["action"] = {"type": "uri", "label": "Read", "uri": item.url}
         components = [{"type": "separator", "margin": "md"}, title]
         # LINE refuses an empty text component.
-        if source := _fit(item.source, cls.SOURCE_MAX):
+        if source := _fit(item.byline, cls.SOURCE_MAX):
             components.append({"type": "text", "text": source, "size": "xs", "color": "#666666"})
         if takeaway := _fit(item.takeaway, cls.TAKEAWAY_MAX):
             components.append({"type": "text", "text": takeaway, "size": "sm", "wrap": True})
@@ -471,16 +509,15 @@ class LineChannel:
             more["action"] = {"type": "uri", "label": "More", "uri": message.archive_url}
         return more
 
-    def send(self, *, message: DigestMessage, recipient: Recipient) -> None:
+    def send(self, *, message: DigestMessage, recipient: Recipient) -> int:
         token = settings.LINE_CHANNEL_ACCESS_TOKEN
         if not token:
             raise ChannelError("LINE_CHANNEL_ACCESS_TOKEN is not set", kind=FailureKind.ERROR)
         url = settings.LINE_API_BASE_URL.rstrip("/") + "/v2/bot/message/push"
         headers = {"Authorization": f"Bearer {token}", "X-Line-Retry-Key": recipient.retry_key}
+        payload, shown = self.compose(message, to=recipient.line_user_id)
         try:
-            response = self.client.post(
-                url, json=self.payload(message, to=recipient.line_user_id), headers=headers
-            )
+            response = self.client.post(url, json=payload, headers=headers)
         except (httpx.HTTPError, BlockedURL) as exc:
             failure = _http_failure(exc)
             if not isinstance(exc, BlockedURL):
@@ -489,7 +526,7 @@ class LineChannel:
             raise failure from exc
         # 409: this retry key was already accepted, i.e. an earlier attempt got through.
         if response.status_code in (200, 409):
-            return
+            return shown
         detail = f"LINE {response.status_code}: {response.text[:500]}"
         # 403: not a friend of the bot or blocked; 400 naming `to`: an unknown or malformed id.
         if response.status_code == 403 or (response.status_code == 400 and _line_names_recipient(response)):

@@ -238,3 +238,41 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber} {self.digest_date}: {self.status}"
+
+
+class SentStory(models.Model):
+    """A story one delivery carried, with how far the story had got then (its StoryMark).
+
+    The digest sends a story to a subscriber again only once it has moved past what they were
+    sent (newsletter/services.py: `Catalogue.entries_for`). Rows are written in the transaction
+    that marks their delivery sent, and pruned after NEWSLETTER_SENT_STORY_DAYS.
+    """
+
+    # Foreign keys without indexes of their own: the constraint and index below cover them.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, db_index=False, related_name="sent_stories"
+    )
+    # The delivery's subscriber and date, repeated here so that "what was this subscriber sent"
+    # and the pruning of old rows each read one index of this table.
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, db_index=False, related_name="+")
+    digest_date = models.DateField(db_index=True)
+    # No database constraint and no cascade: a story an editor merges away may be deleted while
+    # a digest that carried it is being marked, which must not fail the mark; and deleting a
+    # story must not delete a row per reader inside the editor's request. Orphans age out.
+    story = models.ForeignKey(
+        "articles.Story", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    # The story's StoryMark when it was sent: the latest time one of its published articles went
+    # on the site or was corrected, and how many of its articles were published.
+    changed_at = models.DateTimeField()
+    published_articles = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "sent stories"
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "story"], name="sent_story_once_per_delivery"),
+        ]
+        indexes = [models.Index(fields=["subscriber", "story"])]
+
+    def __str__(self) -> str:
+        return f"story {self.story_id} to {self.subscriber_id} on {self.digest_date}"

@@ -22,6 +22,7 @@ and rows not yet attempted are released for the next beat run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -29,7 +30,7 @@ import time
 import uuid
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import batched
@@ -39,13 +40,13 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Value
-from django.db.models.functions import Concat
+from django.db.models import Case, Exists, F, Max, OuterRef, Prefetch, Q, Value, When
+from django.db.models.functions import Concat, Greatest
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from articles.models import Article, Summary, Topic
+from articles.models import Article, Story, Summary, Topic
 
 from .channels import (
     CHANNELS,
@@ -57,7 +58,7 @@ from .channels import (
     FailureKind,
     Recipient,
 )
-from .models import Delivery, StaleSubscriber, Subscriber
+from .models import Delivery, SentStory, StaleSubscriber, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -224,45 +225,206 @@ def subscriber_pause(*, subscriber: Subscriber, reason: str) -> bool:
 # --- The digest -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoryMark:
+    """How far a story had got: the latest time one of its published articles went on the site
+    or was corrected, and how many of its articles were published. A delivery records the mark
+    of every story it carried (SentStory); the story goes to that reader again only once its
+    mark is past the one they were sent: a new article was published in it (or moved into it),
+    or one of its published summaries was corrected."""
+
+    changed_at: dt.datetime
+    published_articles: int
+
+    def is_past(self, sent: StoryMark) -> bool:
+        return self.changed_at > sent.changed_at or self.published_articles > sent.published_articles
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One story of the window, as any reader following it would see it."""
+
+    story_id: int
+    item: DigestItem
+    topics: frozenset[int]
+    mark: StoryMark
+    # One of its articles went on the site in the window. A story that was only corrected in
+    # the window goes only to readers who had it before.
+    new: bool
+
+
 @dataclass
 class Catalogue:
-    """The published summaries of one 24-hour window, newest first, loaded once per batch."""
+    """The stories that moved in one 24-hour window, latest first, loaded once per chunk."""
 
-    entries: list[tuple[DigestItem, frozenset[int]]] = field(default_factory=list)
+    entries: list[CatalogueEntry] = field(default_factory=list)
+
+    @property
+    def story_ids(self) -> list[int]:
+        return [entry.story_id for entry in self.entries]
+
+    def entries_for(
+        self, topic_ids: Iterable[int] = (), sent: Mapping[int, StoryMark] | None = None
+    ) -> list[CatalogueEntry]:
+        """The top stories, at most NEWSLETTER_MAX_ITEMS, for a reader following `topic_ids` (no
+        topics: everything) who was sent the stories in `sent` (story id → its mark then):
+        a story they never had when one of its articles went on the site in the window, and
+        one they had only when its mark is past what they were sent (shown as updated)."""
+        wanted = set(topic_ids)
+        sent = sent or {}
+        chosen: list[CatalogueEntry] = []
+        for entry in self.entries:
+            if wanted and not entry.topics & wanted:
+                continue
+            before = sent.get(entry.story_id)
+            if before is None and not entry.new:
+                continue
+            if before is not None:
+                if not entry.mark.is_past(before):
+                    continue
+                entry = dataclasses.replace(entry, item=dataclasses.replace(entry.item, updated=True))
+            chosen.append(entry)
+            if len(chosen) == settings.NEWSLETTER_MAX_ITEMS:
+                break
+        return chosen
 
     def items_for(self, topic_ids: Iterable[int] = ()) -> list[DigestItem]:
-        """The top items for someone following `topic_ids` (no topics: everything)."""
-        wanted = set(topic_ids)
-        limit = settings.NEWSLETTER_MAX_ITEMS
-        return [item for item, topics in self.entries if not wanted or topics & wanted][:limit]
+        """The stories for a reader who was sent none of them: the archive, preview and test."""
+        return [entry.item for entry in self.entries_for(topic_ids)]
 
 
 def digest_catalogue(*, until: dt.datetime) -> Catalogue:
-    """Published articles whose site publication falls in the 24 hours before `until`, each
-    with its current (latest approved) summary. Three queries however many articles."""
+    """One entry per story that moved in the 24 hours before `until` (one of its articles went
+    on the site or was corrected), latest first, from the latest NEWSLETTER_CATALOGUE_LIMIT
+    such articles. Five queries however many stories.
+
+    A story is shown by its lead when the lead is published, else by its earliest published
+    article, with that article's current (latest approved) summary. It credits every source of
+    its published articles and of their copies ("N sources"), and matches a topic when any of
+    its published articles does. Corrections count only for articles put on the site within
+    NEWSLETTER_SENT_STORY_DAYS: older ones have no reader the digest remembers.
+    """
     since = until - dt.timedelta(hours=24)
+    remembered = until - dt.timedelta(days=settings.NEWSLETTER_SENT_STORY_DAYS)
+    published = Article.objects.published().filter(published_on_site_at__lte=until)
+    corrected_in_window = Q(corrected_at__gt=since, corrected_at__lte=until)
+    moved_at = Greatest(
+        "published_on_site_at",
+        Case(When(corrected_in_window, then="corrected_at"), default="published_on_site_at"),
+    )
+    moved = (
+        published.filter(story__isnull=False, published_on_site_at__gt=remembered)
+        .filter(Q(published_on_site_at__gt=since) | corrected_in_window)
+        .annotate(moved_at=moved_at)
+        .order_by("-moved_at", "-pk")
+        .values_list("story_id", "published_on_site_at")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
+    )
+    order: dict[int, None] = {}  # story ids, latest move first
+    new: set[int] = set()
+    for story_id, on_site_at in moved:
+        order.setdefault(story_id)
+        if on_site_at > since:
+            new.add(story_id)
+    if not order:
+        return Catalogue()
+
     approved = Prefetch(
         "summaries", queryset=Summary.objects.approved().order_by("-version"), to_attr="approved_summaries"
     )
-    articles = (
-        Article.objects.published()
-        .filter(published_on_site_at__gt=since, published_on_site_at__lte=until)
-        .select_related("source")
+    members: dict[int, list[Article]] = defaultdict(list)
+    for article in (
+        published.filter(story_id__in=order)
+        .select_related("source", "story")
+        .defer("extracted_text", "feed_summary", "fingerprint", "story__profile")
         .prefetch_related(approved, Prefetch("topics", queryset=Topic.objects.only("id")))
-        .order_by("-published_on_site_at")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
-    )
-    entries = []
-    for article in articles:
-        if not article.approved_summaries:
-            continue
-        item = DigestItem(
-            title=article.title,
-            source=article.source.name,
-            takeaway=article.approved_summaries[0].key_takeaway,
-            url=_absolute(article.get_absolute_url()),
+        .order_by("published_at", "pk")
+    ):
+        members[article.story_id].append(article)
+    # Copies are never published themselves: their sources count when their original is.
+    copy_sources: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for story_id, source_id, name in (
+        Article.objects.filter(
+            story_id__in=order,
+            duplicate_of__status=Article.Status.PUBLISHED,
+            duplicate_of__published_on_site_at__lte=min(until, timezone.now()),
         )
-        entries.append((item, frozenset(topic.pk for topic in article.topics.all())))
+        .order_by("published_at", "pk")
+        .values_list("story_id", "source_id", "source__name")
+    ):
+        copy_sources[story_id].append((source_id, name))
+
+    entries = []
+    for story_id in order:
+        articles = members[story_id]
+        readable = [article for article in articles if article.approved_summaries]
+        if not readable:
+            continue
+        lead_id = readable[0].story.lead_id
+        shown = next((article for article in readable if article.pk == lead_id), readable[0])
+        sources = {shown.source_id: shown.source.name}
+        for article in articles:
+            sources.setdefault(article.source_id, article.source.name)
+        for source_id, name in copy_sources[story_id]:
+            sources.setdefault(source_id, name)
+        item = DigestItem(
+            title=shown.title,
+            source=shown.source.name,
+            takeaway=shown.approved_summaries[0].key_takeaway,
+            url=_story_link(story=shown.story, shown=shown, published_articles=len(articles)),
+            sources=tuple(sources.values()),
+        )
+        mark = StoryMark(
+            changed_at=max(
+                max(a.published_on_site_at, a.corrected_at or a.published_on_site_at) for a in articles
+            ),
+            published_articles=len(articles),
+        )
+        topics = frozenset(topic.pk for article in articles for topic in article.topics.all())
+        entries.append(CatalogueEntry(story_id, item, topics, mark, new=story_id in new))
     return Catalogue(entries)
+
+
+def _story_link(*, story: Story, shown: Article, published_articles: int) -> str:
+    """The story's page when several published articles tell it and the site has story pages
+    (URL name "story"); otherwise the page of the article shown."""
+    if published_articles > 1:
+        try:
+            return _absolute(story.get_absolute_url())
+        except NoReverseMatch:
+            pass
+    return _absolute(shown.get_absolute_url())
+
+
+def sent_history(
+    *, subscriber_ids: Iterable[int], story_ids: Sequence[int]
+) -> dict[int, dict[int, StoryMark]]:
+    """subscriber id → {story id → the furthest mark a digest sent them} for the stories among
+    `story_ids` that digests carried to these subscribers. One query; none without stories."""
+    history: dict[int, dict[int, StoryMark]] = defaultdict(dict)
+    if not story_ids:
+        return history
+    rows = (
+        SentStory.objects.filter(subscriber_id__in=list(subscriber_ids), story_id__in=story_ids)
+        .values_list("subscriber_id", "story_id")
+        .annotate(changed_at=Max("changed_at"), published_articles=Max("published_articles"))
+        .order_by()
+    )
+    for subscriber_id, story_id, changed_at, published_articles in rows:
+        history[subscriber_id][story_id] = StoryMark(changed_at, published_articles)
+    return history
+
+
+# Old records go a slice at a time: one beat run never holds a long DELETE.
+SENT_STORY_PRUNE_BATCH = 20_000
+
+
+def sent_stories_prune(*, now: dt.datetime) -> int:
+    """Forget what digests older than NEWSLETTER_SENT_STORY_DAYS carried, at most
+    SENT_STORY_PRUNE_BATCH records a call (the beat calls it every run). Returns how many."""
+    cutoff = now.date() - dt.timedelta(days=settings.NEWSLETTER_SENT_STORY_DAYS)
+    old = SentStory.objects.filter(digest_date__lt=cutoff).values("pk")[:SENT_STORY_PRUNE_BATCH]
+    deleted, _ = SentStory.objects.filter(pk__in=old).delete()
+    return deleted
 
 
 def day_end_utc(day: dt.date) -> dt.datetime:
@@ -321,12 +483,13 @@ class DigestPlan:
     retry_ids: list[int] = field(default_factory=list)
     chunks: list[tuple[list[int], dt.date]] = field(default_factory=list)
     recovered: int = 0
+    pruned: int = 0
 
 
 def digest_schedule(*, now: dt.datetime | None = None) -> DigestPlan:
-    """The beat's job: recover stale LINE claims, and list the retries that are due and
-    today's deliveries in chunks for the caller to queue. Safe to run twice at once: the
-    claim decides who sends."""
+    """The beat's job: recover stale LINE claims, forget a slice of expired sent-story records,
+    and list the retries that are due and today's deliveries in chunks for the caller to
+    queue. Safe to run twice at once: the claim decides who sends."""
     now = now or timezone.now()
     stale = now - dt.timedelta(seconds=settings.NEWSLETTER_STALE_CLAIM_SECONDS)
     # Only LINE: its retry key makes the re-send harmless. See the module docstring.
@@ -346,7 +509,8 @@ def digest_schedule(*, now: dt.datetime | None = None) -> DigestPlan:
         for day, ids in due_subscribers(now=now).items()
         for chunk in batched(ids, settings.NEWSLETTER_CHUNK_SIZE, strict=False)
     ]
-    return DigestPlan(retry_ids=retry_ids, chunks=chunks, recovered=recovered)
+    pruned = sent_stories_prune(now=now)
+    return DigestPlan(retry_ids=retry_ids, chunks=chunks, recovered=recovered, pruned=pruned)
 
 
 # --- Delivery ---------------------------------------------------------------------------
@@ -411,8 +575,9 @@ def digest_deliver_chunk(
     (or twice at once) sends nothing twice. A worker killed mid-chunk leaves at most the
     in-flight claim batch claimed; the subscribers after it have no row and stay due.
 
-    Queries: five for the chunk (subscribers, topics, the three-query catalogue) and three per
-    claim batch (insert, read back the claim, mark sent), plus one per failure or skipped group.
+    Queries: seven for the chunk (subscribers, topics, the five-query catalogue) and five per
+    claim batch (insert and read back the claim, read what these subscribers were sent, mark
+    sent and record the stories sent), plus one per failure or skipped group.
     """
     now = now or timezone.now()
     started = time.monotonic()
@@ -443,26 +608,35 @@ def deliveries_send(
     catalogue: Catalogue | None = None,
     pool: ChannelPool | None = None,
 ) -> DeliveryReport:
-    """Send claimed deliveries (one claim batch, or one retry). Sent rows are marked together
-    at the end; failures are recorded one by one (they are rare). On an exception, sent rows
-    are marked and unattempted ones released."""
+    """Send claimed deliveries (one claim batch, or one retry). Each subscriber gets one item
+    per story of their topics, leaving out stories they were sent before that have not
+    changed since (`Catalogue.entries_for`). Sent rows are marked together at the end, with
+    the stories each one showed; failures are recorded one by one (they are rare). On an
+    exception, sent rows are marked and unattempted ones released."""
     report = DeliveryReport()
     sent: list[int] = []
     skipped: list[int] = []
+    carried: list[SentStory] = []
     attempted = 0
     try:
         if catalogue is None:
             catalogue = digest_catalogue(until=now)
+        history = sent_history(
+            subscriber_ids=[delivery.subscriber_id for delivery in deliveries], story_ids=catalogue.story_ids
+        )
         # The caller's pool stays open for its next claim batch; our own is closed here.
         with nullcontext(pool) if pool is not None else ChannelPool() as pool:
             for delivery in deliveries:
                 attempted += 1
                 subscriber = delivery.subscriber
-                items = catalogue.items_for(topic.pk for topic in subscriber.topics.all())
-                if not items:
+                entries = catalogue.entries_for(
+                    (topic.pk for topic in subscriber.topics.all()), sent=history.get(subscriber.pk)
+                )
+                if not entries:
                     skipped.append(delivery.pk)
                     report.skipped[delivery.channel] += 1
                     continue
+                items = [entry.item for entry in entries]
                 message = digest_message(day=delivery.digest_date, items=items, subscriber=subscriber)
                 recipient = Recipient(
                     email=subscriber.email,
@@ -471,17 +645,29 @@ def deliveries_send(
                     retry_key=str(delivery.retry_key),
                 )
                 try:
-                    pool.get(delivery.channel).send(message=message, recipient=recipient)
+                    shown = pool.get(delivery.channel).send(message=message, recipient=recipient)
                 except ChannelError as exc:
                     _record_failure(delivery=delivery, error=exc, now=now)
                     report.failed[delivery.channel] += 1
                     continue
                 sent.append(delivery.pk)
                 report.sent[delivery.channel] += 1
+                # Stories a chat message left to its "more" link were not shown: not recorded.
+                carried += [
+                    SentStory(
+                        delivery_id=delivery.pk,
+                        subscriber_id=subscriber.pk,
+                        digest_date=delivery.digest_date,
+                        story_id=entry.story_id,
+                        changed_at=entry.mark.changed_at,
+                        published_articles=entry.mark.published_articles,
+                    )
+                    for entry in entries[:shown]
+                ]
     except BaseException:
         # An exception is not a crash we cannot see: keep the record exact. Rows never
         # attempted are released for the next beat run; the one in flight stays claimed.
-        _mark(sent, Delivery.Status.SENT, now=now)
+        _mark(sent, Delivery.Status.SENT, now=now, carried=carried)
         _mark(skipped, Delivery.Status.SKIPPED, now=now)
         unattempted = Delivery.objects.filter(pk__in=[d.pk for d in deliveries[attempted:]])
         # A fresh claim is simply dropped; a retry keeps its row (and LINE retry key) and
@@ -489,22 +675,39 @@ def deliveries_send(
         unattempted.filter(attempts=0, status=Delivery.Status.CLAIMED).delete()
         unattempted.transition(Delivery.Status.FAILED, expected=[Delivery.Status.CLAIMED], next_retry_at=now)
         raise
-    _mark(sent, Delivery.Status.SENT, now=now)
+    _mark(sent, Delivery.Status.SENT, now=now, carried=carried)
     _mark(skipped, Delivery.Status.SKIPPED, now=now)
     return report
 
 
-def _mark(ids: list[int], status: str, *, now: dt.datetime) -> None:
-    """Close claimed rows in one UPDATE."""
+def _mark(ids: list[int], status: str, *, now: dt.datetime, carried: Sequence[SentStory] = ()) -> None:
+    """Close claimed rows, one UPDATE per 500, and record the stories the sent ones `carried` in
+    the same transaction: a story counts as sent to someone exactly when their delivery does."""
     for group in batched(ids, 500, strict=False):
-        Delivery.objects.filter(pk__in=group).transition(
-            status,
-            expected=[Delivery.Status.CLAIMED],
-            sent_at=now if status == Delivery.Status.SENT else None,
-            attempts=F("attempts") + 1,
-            error="",
-            next_retry_at=None,
-        )
+        with transaction.atomic():
+            moved = Delivery.objects.filter(pk__in=group).transition(
+                status,
+                expected=[Delivery.Status.CLAIMED],
+                sent_at=now if status == Delivery.Status.SENT else None,
+                attempts=F("attempts") + 1,
+                error="",
+                next_retry_at=None,
+            )
+            if not carried:
+                continue
+            closed = set(group)
+            if moved < len(group):
+                # Some rows left `claimed` while they were being sent: an operator released
+                # one (it will be sent again, so it records nothing now) or LINE's recovery
+                # re-sent one (its retry recorded its stories). Record only rows now sent.
+                closed = set(
+                    Delivery.objects.filter(pk__in=group, status=Delivery.Status.SENT).values_list(
+                        "pk", flat=True
+                    )
+                )
+            SentStory.objects.bulk_create(
+                [row for row in carried if row.delivery_id in closed], ignore_conflicts=True, batch_size=1000
+            )
 
 
 def _record_failure(*, delivery: Delivery, error: ChannelError, now: dt.datetime) -> None:

@@ -19,7 +19,12 @@ def schedule_digests() -> dict[str, int]:
         retry_delivery.delay_on_commit(delivery_id)
     for subscriber_ids, day in plan.chunks:
         deliver_digest_chunk.delay_on_commit(subscriber_ids, day.isoformat())
-    return {"chunks": len(plan.chunks), "retries": len(plan.retry_ids), "recovered": plan.recovered}
+    return {
+        "chunks": len(plan.chunks),
+        "retries": len(plan.retry_ids),
+        "recovered": plan.recovered,
+        "pruned": plan.pruned,
+    }
 
 
 @shared_task

@@ -1,11 +1,14 @@
-"""Newsletter fixtures: a digest-ready story and settings for loopback fakes.
+"""Newsletter fixtures: a digest-ready story, settings for loopback fakes, an SMTP server.
 
 Subscribers and articles are built by tests/factories.py.
 """
 
 from __future__ import annotations
 
+import socket
+
 import pytest
+from aiosmtpd.controller import Controller
 from django.core.cache import cache
 
 from tests.factories import publish
@@ -31,3 +34,39 @@ def newsletter_settings(settings):
 @pytest.fixture
 def todays_story(db):
     return publish(title="Council approves the light-rail line")
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts; it refuses bounce@ addresses."""
+
+    def __init__(self) -> None:
+        self.envelopes: list = []
+        self.sessions: list = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.startswith("bounce@"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.envelopes.append(envelope)
+        self.sessions.append(session)  # kept alive, so id() tells connections apart
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield inbox
+    controller.stop()

@@ -6,9 +6,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from newsletter import services
 from newsletter.models import Delivery
 from tests import factories
-from tests.factories import make_subscriber
+from tests.factories import make_subscriber, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +127,21 @@ def test_the_change_form_cannot_subscribe_an_unsubscribed_reader_again(desk):
     assert response.status_code == 302, response.content
     subscriber.refresh_from_db()
     assert (subscriber.status, subscriber.send_hour) == ("unsubscribed", 8)
+
+
+def test_a_sent_delivery_shows_the_stories_it_carried_even_one_deleted_since(
+    desk, django_assert_max_num_queries
+):
+    publish(title="Council approves the light-rail line")
+    merged_away = publish(title="Light rail gets the go-ahead").story
+    subscriber = make_subscriber()
+    services.digest_deliver_chunk(subscriber_ids=[subscriber.pk], day=timezone.now().date())
+    merged_away.delete()
+    delivery = Delivery.objects.get()
+
+    with django_assert_max_num_queries(12):
+        response = desk.get(f"/admin/newsletter/delivery/{delivery.pk}/change/")
+
+    html = response.content.decode()
+    assert "Council approves the light-rail line" in html
+    assert "(deleted)" in html

@@ -11,7 +11,6 @@ import re
 import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from newsletter.channels import (
     ChannelError,
@@ -204,40 +203,6 @@ def test_a_line_timeout_is_retryable_because_the_retry_key_makes_repeats_harmles
 
 
 # --- Email over real SMTP -----------------------------------------------------------------
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-        self.sessions: list = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address.startswith("bounce@"):
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.envelopes.append(envelope)
-        self.sessions.append(session)  # kept alive, so id() tells connections apart
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server(settings):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    yield inbox
-    controller.stop()
 
 
 def test_the_email_arrives_over_smtp_as_multipart_html_and_text_with_one_click_unsubscribe(

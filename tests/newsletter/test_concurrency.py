@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from newsletter import services
-from newsletter.models import Delivery
+from newsletter.models import Delivery, SentStory
 from tests.factories import make_subscriber, publish
 from tests.races import needs_postgres
 
@@ -44,3 +44,6 @@ def test_two_workers_sending_the_same_chunk_at_once_send_each_digest_once():
     assert len(mail.outbox) == 60
     assert len({m.to[0] for m in mail.outbox}) == 60
     assert Delivery.objects.filter(status="sent").count() == 60
+    # Each digest's one story is recorded once, by the worker that sent it.
+    assert SentStory.objects.count() == 60
+    assert SentStory.objects.values("subscriber").distinct().count() == 60
