@@ -43,7 +43,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, F, Max, OuterRef, Prefetch, Q, Value, When
 from django.db.models.functions import Concat, Greatest
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article, Story, Summary, Topic
@@ -385,13 +385,10 @@ def digest_catalogue(*, until: dt.datetime) -> Catalogue:
 
 
 def _story_link(*, story: Story, shown: Article, published_articles: int) -> str:
-    """The story's page when several published articles tell it and the site has story pages
-    (URL name "story"); otherwise the page of the article shown."""
+    """The story's page when several published articles tell it (the page the reader site
+    calls canonical then); otherwise the page of the article shown."""
     if published_articles > 1:
-        try:
-            return _absolute(story.get_absolute_url())
-        except NoReverseMatch:
-            pass
+        return _absolute(story.get_absolute_url())
     return _absolute(shown.get_absolute_url())
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from articles.models import Source, Topic
+from articles.models import Source, Story, Topic
 from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import queries as reader
@@ -92,6 +92,10 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
 def story(request: HttpRequest, slug: str) -> HttpResponse:
     page = stories.story_for_page(slug)
     if page is None:
+        # An editor merged this story into another: its address leads there.
+        merged = Story.objects.filter(slug=slug, merged_into__isnull=False).select_related("merged_into")
+        if story_row := merged.first():
+            return redirect(story_row.merged_into, permanent=True)
         raise Http404("No story on the site with that address.")
     context = {
         "story": page.story,

@@ -269,3 +269,19 @@ def test_related_articles_prefer_other_stories_and_never_show_the_same_story(cli
     # One of the busy story first, then the other stories, then the busy story again.
     assert set(titles) == {"Harbour 1", "Harbour 2", "Quiet story 0", "Quiet story 1"}
     assert titles == ["Harbour 1", "Harbour 2", "Quiet story 0", "Quiet story 1"]  # newest first
+
+
+def test_a_merged_story_address_leads_to_the_story_it_joined(client, editor):
+    from articles.desk.stories import story_merge
+
+    kept = factories.make_story(title="Council approves light rail")
+    factories.publish(title="Light rail approved", story=kept)
+    merged = factories.make_story(title="Light rail vote")
+    factories.publish(title="Council votes for light rail", story=merged)
+    old_url = merged.get_absolute_url()
+
+    story_merge(story=merged, into=kept, by=editor, reason="same vote")
+
+    response = client.get(old_url)
+    assert response.status_code == 301
+    assert response["Location"] == kept.get_absolute_url()
