@@ -1,6 +1,8 @@
 """Feeds of published summaries: RSS 2.0, Atom, per-topic RSS, and JSON Feed 1.1.
 
-Items are cards (articles/reader/queries.py): the key takeaway and topics come with the
+Each feed names its own canonical address (rel="self") and, when WEBSUB_HUB_URL is set, our
+WebSub hub (rel="hub"; JSON Feed's `hubs`), which articles/reader/websub.py pings on every
+publication. Items are cards (articles/reader/queries.py): the key takeaway and topics come with the
 article in two queries, whatever the number of items. Links point at SITE_URL, the canonical
 host. The takeaway is plain text: it is escaped where a format declares its field HTML (RSS
 <description>, Atom <summary type="html">) and sent as-is where the field is text (JSON Feed).
@@ -28,14 +30,40 @@ from .queries import absolute_url, published_cards
 FEED_ITEMS = 50
 
 
+class HubRssFeed(Rss201rev2Feed):
+    """RSS 2.0 with <atom:link rel="hub"> beside Django's <atom:link rel="self">."""
+
+    def add_root_elements(self, handler: Any) -> None:
+        super().add_root_elements(handler)
+        if self.feed.get("hub_url"):
+            handler.addQuickElement("atom:link", None, {"rel": "hub", "href": self.feed["hub_url"]})
+
+
+class HubAtomFeed(Atom1Feed):
+    """Atom with <link rel="hub"> beside Django's <link rel="self">."""
+
+    def add_root_elements(self, handler: Any) -> None:
+        super().add_root_elements(handler)
+        if self.feed.get("hub_url"):
+            handler.addQuickElement("link", "", {"rel": "hub", "href": self.feed["hub_url"]})
+
+
 class LatestSummariesFeed(Feed):
-    feed_type = Rss201rev2Feed
+    feed_type = HubRssFeed
+    url_name = "feed"
 
     def title(self) -> str:
         return _("%(site)s: latest summaries") % {"site": settings.SITE_NAME}
 
     def link(self) -> str:
         return absolute_url("/")
+
+    def feed_url(self) -> str:
+        # The topic WebSub subscribers know the feed by: always on the canonical host.
+        return absolute_url(reverse(self.url_name))
+
+    def feed_extra_kwargs(self, obj: Any) -> dict[str, Any]:
+        return {"hub_url": settings.WEBSUB_HUB_URL} if settings.WEBSUB_HUB_URL else {}
 
     def description(self) -> str:
         return _("AI summaries of the news, checked against their sources and reviewed by editors.")
@@ -75,7 +103,8 @@ class LatestSummariesFeed(Feed):
 
 
 class LatestSummariesAtomFeed(LatestSummariesFeed):
-    feed_type = Atom1Feed
+    feed_type = HubAtomFeed
+    url_name = "atom_feed"
 
     def subtitle(self) -> str:
         return self.description()
@@ -90,6 +119,9 @@ class TopicFeed(LatestSummariesFeed):
 
     def link(self, obj: Topic) -> str:
         return absolute_url(obj.get_absolute_url())
+
+    def feed_url(self, obj: Topic) -> str:
+        return absolute_url(reverse("topic_feed", args=[obj.slug]))
 
     def items(self, obj: Topic) -> list[Article]:
         return list(published_cards().filter(topics=obj)[:FEED_ITEMS])
@@ -126,6 +158,8 @@ def json_feed(request: HttpRequest) -> JsonResponse:
         "language": settings.LANGUAGE_CODE,
         "items": items,
     }
+    if settings.WEBSUB_HUB_URL:
+        feed["hubs"] = [{"type": "WebSub", "url": settings.WEBSUB_HUB_URL}]
     return JsonResponse(
         feed, content_type="application/feed+json; charset=utf-8", json_dumps_params={"ensure_ascii": False}
     )
