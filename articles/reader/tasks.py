@@ -26,8 +26,9 @@ PING_MAX_RETRIES = 6
 def ping_websub_hub(self, feed_urls: list[str]) -> int:
     """Ping WEBSUB_HUB_URL once per feed URL. Feeds the hub could not take for a passing reason
     (unreachable, 429, 5xx) are retried, alone, 1, 2, 4 ... 32 minutes later; a feed it refused
-    outright is logged and dropped. A ping sent twice is harmless: the hub fetches the feed again.
-    Returns how many pings the hub took."""
+    outright is logged and dropped. Without a broker (`make run`) nothing can come back later:
+    those are logged and left to the next publication's ping. A ping sent twice is harmless:
+    the hub fetches the feed again. Returns how many pings the hub took."""
     if not settings.WEBSUB_HUB_URL:
         return 0
     retry: list[str] = []
@@ -38,6 +39,6 @@ def ping_websub_hub(self, feed_urls: list[str]) -> int:
             log.warning("WebSub hub ping for %s failed: %s", feed_url, exc)
             if exc.retryable:
                 retry.append(feed_url)
-    if retry:
+    if retry and not self.request.is_eager:
         raise self.retry(args=[retry], countdown=60 * 2**self.request.retries)
-    return len(feed_urls)
+    return len(feed_urls) - len(retry)

@@ -97,3 +97,10 @@ def test_a_meta_tag_declares_when_nothing_else_does(feed_server):
     )
     # A value other than 0 or 1 is a protocol error: no declaration.
     assert declaration(feed_server, "/a", headers={"tdm-reservation": "yes"}) == tdmrep.Reservation()
+
+
+@pytest.mark.django_db
+def test_our_own_well_known_file_reads_back_as_reserving_every_path(client):
+    rules = tdmrep.parse_rules(client.get("/.well-known/tdmrep.json").content)
+    assert rules == [("/*", 1, "")]
+    assert all(tdmrep.location_matches("/*", path) for path in ("/", "/a/some-story/", "/feed.json?x=1"))
