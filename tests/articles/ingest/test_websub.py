@@ -105,7 +105,7 @@ def test_a_new_hub_gets_a_new_token_and_secret_and_an_unchanged_one_keeps_them(f
 
 @pytest.mark.django_db
 def test_the_beat_sends_one_subscription_request_with_callback_secret_and_lease(
-    feed_server, websub_hub, settings
+    feed_server, websub_hub, settings, eager_celery
 ):
     settings.SITE_URL = "https://news.example.com"
     source = hubbed_source(feed_server, websub_hub)
@@ -126,7 +126,9 @@ def test_the_beat_sends_one_subscription_request_with_callback_secret_and_lease(
 
 
 @pytest.mark.django_db
-def test_a_hub_that_refuses_the_request_is_asked_again_after_a_back_off(feed_server, websub_hub):
+def test_a_hub_that_refuses_the_request_is_asked_again_after_a_back_off(
+    feed_server, websub_hub, eager_celery
+):
     source = hubbed_source(feed_server, websub_hub)
     websub_hub.fail_next = [503]
     assert ingest_tasks.websub_subscriptions() == 1
