@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from newsroom import websub
+from tests.fakes.feed_server import fixtures_dir
 
 FEED = "https://example.org/feed.xml"
 
@@ -101,3 +102,17 @@ def test_a_hub_on_a_private_address_is_never_reached(settings):
     settings.FETCH_ALLOWED_PRIVATE_HOSTS = []
     with pytest.raises(websub.HubError, match="blocked"):
         websub.hub_post("http://127.0.0.1:9/", {"hub.mode": "publish", "hub.url": FEED})
+
+
+@pytest.mark.skipif(fixtures_dir() is None, reason="shared fixtures folder ../shared/fixtures is absent")
+@pytest.mark.parametrize(
+    ("name", "topic"),
+    [
+        ("feedjira--TechCrunch.xml", "http://feeds.feedburner.com/Techcrunch"),
+        ("feedjira--SamRuby.xml", "http://intertwingly.net/blog/index.atom"),
+    ],
+)
+def test_real_feeds_that_name_a_hub_are_found_with_their_topic(name, topic):
+    content = (fixtures_dir() / "feeds" / name).read_bytes()
+    links = websub.discover(content=content, headers=httpx.Headers(), url="https://fetched.example/feed")
+    assert links == websub.HubLinks(hub="http://pubsubhubbub.appspot.com/", topic=topic)
