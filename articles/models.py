@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.urls import reverse
@@ -148,6 +149,98 @@ class FetchAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} @ {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
+
+
+class WebSubSubscriptionQuerySet(models.QuerySet["WebSubSubscription"]):
+    def live(self, now: datetime | None = None) -> WebSubSubscriptionQuerySet:
+        """Verified by the hub with a lease still running: its source is pushed to."""
+        return self.filter(expires_at__gt=now or timezone.now())
+
+    def due(self, now: datetime | None = None) -> WebSubSubscriptionQuerySet:
+        """A subscription request (first, renewal or retry) should go to the hub, and the desk
+        has not paused or switched off the source."""
+        return self.filter(
+            next_request_at__lte=now or timezone.now(), source__is_active=True, source__paused_at__isnull=True
+        )
+
+
+class WebSubSubscription(models.Model):
+    """Our subscription to a source's WebSub hub (articles/ingest/websub.py, docs/ingest.md).
+
+    A poll that finds the feed naming a hub creates it; the beat sends the subscription
+    request; the hub's verification of that request starts the lease. The callback URL
+    carries `token`, so only a hub we asked can reach this row, and every push must be signed
+    with `secret`. `requested_mode` is what we asked the hub and it has not yet verified:
+    the callback confirms nothing else.
+    """
+
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="websub")
+    hub_url = models.URLField(max_length=1000, validators=[validate_http_url])
+    # The feed's rel="self" URL (or the URL we fetched it from): what the hub calls the topic.
+    topic_url = models.URLField(max_length=1000, validators=[validate_http_url])
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    secret = models.CharField(max_length=64, editable=False)
+    requested_mode = models.CharField(max_length=16, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    # When the beat should next ask the hub (first request, renewal, retry); NULL: nothing due.
+    next_request_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_push_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WebSubSubscriptionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "WebSub subscription"
+
+    def __str__(self) -> str:
+        return f"{self.source} via {self.hub_url}"
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at > (now or timezone.now())
+
+    @classmethod
+    def record_discovery(cls, *, source: Source, hub_url: str, topic_url: str, now: datetime) -> None:
+        """Keep what a successful poll of `source` found about its feed's hub.
+
+        The same hub and topic as recorded: nothing is written (one SELECT). A new hub or topic:
+        the row takes them with a new token and secret, so pushes from the old subscription are
+        refused, its lease is dropped and a subscription request is due now. No hub any more:
+        the row is deleted (its token refuses pushes from then on) and the source is polled at
+        its own pace again.
+        """
+        if not hub_url:
+            cls.objects.filter(source=source).delete()
+            return
+        current = cls.objects.filter(source=source).only("hub_url", "topic_url").first()
+        if current is not None and (current.hub_url, current.topic_url) == (hub_url, topic_url):
+            return
+        fresh = {
+            "hub_url": hub_url,
+            "topic_url": topic_url,
+            "token": secrets.token_urlsafe(32),
+            "secret": secrets.token_urlsafe(32),
+            "requested_mode": "",
+            "requested_at": None,
+            "next_request_at": now,
+            "verified_at": None,
+            "lease_seconds": None,
+            "expires_at": None,
+            "failures": 0,
+            "last_error": "",
+        }
+        if current is not None:
+            cls.objects.filter(pk=current.pk).update(**fresh)
+            return
+        try:
+            with transaction.atomic():
+                cls.objects.create(source=source, **fresh)
+        except IntegrityError:
+            pass  # another poll of this source recorded it a moment ago
 
 
 class IllegalTransition(Exception):

@@ -24,6 +24,8 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me-" + "x" * 32)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Newsroom")
+# The publication's name in the Google News sitemap (/sitemap-news.xml, issue #17).
+NEWS_SITEMAP_PUBLICATION_NAME = env.str("NEWS_SITEMAP_PUBLICATION_NAME", default=SITE_NAME)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -54,7 +56,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: gzips per request what the page cache did not answer already compressed
+    # Our TDM reservation header goes on every response, cached pages and refusals included.
+    "newsroom.rights.TDMReservationMiddleware",
+    # Gzips per request what the page cache did not answer already compressed
     # (newsroom/compression.py). It does nothing on the way in.
     "newsroom.compression.CompressionMiddleware",
     # First to do any work: anonymous GETs are answered from the cache before anything else.
@@ -211,6 +215,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Send hours are whole hours in any timezone (incl. :30/:45 offsets), so a digest leaves
     # at most 15 minutes late; the same tick picks up due retries.
     "newsletter-schedule-digests": {"task": "newsletter.tasks.schedule_digests", "schedule": 15 * 60.0},
+    # WebSub leases last days and are renewed a fifth of a lease early; a 10-minute tick also
+    # sends the first request for a hub a poll discovered, and retries a failed one.
+    "websub-subscriptions": {"task": "articles.tasks.websub_subscriptions", "schedule": 10 * 60.0},
 }
 
 # --- Auth and accounts ------------------------------------------------------------------
@@ -319,6 +326,35 @@ ARTICLE_MIN_WORDS = env.int("ARTICLE_MIN_WORDS", default=80)
 # An article still `new` this long after its poll lost its extract message (a broker restart);
 # the sweeper enqueues it again (issue #9, docs/faults.md).
 ARTICLE_EXTRACT_STUCK_AFTER_SECONDS = env.int("ARTICLE_EXTRACT_STUCK_AFTER_SECONDS", default=900)
+# TDM Reservation Protocol (issue #17): a host's /.well-known/tdmrep.json is cached like robots.txt.
+TDMREP_CACHE_SECONDS = env.int("TDMREP_CACHE_SECONDS", default=24 * 3600)
+
+# --- WebSub -----------------------------------------------------------------------------
+
+# Issue #17, docs/ingest.md. A feed that names a hub is subscribed to; pushed entries go through
+# the poll's parse and dedupe. The lease we ask for (hubs may grant less), renewed a fifth early.
+WEBSUB_LEASE_SECONDS = env.int("WEBSUB_LEASE_SECONDS", default=7 * 24 * 3600)
+# While a subscription is live the source is still polled, at least this far apart: the net
+# under a hub that stops pushing.
+WEBSUB_SAFETY_POLL_SECONDS = env.int("WEBSUB_SAFETY_POLL_SECONDS", default=6 * 3600)
+# The largest push the callback reads; a bigger one is refused with 413, unread.
+WEBSUB_MAX_BODY_BYTES = env.int("WEBSUB_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+# Our own hub (docs/reader.md): when set, our feeds name it and every publication pings it.
+WEBSUB_HUB_URL = env.str("WEBSUB_HUB_URL", default="")
+if WEBSUB_HUB_URL and not WEBSUB_HUB_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("WEBSUB_HUB_URL must be an http(s) URL.")
+
+# --- Rights -----------------------------------------------------------------------------
+
+# Issue #17, docs/reader.md. What our pages say under the TDM Reservation Protocol: "1" reserves
+# text and data mining rights (the tdm-reservation header on every response and
+# /.well-known/tdmrep.json), "0" waives them. TDM_POLICY_URL names the licence terms, if any.
+TDM_RESERVATION = env.str("TDM_RESERVATION", default="1")
+if TDM_RESERVATION not in ("0", "1"):
+    raise ImproperlyConfigured('TDM_RESERVATION must be "1" (reserved) or "0" (not reserved).')
+TDM_POLICY_URL = env.str("TDM_POLICY_URL", default="")
+if TDM_POLICY_URL and not TDM_POLICY_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("TDM_POLICY_URL must be an absolute http(s) URL.")
 
 # --- Stories ----------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from articles.ingest.views import websub_callback
+
+from . import rights, views
 
 # The admin login goes through allauth's, so editors get its rate limits (issue #7).
 admin.autodiscover()
@@ -17,6 +19,8 @@ urlpatterns = [
     path("", include("articles.reader.urls")),
     path("", include("newsletter.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("websub/<str:token>/", websub_callback, name="websub_callback"),
+    path(".well-known/tdmrep.json", rights.tdmrep_json, name="tdmrep_json"),
 ]
 
 if settings.BENCH_VIEWS:

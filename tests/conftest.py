@@ -88,6 +88,16 @@ def feed_server(settings):
 
 
 @pytest.fixture
+def websub_hub(settings):
+    """A loopback WebSub hub (tests/fakes/websub_hub.py) the guarded client may reach."""
+    from tests.fakes.websub_hub import WebSubHub
+
+    settings.FETCH_ALLOWED_PRIVATE_HOSTS = [*settings.FETCH_ALLOWED_PRIVATE_HOSTS, "127.0.0.1"]
+    with WebSubHub() as hub:
+        yield hub
+
+
+@pytest.fixture
 def eager_celery():
     """Run tasks in-process on both CI legs.
 

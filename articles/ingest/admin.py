@@ -15,7 +15,7 @@ from articles.ingest import opml
 from articles.ingest import sources as source_services
 from articles.ingest.parse import FeedError
 from articles.ingest.tasks import fetch_source
-from articles.models import FetchAttempt, Source
+from articles.models import FetchAttempt, Source, WebSubSubscription
 from newsroom.admin import ChangedFieldsOnlyAdmin
 
 
@@ -220,3 +220,27 @@ class FetchAttemptAdmin(admin.ModelAdmin):
     list_select_related = ["source"]
     search_fields = ["source__name"]
     date_hierarchy = "started_at"
+
+
+@admin.register(WebSubSubscription)
+class WebSubSubscriptionAdmin(admin.ModelAdmin):
+    """What the hubs have agreed to push (docs/ingest.md). Read-only: polls and hubs write it."""
+
+    list_display = [
+        "source",
+        "hub_url",
+        "expires_at",
+        "last_push_at",
+        "next_request_at",
+        "failures",
+        "last_error",
+    ]
+    list_select_related = ["source"]
+    search_fields = ["source__name", "hub_url", "topic_url"]
+    exclude = ["token", "secret"]  # the callback's credentials never leave the database
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -13,7 +13,7 @@ from django.utils import timezone
 from articles.models import Article
 from newsroom import http
 
-from . import robots
+from . import robots, tdmrep
 from .extract import ExtractionError, extract_page
 
 
@@ -30,8 +30,9 @@ def article_extract(*, article: Article) -> str:
     """Fetch the article page (where robots.txt allows), extract its text and metadata, and
     move the article from `new` to `extracted`, or to `failed` with a reason.
 
-    Where the page cannot be fetched, is not allowed, or yields nothing, the feed's own
-    content/summary is used instead. Text under ARTICLE_MIN_WORDS words is `thin-content`.
+    Where the page cannot be fetched, is not allowed, reserves text and data mining (TDMRep,
+    tdmrep.py: marked for the desk), or yields nothing, the feed's own content/summary is
+    used instead. Text under ARTICLE_MIN_WORDS words is `thin-content`.
     Text identical to an earlier article's (content hash), or a page whose rel=canonical
     names an article we already have, sets `duplicate_of` and is not sent to summarisation.
     Idempotent: an article no longer `new` is left alone. Returns the outcome.
@@ -41,6 +42,7 @@ def article_extract(*, article: Article) -> str:
         return "skipped"
     notes: list[str] = []
     page = None
+    reservation = tdmrep.Reservation()
     try:
         # Blocked addresses are reported as such, not as a robots.txt refusal.
         http.check_url_allowed(article.url)
@@ -48,7 +50,15 @@ def article_extract(*, article: Article) -> str:
             notes.append("robots.txt disallows the page")
         else:
             fetched = http.fetch(article.url, accept=http.PAGE_ACCEPT)
-            page = extract_page(fetched.content, url=fetched.url, declared_charset=_charset(fetched.headers))
+            reservation = tdmrep.page_reservation(
+                fetched.url, headers=fetched.headers, content=fetched.content
+            )
+            if reservation.reserved:
+                notes.append(reservation.note)
+            else:
+                page = extract_page(
+                    fetched.content, url=fetched.url, declared_charset=_charset(fetched.headers)
+                )
     except http.FetchError as exc:
         notes.append(f"page fetch failed ({exc.error_class}: {exc})")
     except ExtractionError as exc:
@@ -81,6 +91,7 @@ def article_extract(*, article: Article) -> str:
         current = Article.objects.select_for_update().filter(pk=article.pk).values_list("status", flat=True)
         if current.first() != Article.Status.NEW:
             return "skipped"
+        tdmrep.reservation_record(article=article, reservation=reservation)
         duplicate = None
         if page and page.canonical_url and page.canonical_url != article.url:
             duplicate = Article.objects.filter(url=page.canonical_url).exclude(pk=article.pk).first()

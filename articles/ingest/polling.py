@@ -18,8 +18,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from articles.models import Article, AuditEntry, FetchAttempt, Source
-from newsroom import http
+from articles.models import Article, AuditEntry, FetchAttempt, Source, WebSubSubscription
+from newsroom import http, websub
 
 from .parse import FeedError, ParsedEntry, ParsedFeed, parse_feed
 from .urls import canonical_url
@@ -204,6 +204,31 @@ def entries_store(
     return ids, duplicates
 
 
+def feed_store(
+    *, source: Source, content: bytes, base_url: str, result: PollResult, now: datetime
+) -> ParsedFeed:
+    """Parse feed bytes and store their new entries in one transaction, counting into `result`:
+    the one path from bytes to articles, for a poll and a WebSub push alike, so an entry that
+    came one way is a duplicate when it comes the other. Raises FeedError."""
+    feed = parse_feed(content)
+    result.parser = feed.parser
+    result.entries_found = len(feed.entries)
+    with transaction.atomic():
+        ids, dupes = entries_store(source=source, feed=feed, base_url=base_url, now=now)
+    result.new_article_ids, result.new, result.duplicate = ids, len(ids), dupes
+    result.outcome = FetchAttempt.Outcome.OK
+    return feed
+
+
+def source_push(*, source: Source, content: bytes, base_url: str, now: datetime | None = None) -> PollResult:
+    """Store the entries a WebSub hub pushed for `source` through the poll's own path
+    (feed_store). A push is not a poll: no fetch state and no FetchAttempt are written.
+    Raises FeedError for a body that is not a feed."""
+    result = PollResult(source_id=source.pk, outcome=FetchAttempt.Outcome.FAILED)
+    feed_store(source=source, content=content, base_url=base_url, result=result, now=now or timezone.now())
+    return result
+
+
 def source_poll(*, source: Source, now: datetime | None = None) -> PollResult:
     """Fetch, parse and store one source; record a FetchAttempt; schedule the next poll.
 
@@ -212,7 +237,9 @@ def source_poll(*, source: Source, now: datetime | None = None) -> PollResult:
     publishes; failure backs off exponentially and, after SOURCE_PAUSE_AFTER_FAILURES in a
     row or among the last twice as many polls, pauses the source with an audit entry the
     admin shows as an alert. A 301/308 seen on SOURCE_REDIRECT_CONFIRMATIONS consecutive
-    polls moves the stored feed URL.
+    polls moves the stored feed URL. A feed that names a WebSub hub gets a subscription
+    (WebSubSubscription.record_discovery); while its lease runs, the source is polled at least
+    WEBSUB_SAFETY_POLL_SECONDS apart.
     """
     now = now or timezone.now()
     started = time.monotonic()
@@ -227,13 +254,13 @@ def source_poll(*, source: Source, now: datetime | None = None) -> PollResult:
         if fetched.not_modified:
             result.outcome = FetchAttempt.Outcome.NOT_MODIFIED
         else:
-            feed = parse_feed(fetched.content)
-            result.parser = feed.parser
-            result.entries_found = len(feed.entries)
-            with transaction.atomic():
-                ids, dupes = entries_store(source=source, feed=feed, base_url=fetched.url, now=now)
-            result.new_article_ids, result.new, result.duplicate = ids, len(ids), dupes
-            result.outcome = FetchAttempt.Outcome.OK
+            feed = feed_store(
+                source=source, content=fetched.content, base_url=fetched.url, result=result, now=now
+            )
+            links = websub.discover(content=fetched.content, headers=fetched.headers, url=fetched.url)
+            WebSubSubscription.record_discovery(
+                source=source, hub_url=links.hub, topic_url=links.topic, now=now
+            )
     except (http.FetchError, FeedError) as exc:
         result.error_class = exc.error_class
         result.error = str(exc)[:2000]
@@ -330,6 +357,10 @@ def _source_record(
                 now=now,
             )
         )
+        if WebSubSubscription.objects.live(now).filter(source=source).exists():
+            # The hub pushes new entries; polling stays on as a slower net under a hub gone quiet.
+            safety = now + timedelta(seconds=settings.WEBSUB_SAFETY_POLL_SECONDS)
+            source.next_poll_at = max(source.next_poll_at, safety)
         moved_to = _count_permanent_redirect(
             source=source, target=fetched.permanent_redirect if fetched else ""
         )

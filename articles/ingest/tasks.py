@@ -9,10 +9,10 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from articles.models import Article, Source
+from articles.models import Article, Source, WebSubSubscription
 from articles.summarizers.tasks import summarize_article
 
-from . import extraction, polling
+from . import extraction, polling, websub
 
 
 @shared_task(name="articles.tasks.poll_due_sources", soft_time_limit=60, time_limit=90)
@@ -58,3 +58,23 @@ def sweep_unextracted_articles() -> int:
     for article_id in ids:
         extract_article.delay(article_id)
     return len(ids)
+
+
+@shared_task(name="articles.tasks.websub_subscriptions", soft_time_limit=60, time_limit=90)
+def websub_subscriptions() -> int:
+    """Claim every WebSub subscription whose request (first, renewal or retry) is due and fan
+    out one websub_subscribe each. Safe to overlap: each is claimed by a conditional UPDATE."""
+    subscription_ids = websub.subscriptions_claim_due()
+    for subscription_id in subscription_ids:
+        websub_subscribe.delay(subscription_id)
+    return len(subscription_ids)
+
+
+@shared_task(name="articles.tasks.websub_subscribe", soft_time_limit=60, time_limit=90)
+def websub_subscribe(subscription_id: int) -> str:
+    """Send one subscription request to its hub. Not retried here: a failure is recorded and
+    its back-off sets when the beat claims it again."""
+    subscription = WebSubSubscription.objects.filter(pk=subscription_id).first()
+    if subscription is None:
+        return "missing"
+    return websub.subscription_request(subscription=subscription)

@@ -11,7 +11,9 @@ a feed reader shows the story once. Its link is the story's canonical page (the 
 article's page while it has one, else the story page). An article that is in no story
 (not grouped yet) is an item of its own, identified by its article URL.
 
-The takeaway is plain text: it is escaped where a format declares its field HTML (RSS
+Each feed names its own canonical address (rel="self") and, when WEBSUB_HUB_URL is set, our
+WebSub hub (rel="hub"; JSON Feed's `hubs`), which articles/reader/websub.py pings on every
+publication. The takeaway is plain text: it is escaped where a format declares its field HTML (RSS
 <description>, Atom <summary type="html">) and sent as-is where the field is text (JSON Feed).
 """
 
@@ -38,14 +40,40 @@ from .stories import StoryCard, latest_story_cards
 FEED_ITEMS = 50
 
 
+class HubRssFeed(Rss201rev2Feed):
+    """RSS 2.0 with <atom:link rel="hub"> beside Django's <atom:link rel="self">."""
+
+    def add_root_elements(self, handler: Any) -> None:
+        super().add_root_elements(handler)
+        if self.feed.get("hub_url"):
+            handler.addQuickElement("atom:link", None, {"rel": "hub", "href": self.feed["hub_url"]})
+
+
+class HubAtomFeed(Atom1Feed):
+    """Atom with <link rel="hub"> beside Django's <link rel="self">."""
+
+    def add_root_elements(self, handler: Any) -> None:
+        super().add_root_elements(handler)
+        if self.feed.get("hub_url"):
+            handler.addQuickElement("link", "", {"rel": "hub", "href": self.feed["hub_url"]})
+
+
 class LatestSummariesFeed(Feed):
-    feed_type = Rss201rev2Feed
+    feed_type = HubRssFeed
+    url_name = "feed"
 
     def title(self) -> str:
         return _("%(site)s: latest summaries") % {"site": settings.SITE_NAME}
 
     def link(self) -> str:
         return absolute_url("/")
+
+    def feed_url(self) -> str:
+        # The topic WebSub subscribers know the feed by: always on the canonical host.
+        return absolute_url(reverse(self.url_name))
+
+    def feed_extra_kwargs(self, obj: Any) -> dict[str, Any]:
+        return {"hub_url": settings.WEBSUB_HUB_URL} if settings.WEBSUB_HUB_URL else {}
 
     def description(self) -> str:
         return _("AI summaries of the news, checked against their sources and reviewed by editors.")
@@ -109,7 +137,8 @@ def coverage_line(item: StoryCard) -> str:
 
 
 class LatestSummariesAtomFeed(LatestSummariesFeed):
-    feed_type = Atom1Feed
+    feed_type = HubAtomFeed
+    url_name = "atom_feed"
 
     def subtitle(self) -> str:
         return self.description()
@@ -124,6 +153,9 @@ class TopicFeed(LatestSummariesFeed):
 
     def link(self, obj: Topic) -> str:
         return absolute_url(obj.get_absolute_url())
+
+    def feed_url(self, obj: Topic) -> str:
+        return absolute_url(reverse("topic_feed", args=[obj.slug]))
 
     def items(self, obj: Topic) -> list[StoryCard]:
         return latest_story_cards(FEED_ITEMS, topic=obj)
@@ -163,6 +195,8 @@ def json_feed(request: HttpRequest) -> JsonResponse:
         "language": settings.LANGUAGE_CODE,
         "items": items,
     }
+    if settings.WEBSUB_HUB_URL:
+        feed["hubs"] = [{"type": "WebSub", "url": settings.WEBSUB_HUB_URL}]
     return JsonResponse(
         feed, content_type="application/feed+json; charset=utf-8", json_dumps_params={"ensure_ascii": False}
     )

@@ -1,4 +1,5 @@
-"""Cache invalidation: the only side concern wired through signals.
+"""Cache invalidation, a side concern wired through signals (the other: the WebSub hub ping,
+receivers.py).
 
 Each handler defers to `transaction.on_commit`, so a rolled-back change never empties the
 cache and readers never get a page rebuilt from uncommitted rows. Writes readers cannot see

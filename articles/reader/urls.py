@@ -2,6 +2,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 
 from . import feeds, views
+from .news_sitemap import news_sitemap
 from .sitemaps import SITEMAPS
 
 urlpatterns = [
@@ -16,6 +17,12 @@ urlpatterns = [
     path("feed/", feeds.LatestSummariesFeed(), name="feed"),
     path("feed/atom/", feeds.LatestSummariesAtomFeed(), name="atom_feed"),
     path("feed.json", feeds.json_feed, name="json_feed"),
-    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path(
+        "sitemap.xml",
+        sitemap,
+        {"sitemaps": SITEMAPS, "template_name": "sitemaps/sitemap.xml"},
+        name="sitemap",
+    ),
+    path("sitemap-news.xml", news_sitemap, name="news_sitemap"),
     path("robots.txt", views.robots_txt, name="robots_txt"),
 ]

@@ -132,6 +132,7 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
         "Disallow: /search/",
         "",
         f"Sitemap: {settings.SITE_URL}{reverse('sitemap')}",
+        f"Sitemap: {settings.SITE_URL}{reverse('news_sitemap')}",
         "",
     ]
     return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")

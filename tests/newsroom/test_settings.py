@@ -100,3 +100,10 @@ def test_the_celery_settings_never_lose_a_task_to_a_dead_worker():
     assert settings.CELERY_TASK_ACKS_LATE
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     assert settings.CELERY_TASK_TIME_LIMIT < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+
+
+def test_a_tdm_reservation_other_than_0_or_1_or_a_relative_hub_fails_loudly_at_start_up():
+    result = run_manage("check", env={"TDM_RESERVATION": "yes"})
+    assert result.returncode != 0 and "TDM_RESERVATION" in result.stderr
+    result = run_manage("check", env={"WEBSUB_HUB_URL": "hub.example.net"})
+    assert result.returncode != 0 and "WEBSUB_HUB_URL" in result.stderr

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import AuditEntry, Source, Topic
+from articles.models import AuditEntry, Source, Topic, WebSubSubscription
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -194,3 +194,26 @@ def test_an_edit_in_the_source_form_keeps_the_fetch_state_a_poll_wrote_meanwhile
     source.refresh_from_db()
     assert source.name == "City Wire (morning)"
     assert (source.etag, source.consecutive_failures, source.last_error_class) == ('"v2"', 2, "timeout")
+
+
+def test_websub_subscriptions_are_listed_read_only_without_their_credentials(client, django_user_model):
+    subscription = WebSubSubscription.objects.create(
+        source=factories.make_source(name="Hubbed feed"),
+        hub_url="https://hub.example.net/",
+        topic_url="https://source.example.com/feed",
+        token="callback-token-" + "t" * 30,
+        secret="push-secret-" + "s" * 30,
+        last_error="subscribe: HTTP 503",
+    )
+    admin = django_user_model.objects.create_superuser(email="root@example.com", password="x" * 20)
+    client.force_login(admin)
+    listing = client.get(reverse("admin:articles_websubsubscription_changelist")).content.decode()
+    assert "Hubbed feed" in listing and "HTTP 503" in listing
+    detail = client.get(reverse("admin:articles_websubsubscription_change", args=[subscription.pk]))
+    assert detail.status_code == 200
+    for response in (listing, detail.content.decode()):
+        assert subscription.token not in response and subscription.secret not in response
+    assert (
+        client.post(reverse("admin:articles_websubsubscription_change", args=[subscription.pk])).status_code
+        == 403
+    )

@@ -5,12 +5,13 @@ sweeper picks up. The page extractor's own quality: test_extract.py."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
 
 from articles.ingest import extraction
-from articles.models import Article
+from articles.models import Article, AuditEntry
 from tests import factories
 from tests.fakes.feed_server import Route
 
@@ -156,3 +157,73 @@ def test_only_articles_left_new_longer_than_the_stuck_age_are_swept_oldest_first
     factories.make_article(status=Article.Status.EXTRACTED)
 
     assert extraction.articles_unextracted(older_than_seconds=900) == [older.pk, old.pk]
+
+
+# --- TDM reservations (tdmrep.py) ---------------------------------------------------------------
+
+EXCERPT = LONG_TEXT + " as the feed tells it"
+
+
+def test_a_page_reserving_tdm_by_header_keeps_the_feeds_excerpt_and_is_marked_for_the_desk(feed_server):
+    feed_server.routes["/reserved"] = Route(
+        body=PAGE.encode(),
+        content_type="text/html",
+        headers={"tdm-reservation": "1", "tdm-policy": "https://publisher.example/tdm-policy.json"},
+    )
+    article = new_article(feed_server.url("/reserved"), feed_summary=EXCERPT, title="From the feed")
+    assert extraction.article_extract(article=article) == "extracted"
+    article.refresh_from_db()
+    assert article.extracted_text == EXCERPT
+    assert article.status_reason.startswith("TDM reservation (tdm-reservation header)")
+    assert "used the feed's content" in article.status_reason
+    assert article.title == "From the feed" and article.language == ""  # nothing taken from the page
+    entry = AuditEntry.objects.get(article=article, action="tdm-reserved")
+    assert entry.automatic and entry.details["policy"] == "https://publisher.example/tdm-policy.json"
+    assert feed_server.hits_for("/.well-known/tdmrep.json") == []  # the header decided
+
+
+def test_a_reservation_in_the_origins_tdmrep_json_is_honoured_by_location_and_fetched_once(feed_server):
+    rules = [
+        {"location": "/open/*", "tdm-reservation": 0},
+        {"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://publisher.example/policy"},
+    ]
+    feed_server.routes["/.well-known/tdmrep.json"] = Route(
+        body=json.dumps(rules).encode(), content_type="application/json"
+    )
+    for path in ("/open/story", "/news/one", "/news/two"):
+        feed_server.routes[path] = Route(body=PAGE.encode(), content_type="text/html")
+    open_story = new_article(feed_server.url("/open/story"))
+    reserved = [new_article(feed_server.url(p), feed_summary=EXCERPT) for p in ("/news/one", "/news/two")]
+    extraction.article_extract(article=open_story)
+    for article in reserved:
+        extraction.article_extract(article=article)
+    open_story.refresh_from_db()
+    assert "Sentence number 29" in open_story.extracted_text and open_story.title == "Rail plan"
+    for article in reserved:
+        article.refresh_from_db()
+        assert article.extracted_text == EXCERPT and "/.well-known/tdmrep.json" in article.status_reason
+    assert len(feed_server.hits_for("/.well-known/tdmrep.json")) == 1  # cached per origin
+
+
+def test_a_reserved_page_whose_feed_has_no_text_is_thin_and_says_why(feed_server):
+    page = PAGE.replace("<title>", '<meta name="tdm-reservation" content="1"><title>')
+    feed_server.routes["/meta"] = Route(body=page.encode(), content_type="text/html")
+    article = new_article(feed_server.url("/meta"))
+    assert extraction.article_extract(article=article) == "thin-content"
+    article.refresh_from_db()
+    assert article.status == Article.Status.FAILED
+    assert "TDM reservation (tdm-reservation meta tag)" in article.status_reason
+
+
+def test_a_page_that_waives_tdm_is_extracted_as_usual(feed_server):
+    feed_server.routes["/.well-known/tdmrep.json"] = Route(
+        body=b'[{"location": "/", "tdm-reservation": 1}]', content_type="application/json"
+    )
+    feed_server.routes["/waived"] = Route(
+        body=PAGE.encode(), content_type="text/html", headers={"tdm-reservation": "0"}
+    )
+    article = new_article(feed_server.url("/waived"), feed_summary=EXCERPT)
+    extraction.article_extract(article=article)
+    article.refresh_from_db()
+    assert "Sentence number 29" in article.extracted_text and "TDM" not in article.status_reason
+    assert not AuditEntry.objects.filter(article=article).exists()

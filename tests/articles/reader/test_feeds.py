@@ -264,3 +264,42 @@ def test_the_sitemap_lists_story_and_article_pages_once_and_never_a_copy(client,
         rail.tribune.get_absolute_url(),
         single.get_absolute_url(),  # its story's page names this one as canonical
     }
+
+
+# --- WebSub: rel="hub" and rel="self" (articles/reader/websub.py pings the hub) ----------------
+
+HUB = "https://hub.example.net/"
+
+
+@pytest.mark.parametrize(
+    ("url", "element"),
+    [("/feed/", "atom:link"), ("/feed/atom/", "link"), ("/topics/transport/feed/", "atom:link")],
+)
+def test_with_a_hub_set_each_xml_feed_names_the_hub_and_its_own_canonical_address(
+    client, world, settings, url, element
+):
+    settings.WEBSUB_HUB_URL = HUB
+    # Whatever host the request came by, the feed names itself on SITE_URL: the topic's address.
+    raw = client.get(url, HTTP_HOST="localhost").content.decode()
+    assert f'<{element} href="{HUB}" rel="hub"/>' in raw
+    assert f'<{element} href="http://127.0.0.1:8000{url}" rel="self"/>' in raw
+    parsed = feedparser.parse(raw.encode())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    links = {link["rel"]: link["href"] for link in parsed.feed.links if link["rel"] in ("hub", "self")}
+    assert links == {"hub": HUB, "self": "http://127.0.0.1:8000" + url}
+
+
+def test_with_a_hub_set_the_json_feed_lists_it_under_hubs(client, world, settings):
+    settings.WEBSUB_HUB_URL = HUB
+    feed = json.loads(client.get("/feed.json").content)
+    assert feed["hubs"] == [{"type": "WebSub", "url": HUB}]
+    assert feed["feed_url"] == "http://127.0.0.1:8000/feed.json"
+
+
+@pytest.mark.parametrize("url", ["/feed/", "/feed/atom/"])
+def test_without_a_hub_feeds_name_none_but_still_their_canonical_address(client, world, settings, url):
+    settings.WEBSUB_HUB_URL = ""
+    raw = client.get(url, HTTP_HOST="localhost").content
+    assert b'rel="hub"' not in raw
+    assert f'href="http://127.0.0.1:8000{url}" rel="self"'.encode() in raw
+    assert "hubs" not in json.loads(client.get("/feed.json").content)
