@@ -12,4 +12,4 @@ app = Celery("newsroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each installed app's tasks.py, and the articles app's subpackages, which each own theirs.
 app.autodiscover_tasks()
-app.autodiscover_tasks(["articles.ingest", "articles.summarizers", "articles.desk"])
+app.autodiscover_tasks(["articles.ingest", "articles.summarizers", "articles.desk", "articles.stories"])
