@@ -153,7 +153,9 @@ def _place(article: Article, store: DatabaseStore) -> Placement:
             Article.objects.filter(pk=article.duplicate_of_id).values_list("story_id", flat=True).first()
         )
         if original_story is not None:
-            placement = Placement(story=original_story, created=False, copy_of=article.duplicate_of_id, score=1.0)
+            placement = Placement(
+                story=original_story, created=False, copy_of=article.duplicate_of_id, score=1.0
+            )
             signature = fp.fingerprint(data.text)
             grouped = Grouped(vector={}, profile={}, index_terms=[], terms=[], fingerprint=signature)
             store.place(data, placement, grouped)
@@ -290,7 +292,9 @@ def stories_regroup(
                     changed.add(placement.story)
                     if article.story_id is not None:
                         changed.add(article.story_id)
-                        Story.objects.only("pk", "lead_id", "editor_locked").get(pk=article.story_id).recount()
+                        Story.objects.only("pk", "lead_id", "editor_locked").get(
+                            pk=article.story_id
+                        ).recount()
             if changed:
                 story_changed.send(sender=Story, story_ids=sorted(changed))
         say(f"Batch {number}: {outcome.articles} articles re-placed, {outcome.moved} moved.")

@@ -43,9 +43,7 @@ class DatabaseStore:
         self._last_seen: dict[int, datetime | None] = {}
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
-        rows = dict(
-            TermCount.objects.filter(term__in=[DOCUMENTS, *terms]).values_list("term", "documents")
-        )
+        rows = dict(TermCount.objects.filter(term__in=[DOCUMENTS, *terms]).values_list("term", "documents"))
         return rows.pop(DOCUMENTS, 0), rows
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
@@ -126,7 +124,8 @@ class DatabaseStore:
                 Story.objects.filter(pk=story.pk).update(profile=grouped.profile)
             StoryTerm.objects.filter(story_id=story.pk).delete()
             StoryTerm.objects.bulk_create(
-                StoryTerm(story_id=story.pk, term=term, last_seen_at=last_seen) for term in grouped.index_terms
+                StoryTerm(story_id=story.pk, term=term, last_seen_at=last_seen)
+                for term in grouped.index_terms
             )
             count_terms(grouped.terms)
             if grouped.fingerprint:

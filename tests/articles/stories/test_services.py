@@ -24,7 +24,9 @@ def report(event: tuple[str, str], *, hours: float = 0, **fields) -> Article:
     """An outlet's extracted article about `event`, published `hours` after a fixed moment."""
     title, text = event
     published = timezone.now() - timedelta(days=10) + timedelta(hours=hours)
-    return factories.make_ungrouped_article(title=title, extracted_text=text, published_at=published, **fields)
+    return factories.make_ungrouped_article(
+        title=title, extracted_text=text, published_at=published, **fields
+    )
 
 
 def group(article: Article) -> services.GroupOutcome:
@@ -115,7 +117,11 @@ def test_grouping_an_article_twice_changes_nothing_the_second_time():
     again = group(article)
 
     assert not again.placed and again.story_id == first.story_id
-    assert (Story.objects.count(), StoryTerm.objects.count(), TermCount.objects.get(term="").documents) == counts
+    assert (
+        Story.objects.count(),
+        StoryTerm.objects.count(),
+        TermCount.objects.get(term="").documents,
+    ) == counts
 
 
 def test_an_article_still_new_is_not_grouped():
@@ -298,7 +304,18 @@ def old_stories(count: int, *, like: Article) -> None:
         Story(title=f"Old story {start + i}", slug=f"old-story-{start + i}", article_count=1)
         for i in range(count)
     )
-    terms = ["council", "light", "rail", "river", "bridge", "line", "approve", "billion", "commuting", "rider"]
+    terms = [
+        "council",
+        "light",
+        "rail",
+        "river",
+        "bridge",
+        "line",
+        "approve",
+        "billion",
+        "commuting",
+        "rider",
+    ]
     StoryTerm.objects.bulk_create(
         StoryTerm(story=story, term=term, last_seen_at=month_ago) for story in stories for term in terms
     )
