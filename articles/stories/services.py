@@ -292,9 +292,7 @@ def stories_regroup(
                     changed.add(placement.story)
                     if article.story_id is not None:
                         changed.add(article.story_id)
-                        Story.objects.only("pk", "lead_id", "editor_locked").get(
-                            pk=article.story_id
-                        ).recount()
+                        _recount(article.story_id)
             if changed:
                 story_changed.send(sender=Story, story_ids=sorted(changed))
         say(f"Batch {number}: {outcome.articles} articles re-placed, {outcome.moved} moved.")
@@ -307,6 +305,10 @@ def stories_regroup(
             outcome.removed += empty.delete()[1].get(Story._meta.label, 0)
     outcome.stories = len(final)
     return outcome
+
+
+def _recount(story_id: int) -> None:
+    Story.objects.only("pk", "lead_id", "editor_locked").get(pk=story_id).recount()
 
 
 @dataclass

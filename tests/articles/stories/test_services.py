@@ -304,18 +304,7 @@ def old_stories(count: int, *, like: Article) -> None:
         Story(title=f"Old story {start + i}", slug=f"old-story-{start + i}", article_count=1)
         for i in range(count)
     )
-    terms = [
-        "council",
-        "light",
-        "rail",
-        "river",
-        "bridge",
-        "line",
-        "approve",
-        "billion",
-        "commuting",
-        "rider",
-    ]
+    terms = "council light rail river bridge line approve billion commuting rider".split()
     StoryTerm.objects.bulk_create(
         StoryTerm(story=story, term=term, last_seen_at=month_ago) for story in stories for term in terms
     )
