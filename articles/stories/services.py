@@ -23,7 +23,6 @@ Rules:
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -41,8 +40,6 @@ from . import fingerprint as fp
 from .grouping import ArticleInput, Grouped, Placement, place_article
 from .similarity import LEAD_CHARACTERS, term_counts
 from .store import DOCUMENTS, DatabaseStore
-
-logger = logging.getLogger(__name__)
 
 # Key of the transaction-scoped PostgreSQL advisory lock that serialises grouping across the
 # cluster ("stories" as a number). Editors' story changes may take it too (stories_lock).
@@ -262,7 +259,7 @@ def stories_regroup(
         for chunk in _chunks(originals, 500):
             CopyBand.objects.filter(article_id__in=chunk).delete()
         outcome.documents = _rebuild_document_frequencies(exclude=set(plan.sequence))
-        say(f"Document frequencies rebuilt from {outcome.documents} articles.")
+        say(f"Document frequencies rebuilt from the {outcome.documents} grouped articles kept in place.")
 
     taken: set[int] = set()
     final: set[int] = set()
@@ -270,12 +267,11 @@ def stories_regroup(
         changed: set[int] = set()
         with transaction.atomic():
             stories_lock()
-            for article in Article.objects.only(*_FIELDS).filter(pk__in=chunk).order_by():
-                plan.rows[article.pk] = article
+            rows = {a.pk: a for a in Article.objects.only(*_FIELDS).filter(pk__in=chunk)}
             for pk in chunk:
-                article = plan.rows[pk]
-                if article.story_locked or article.story_id in plan.pinned_stories:
-                    continue  # an editor placed it since the plan was made
+                article = rows.get(pk)
+                if article is None or article.story_locked or article.story_id in plan.pinned_stories:
+                    continue  # deleted, or an editor placed it since the plan was made
                 store = _RegroupStore(
                     reusable=plan.rebuilt,
                     taken=taken,
@@ -320,7 +316,6 @@ class _Plan:
     rebuilt: set[int]  # stories made only of re-placed articles: index cleared, may be reused
     pinned_stories: set[int]
     pinned: int
-    rows: dict[int, Article]
 
 
 def _regroup_plan(since: datetime | None) -> _Plan:
@@ -379,7 +374,6 @@ def _regroup_plan(since: datetime | None) -> _Plan:
         rebuilt=rebuilt,
         pinned_stories=pinned_stories,
         pinned=pinned,
-        rows={},
     )
 
 
