@@ -512,6 +512,134 @@ STORIES = [
             ("How long was the trial?", "Nine months across three emergency departments.", [3]),
         ],
     },
+    # Other outlets' coverage of events above ("covers"), in their own words: grouping puts
+    # each in the first report's story, which then has several sources.
+    {
+        "source": 1,
+        "topics": ["policy", "chips"],
+        "title": "City signs fifteen-year heat deal with data-centre operator",
+        "covers": "Data-centre operator signs deal to reuse server heat for 9,000 homes",
+        "author": "Tomas Reyes",
+        "hours_ago": 9,
+        "sentences": [
+            "The city signed a fifteen-year contract on Thursday to take waste heat from a data-centre operator's servers.",
+            "Officials said the heat will reach about 9,000 homes through the municipal heating network.",
+            "Heat pumps will bring the water up to the temperature the network needs.",
+            "The deputy mayor said gas use for heating should fall by about a fifth.",
+            "Opposition councillors voted against the contract, warning that the city will depend on one company's servers for fifteen years.",
+            "Work on the pipeline is expected to begin in the summer.",
+        ],
+        "takeaway": "The city signed a fifteen-year contract to heat about 9,000 homes with a data centre's waste heat, expecting to cut heating gas use by a fifth.",
+        "points": [
+            (
+                "A fifteen-year contract sends a data centre's waste heat to about 9,000 homes through the city network.",
+                [0, 1],
+            ),
+            ("The city expects gas use for heating to fall by about a fifth.", [3]),
+            (
+                "Pipeline work begins in the summer, over the opposition's worries about depending on one company.",
+                [5, 4],
+            ),
+        ],
+        "faq": [
+            (
+                "How long does the deal run?",
+                "Fifteen years, under the contract signed on Thursday.",
+                [0],
+            ),
+            (
+                "How does the heat get into homes?",
+                "Heat pumps bring the water up to the temperature the network needs.",
+                [2],
+            ),
+            (
+                "Who opposed it?",
+                "Opposition councillors, who warned of depending on one company's servers for fifteen years.",
+                [4],
+            ),
+        ],
+    },
+    {
+        "source": 1,
+        "topics": ["policy", "chips"],
+        "title": "600 construction jobs on hold as chipmaker postpones second factory",
+        "covers": "Chipmaker delays second factory as demand for training chips levels off",
+        "author": "Tomas Reyes",
+        "hours_ago": 35,
+        "sentences": [
+            "About 600 construction jobs are on hold after a chipmaker postponed its second factory by eighteen months.",
+            "The company blamed weaker orders for the chips used to train large AI models.",
+            "Demand for inference chips, which run finished models, is still rising, the chipmaker said.",
+            "The regional economy minister said the grant for the factory remains available.",
+            "Local builders had already hired crews for the site and now expect a quiet winter.",
+            "The company's shares dropped four percent on the news.",
+        ],
+        "takeaway": "A chipmaker's eighteen-month delay to its second factory puts about 600 construction jobs on hold as orders for AI training chips weaken.",
+        "points": [
+            (
+                "About 600 construction jobs wait after the second factory was postponed by eighteen months.",
+                [0],
+            ),
+            (
+                "Training-chip orders weakened while inference-chip demand keeps rising, and the shares fell four percent.",
+                [1, 2, 5],
+            ),
+            ("The factory grant stays available, the regional economy minister said.", [3]),
+        ],
+        "faq": [
+            (
+                "Why was the factory postponed?",
+                "The company blamed weaker orders for chips used to train large AI models.",
+                [1],
+            ),
+            (
+                "What happens to the public grant?",
+                "The regional economy minister said it remains available.",
+                [3],
+            ),
+            (
+                "Who is affected locally?",
+                "Builders who had hired crews for the site now expect a quiet winter.",
+                [4],
+            ),
+        ],
+    },
+    {
+        "source": 0,
+        "topics": ["open-source"],
+        "title": "Companies asked to pay for security audit of parsing library used by millions",
+        "covers": "Maintainers of popular parsing library ask companies to fund security audits",
+        "author": "Ines Okafor",
+        "hours_ago": 17,
+        "sentences": [
+            "Volunteer maintainers of a parsing library downloaded forty million times a month want the companies that use it to pay for a security audit.",
+            "In an open letter, the three maintainers put the cost of a full audit at about 120,000 dollars.",
+            "Two cloud providers have pledged money so far.",
+            "A date-handling bug in the library last year led hundreds of projects to release emergency fixes.",
+            "The maintainers also want a shared fund to pay for handling security reports.",
+        ],
+        "takeaway": "The three volunteers behind a widely used parsing library asked companies to fund a security audit of about 120,000 dollars; two cloud providers have pledged.",
+        "points": [
+            (
+                "The maintainers' open letter asks companies using the library to pay for a full security audit.",
+                [0, 1],
+            ),
+            (
+                "A bug last year forced hundreds of projects into emergency fixes.",
+                [3],
+            ),
+            ("Two cloud providers have pledged; the letter also proposes a shared fund.", [2, 4]),
+        ],
+        "faq": [
+            ("What would the audit cost?", "About 120,000 dollars, according to the letter.", [1]),
+            ("Who has pledged money?", "Two cloud providers so far.", [2]),
+            (
+                "Why does an audit matter?",
+                "A date-handling bug last year led hundreds of projects to release emergency fixes.",
+                [3],
+            ),
+        ],
+    },
 ]
 
 # What a new editor meets on the desk after `make run`: these stories wait for review instead
@@ -528,3 +656,16 @@ UNVERIFIED_POINT = {
     "evidence": ["The first labelled notices are expected within 30 days, with fines for any without."],
 }
 REGENERATED_NOTE = "Lead with the number of homes."
+
+# A wire-style republication: another demo outlet runs a story word for word with a credit
+# line. Grouping finds it a copy of the original (also published by ...), so it stays
+# `extracted` with no summary of its own and no model call.
+COPIES = [
+    {
+        "source": 0,
+        "of": "Weather model trained on forty years of data beats forecasts for heavy rain",
+        "title": "Machine-learning weather model beats old system on heavy rain",
+        "hours_ago": 50,
+        "credit": "This article first appeared in Lab Notes Daily.",
+    },
+]

@@ -364,7 +364,10 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         return self.filter(status=Article.Status.IN_REVIEW)
 
     def due_for_summary(self) -> ArticleQuerySet:
-        return self.filter(status=Article.Status.EXTRACTED, duplicate_of__isnull=True)
+        """Extracted originals placed in a story: a copy is covered by its original's
+        summary, and an article is grouped (and found to be a copy or not) before it is
+        summarised."""
+        return self.filter(status=Article.Status.EXTRACTED, duplicate_of__isnull=True, story__isnull=False)
 
     def stuck_summarizing(self, older_than_seconds: int) -> ArticleQuerySet:
         cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)

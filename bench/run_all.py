@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["ingest", "summaries", "http", "digest", "load"]
+BENCHMARKS = ["ingest", "stories", "summaries", "http", "digest", "load"]
 
 
 def machine() -> dict[str, str | int]:

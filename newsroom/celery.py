@@ -12,4 +12,6 @@ app = Celery("newsroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each installed app's tasks.py, and the articles app's subpackages, which each own theirs.
 app.autodiscover_tasks()
-app.autodiscover_tasks(["articles.ingest", "articles.summarizers", "articles.desk", "articles.reader"])
+app.autodiscover_tasks(
+    ["articles.ingest", "articles.summarizers", "articles.desk", "articles.reader", "articles.stories"]
+)

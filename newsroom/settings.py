@@ -191,6 +191,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "articles.tasks.fetch_source": {"queue": "ingest"},
     "articles.tasks.extract_article": {"queue": "ingest"},
+    "articles.tasks.group_article": {"queue": "ingest"},
     "articles.tasks.summarize_article": {"queue": "summaries"},
     "articles.tasks.poll_summary_batches": {"queue": "summaries"},
     "articles.tasks.sweep_stuck_summaries": {"queue": "summaries"},
@@ -205,6 +206,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # One indexed query; an article whose extract message was lost (a broker restart) waits
     # at most ARTICLE_EXTRACT_STUCK_AFTER_SECONDS + 5 minutes.
     "sweep-unextracted-articles": {"task": "articles.tasks.sweep_unextracted_articles", "schedule": 300.0},
+    # Same for an article whose worker died between extraction and grouping: it waits
+    # unsummarised (due_for_summary needs a story) until this groups it; one indexed query.
+    "sweep-ungrouped-articles": {"task": "articles.tasks.sweep_ungrouped_articles", "schedule": 300.0},
+    # Grouping reads only index rows within the window; a daily pass keeps the two index
+    # tables at STORY_INDEX_KEEP_DAYS of rows instead of the whole archive.
+    "prune-story-index": {"task": "articles.tasks.prune_story_index", "schedule": 24 * 3600.0},
     # Recovers a dead worker's article well within SUMMARY_STUCK_AFTER_SECONDS and resumes
     # budget-paused articles after midnight; two indexed queries.
     "sweep-stuck-summaries": {"task": "articles.tasks.sweep_stuck_summaries", "schedule": 300.0},
@@ -363,6 +370,9 @@ if TDM_POLICY_URL and not TDM_POLICY_URL.startswith(("https://", "http://")):
 STORY_WINDOW_HOURS = env.float("STORY_WINDOW_HOURS", default=48)
 # Lowest similarity (0-1) at which an article joins the best-matching recent story.
 STORY_SIMILARITY_THRESHOLD = env.float("STORY_SIMILARITY_THRESHOLD", default=0.2)
+# Grouping index rows (story terms, copy bands) older than this are pruned daily
+# (prune_story_index): an article arriving this late with an old date starts its own story.
+STORY_INDEX_KEEP_DAYS = env.int("STORY_INDEX_KEEP_DAYS", default=30)
 
 # --- Summaries --------------------------------------------------------------------------
 

@@ -102,6 +102,23 @@ def make_story(*, articles: int = 0, **fields: Any) -> Story:
     return story
 
 
+def make_ungrouped_article(*, status: str = Article.Status.EXTRACTED, **fields: Any) -> Article:
+    """An article just extracted and not yet placed in a story: what grouping receives
+    (articles/stories/services.py). `extracted_text` may be empty."""
+    n = next(_seq)
+    article = Article(
+        source=fields.pop("source", None) or make_source(),
+        url=fields.pop("url", f"https://news.example.com/ungrouped-{n}"),
+        title=fields.pop("title", f"Council approves light-rail line {n}"),
+        status=status,
+    )
+    article.set_text(fields.pop("extracted_text", ARTICLE_TEXT))
+    for name, value in fields.items():
+        setattr(article, name, value)
+    article.save()
+    return article
+
+
 def summary_fields(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "kind": Summary.Kind.EXTRACTIVE,

@@ -1,6 +1,6 @@
 """Ingestion tasks: thin doors onto the ingest services. They take ids, re-load rows and
 check state, so a redelivered task is harmless, and they chain the pipeline:
-poll → fetch_source → extract_article → summarize_article. Names stay `articles.tasks.*`
+poll → fetch_source → extract_article (→ group_article) → summarize_article. Names stay `articles.tasks.*`
 so messages queued before the code moved still run.
 """
 
@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from articles.models import Article, Source, WebSubSubscription
-from articles.summarizers.tasks import summarize_article
+from articles.stories.tasks import group_article
 
 from . import extraction, polling, websub
 
@@ -40,14 +40,19 @@ def fetch_source(source_id: int) -> dict:
 
 @shared_task(name="articles.tasks.extract_article", soft_time_limit=90, time_limit=120)
 def extract_article(article_id: int) -> str:
-    """Extract one new article, then queue its summary; an article already past `new` is
-    left alone, and a duplicate is not summarised."""
+    """Extract one new article, then group it into a story in this same task (group_article
+    queues the summary of an original; a copy or a duplicate is never summarised). An
+    article already past `new` is left alone. Failed extractions are grouped too: every
+    article past `new` belongs to a story."""
     article = Article.objects.filter(pk=article_id).first()
     if article is None:
         return "missing"
     outcome = extraction.article_extract(article=article)
-    if outcome == "extracted":
-        summarize_article.delay_on_commit(article_id)
+    if outcome in ("extracted", "duplicate", "thin-content"):
+        # Run inline rather than queued: the article is grouped milliseconds after its
+        # extraction commits, before anything can summarise it. A worker lost in between
+        # leaves it ungrouped, and sweep_ungrouped_articles picks it up.
+        group_article(article_id)
     return outcome
 
 

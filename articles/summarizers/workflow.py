@@ -343,6 +343,9 @@ def article_summarize(
     allowed = (Status.EXTRACTED, *REGENERATE_FROM) if force else (Status.EXTRACTED,)
     if article.status not in allowed:
         return SummarizeOutcome(article_id, "skipped", f"article is {article.status}")
+    if article.duplicate_of_id and not force:
+        # A copy is covered by its original's summary: whoever queued it, no model call.
+        return SummarizeOutcome(article_id, "skipped", f"a copy of article {article.duplicate_of_id}")
     if not article.extracted_text.strip():
         if not _claim(article):
             return SummarizeOutcome(article_id, "skipped", "claimed by another worker")

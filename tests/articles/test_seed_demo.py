@@ -4,7 +4,7 @@ from django.core.management import call_command
 from django.utils.html import escape
 
 from articles import demo_content
-from articles.models import Article, Source, Summary, Topic
+from articles.models import Article, Source, Story, Summary, Topic
 
 
 def counts() -> tuple[int, ...]:
@@ -14,7 +14,7 @@ def counts() -> tuple[int, ...]:
 def test_seed_demo_creates_a_living_site_and_is_idempotent(db, client):
     call_command("seed_demo")
     first = counts()
-    assert Article.objects.published().count() == 10  # and two drafts wait for review
+    assert Article.objects.published().count() == 13  # two drafts wait for review, a copy has none
     call_command("seed_demo")
     assert counts() == first
 
@@ -62,3 +62,26 @@ def test_the_printed_demo_editor_can_log_in_to_the_desk(db, client):
     call_command("seed_demo")
     assert client.login(username="editor@newsroom.test", password="newsroom-editor")
     assert client.get("/admin/").status_code == 200
+
+
+def test_the_demo_shows_stories_covered_by_several_sources_and_a_copy_grouped_by_the_pipeline(db):
+    call_command("seed_demo")
+
+    assert not Article.objects.exclude(status=Article.Status.NEW).filter(story__isnull=True).exists()
+    for coverage in (s for s in demo_content.STORIES if "covers" in s):
+        article = Article.objects.get(title=coverage["title"])
+        first = Article.objects.get(title=coverage["covers"])
+        assert article.story_id == first.story_id and article.source_id != first.source_id
+        assert article.story.lead_id == first.pk  # first reported by the earlier outlet
+
+    copy_of = demo_content.COPIES[0]
+    copy = Article.objects.get(title=copy_of["title"])
+    original = Article.objects.get(title=copy_of["of"])
+    assert copy.duplicate_of_id == original.pk and copy.story_id == original.story_id
+    assert copy.status == Article.Status.EXTRACTED and not copy.summaries.exists()
+    assert copy.source_id != original.source_id
+    # Unrelated events stay apart: one story per event, with its coverage and copies.
+    events = [s for s in demo_content.STORIES if "covers" not in s]
+    assert Story.objects.count() == len(events)
+    covered = len(demo_content.STORIES) - len(events) + len(demo_content.COPIES)
+    assert Story.objects.filter(source_count__gt=1).count() == covered

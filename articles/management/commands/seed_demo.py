@@ -1,5 +1,6 @@
-"""Create the demo desk for `make run`: topics, sources, a dozen articles (most published, a
-few waiting for review), users.
+"""Create the demo desk for `make run`: topics, sources, fifteen articles (most published, a
+few waiting for review) and a republished copy, grouped into stories through the pipeline's
+own grouping (several events are covered by more than one source), users.
 
 Idempotent: every row is looked up by its natural key first, so a second run changes nothing.
 """
@@ -19,6 +20,7 @@ from accounts.models import User
 from articles import demo_content
 from articles.desk.evidence import grounding_of
 from articles.models import KEY_POINT_HEADINGS, Article, AuditEntry, Source, Summary, Topic
+from articles.stories.services import article_group
 
 DEMO_USERS = [
     # email, password, display name, group, staff
@@ -47,9 +49,19 @@ class Command(BaseCommand):
         for story in demo_content.STORIES:
             if self._story(story, sources, topics, editor, now):
                 created += 1
+        for copy in demo_content.COPIES:
+            if self._copy(copy, sources, now):
+                created += 1
+        # Grouped as the pipeline groups them: each article once, in publication order.
+        ungrouped = Article.objects.filter(source__in=sources, story__isnull=True).exclude(
+            status=Article.Status.NEW
+        )
+        outcomes = [article_group(article=a) for a in ungrouped.order_by("published_at", "pk")]
+        total = len(demo_content.STORIES) + len(demo_content.COPIES)
         self.stdout.write(
             f"Demo content: {len(topics)} topics, {len(sources)} sources, "
-            f"{created} new articles ({len(demo_content.STORIES) - created} already present)."
+            f"{created} new articles ({total - created} already present), {len(outcomes)} grouped "
+            f"({sum(o.is_copy for o in outcomes)} as copies)."
         )
 
     def _user(self, email: str, password: str, name: str, group: str | None, staff: bool) -> User:
@@ -138,6 +150,33 @@ class Command(BaseCommand):
             )
         if state == "regenerated":
             self._regenerated_version(article, summary)
+        return True
+
+    def _copy(self, copy: dict, sources: list[Source], now) -> bool:
+        """Another outlet republishing a story word for word with a credit line: extracted,
+        never summarised (grouping makes it a copy of the original)."""
+        source = sources[copy["source"]]
+        if Article.objects.filter(title=copy["title"], source=source).exists():
+            return False
+        original = next(s for s in demo_content.STORIES if s["title"] == copy["of"])
+        sentences: list[str] = original["sentences"]
+        paragraphs = [" ".join(sentences[i : i + 3]) for i in range(0, len(sentences), 3)]
+        url = f"{source.site_url}{timezone.now().year}/{slugify(copy['title'])}"
+        published_at = now - timedelta(hours=copy["hours_ago"])
+        article = Article(
+            source=source,
+            url=url,
+            guid=url,
+            title=copy["title"],
+            author=original["author"],
+            published_at=published_at,
+            fetched_at=published_at + timedelta(minutes=5),
+            language="en",
+            status=Article.Status.EXTRACTED,
+        )
+        article.set_text("\n\n".join([*paragraphs, copy["credit"]]))
+        article.full_clean()
+        article.save()
         return True
 
     def _flag_unverified(self, article: Article, summary: Summary) -> None:

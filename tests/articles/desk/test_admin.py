@@ -684,6 +684,8 @@ def test_every_demo_article_opens_on_the_desk_with_its_evidence_highlighted(logi
     for article in Article.objects.all():
         response = client.get(review_url(article))
         assert response.status_code == 200
+        if article.duplicate_of_id:
+            continue  # the demo's republished copy: never summarised, nothing to highlight
         assert '<mark class="evidence">' in response.content.decode()
         # Only the draft seeded with a fabricated quote shows the unverified badge.
         badge = 'class="desk-badge">unverified' in response.content.decode()

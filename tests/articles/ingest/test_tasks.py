@@ -11,6 +11,7 @@ from django.utils import timezone
 from articles.ingest import extraction
 from articles.ingest import tasks as ingest_tasks
 from articles.models import Article, FetchAttempt
+from articles.stories import tasks as story_tasks
 from tests import factories
 from tests.fakes.feed_server import Route, rss
 
@@ -20,9 +21,10 @@ pytestmark = pytest.mark.django_db
 def test_beat_fans_out_due_sources_and_new_articles_get_extracted(
     feed_server, eager_celery, django_capture_on_commit_callbacks, monkeypatch
 ):
-    # The extract task chains the summary task; here we only check it is handed the article.
+    # The extract task chains grouping, which chains the summary task; here we only check
+    # the summary task is handed the article.
     handed_over: list[int] = []
-    monkeypatch.setattr(ingest_tasks.summarize_article, "delay_on_commit", handed_over.append)
+    monkeypatch.setattr(story_tasks.summarize_article, "delay_on_commit", handed_over.append)
     page = (
         "<html><body><article><p>" + " ".join(["Plenty of words here."] * 40) + "</p></article></body></html>"
     )
@@ -37,6 +39,7 @@ def test_beat_fans_out_due_sources_and_new_articles_get_extracted(
         assert ingest_tasks.poll_due_sources() == 1
     article = Article.objects.get(source=source)
     assert article.status == Article.Status.EXTRACTED and article.word_count >= 80
+    assert article.story_id is not None
     assert handed_over == [article.pk]
     assert FetchAttempt.objects.count() == 1
 

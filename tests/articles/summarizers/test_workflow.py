@@ -51,6 +51,19 @@ def test_a_normal_summary_is_stored_with_usage_and_cost(fake_anthropic):
     assert moves == [(Status.EXTRACTED, Status.SUMMARIZING), (Status.SUMMARIZING, Status.IN_REVIEW)]
 
 
+def test_a_copy_queued_for_a_summary_costs_no_model_call(fake_anthropic):
+    # Copies are never due (due_for_summary), but a desk retry or an operator may still queue one.
+    original = factories.make_article()
+    copy = factories.make_article(story=original.story, duplicate_of=original)
+
+    outcome = summarize(copy)
+
+    assert outcome.result == "skipped" and "copy" in outcome.detail
+    assert copy.status == Status.EXTRACTED and not copy.summaries.exists()
+    assert fake_anthropic.requests == [] and not ModelCall.objects.exists()
+    assert list(Article.objects.due_for_summary()) == [original]
+
+
 def test_the_request_forces_the_tool_and_marks_the_system_prompt_for_caching(fake_anthropic):
     summarize(factories.make_article())
 

@@ -1,0 +1,171 @@
+"""The StoryStore of production: stories, their index terms, copy bands and document
+frequencies kept in tables, so that articles/stories/services.py makes the decisions that
+cluster_eval makes with grouping.MemoryStore, from the same stream, exactly.
+
+Every read is an indexed lookup bounded by the window (StoryTerm by term and last_seen_at,
+CopyBand by key and published_at) or by the article's own terms (TermCount by primary key),
+so placing one article costs the same dozen queries however large the archive grows.
+
+The caller holds the grouping lock (services.stories_lock) for the whole placement, so one
+placement never reads another's half-written state. The writes are safe without it too:
+document frequencies are counted by one upsert, never read-modify-write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import OuterRef, Subquery
+
+from articles.models import Article, CopyBand, Story, StoryTerm, TermCount
+
+from .grouping import ArticleInput, CopyCandidate, Grouped, Placement, StoryCandidate
+
+# The TermCount row that counts the documents themselves (no real term is empty).
+DOCUMENTS = ""
+
+
+class DatabaseStore:
+    """A StoryStore on the database (see grouping.StoryStore for the protocol).
+
+    `find_copies=False` makes every article an original: an article that already has its
+    own summary must not become a copy, which has no page. `exclude_stories` are never
+    offered as candidates, neither for copies nor for the same event (stories_regroup keeps
+    articles out of the stories editors shaped).
+    """
+
+    def __init__(self, *, find_copies: bool = True, exclude_stories: Iterable[int] = ()) -> None:
+        self.find_copies = find_copies
+        self.exclude_stories = frozenset(exclude_stories)
+        # last_seen of the stories offered by recent_stories, for place() to extend.
+        self._last_seen: dict[int, datetime | None] = {}
+
+    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        rows = dict(TermCount.objects.filter(term__in=[DOCUMENTS, *terms]).values_list("term", "documents"))
+        return rows.pop(DOCUMENTS, 0), rows
+
+    def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
+        """Originals (no duplicate_of) sharing a band, published since `since`, in placement
+        order (article pk: articles are grouped as they are extracted, oldest first)."""
+        if not self.find_copies or not bands:
+            return []
+        matching = CopyBand.objects.filter(key__in=bands)
+        if since is not None:
+            matching = matching.filter(published_at__gte=since)
+        rows = (
+            Article.objects.filter(
+                pk__in=matching.values("article_id"), duplicate_of__isnull=True, story__isnull=False
+            )
+            .order_by("pk")
+            .values_list("pk", "story_id", "fingerprint", "source_id", "title")
+        )
+        return [
+            CopyCandidate(key=pk, story=story, fingerprint=bytes(fingerprint), source=source, title=title)
+            for pk, story, fingerprint, source, title in rows
+            if fingerprint and story not in self.exclude_stories
+        ]
+
+    def recent_stories(self, terms: list[str], since: datetime | None) -> list[StoryCandidate]:
+        """Stories indexed by one of `terms` and seen since `since`, in story pk order. A story
+        left without articles (an editor merged or emptied it) is no candidate."""
+        if not terms:
+            return []
+        index = StoryTerm.objects.filter(term__in=terms)
+        if since is not None:
+            index = index.filter(last_seen_at__gte=since)
+        # Every index row of a story carries the same last_seen_at (place() writes them together).
+        seen = StoryTerm.objects.filter(story=OuterRef("pk")).values("last_seen_at")[:1]
+        rows = (
+            Story.objects.filter(pk__in=index.values("story_id"), article_count__gt=0)
+            .annotate(seen=Subquery(seen))
+            .order_by("pk")
+            .values_list("pk", "profile", "seen")
+        )
+        found = []
+        for pk, profile, last_seen in rows:
+            if pk in self.exclude_stories:
+                continue
+            self._last_seen[pk] = last_seen
+            found.append(StoryCandidate(key=pk, profile=ranked_profile(profile), last_seen=last_seen))
+        return found
+
+    def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
+        """Write the placement: the story (created, or its profile and index replaced), the
+        article's story, fingerprint and (for a copy) duplicate_of, with an UPDATE of those
+        columns only; then the story's counts and lead (Story.recount). An original's terms
+        are counted and its bands stored; a copy only extends its story's last_seen."""
+        published = article.published
+        if published is None:
+            raise ValueError("An article in the database always has a publication time.")
+        is_copy = placement.copy_of is not None
+        if placement.created:
+            story = self.new_story(article, grouped)
+        else:
+            story = Story.objects.only("pk", "lead_id", "editor_locked").get(pk=placement.story)
+
+        columns: dict = {"story_id": story.pk, "fingerprint": grouped.fingerprint}
+        if is_copy:
+            columns["duplicate_of_id"] = placement.copy_of
+        Article.objects.filter(pk=article.key).update(**columns)
+
+        if is_copy:
+            # A copy is not an independent document (counted, its words would look common),
+            # and it leaves the story's profile alone; it only keeps the story open longer.
+            StoryTerm.objects.filter(story_id=story.pk, last_seen_at__lt=published).update(
+                last_seen_at=published
+            )
+        else:
+            last_seen = None if placement.created else self._last_seen.get(story.pk)
+            if last_seen is None or published > last_seen:
+                last_seen = published
+            if not placement.created:
+                Story.objects.filter(pk=story.pk).update(profile=grouped.profile)
+            StoryTerm.objects.filter(story_id=story.pk).delete()
+            StoryTerm.objects.bulk_create(
+                StoryTerm(story_id=story.pk, term=term, last_seen_at=last_seen)
+                for term in grouped.index_terms
+            )
+            count_terms(grouped.terms)
+            if grouped.fingerprint:
+                CopyBand.objects.bulk_create(
+                    CopyBand(article_id=article.key, key=key, published_at=published) for key in grouped.bands
+                )
+        story.recount()
+        return story.pk
+
+    def new_story(self, article: ArticleInput, grouped: Grouped) -> Story:
+        """The story an article starts (Story.recount then sets its title and lead)."""
+        return Story.objects.create(
+            title=article.title[:500] or "Untitled",
+            first_seen_at=article.published,
+            last_seen_at=article.published,
+            profile=grouped.profile,
+        )
+
+
+def ranked_profile(profile: Mapping[str, float]) -> dict[str, float]:
+    """A stored profile in the order grouping built it (heaviest first, ties by term).
+
+    PostgreSQL's jsonb keeps object keys in its own order; summing the weights in another
+    order could change a score in its last bit. Rounded weights keep the order of the
+    unrounded ones (rounding is monotonic, equal values may swap), so the sums are exact."""
+    return dict(sorted(profile.items(), key=lambda item: (-item[1], item[0])))
+
+
+def count_terms(terms: Iterable[str]) -> None:
+    """One more document containing each of `terms`: one upsert that adds 1 to each row
+    (the documents row included), inserting missing rows, on SQLite and PostgreSQL alike.
+    Rows are taken in term order, so two concurrent upserts never deadlock."""
+    rows = sorted({DOCUMENTS, *terms})
+    table = connection.ops.quote_name(TermCount._meta.db_table)
+    term = connection.ops.quote_name("term")
+    documents = connection.ops.quote_name("documents")
+    values = ", ".join(["(%s, 1)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({term}, {documents}) VALUES {values} "
+            f"ON CONFLICT ({term}) DO UPDATE SET {documents} = {table}.{documents} + 1",
+            rows,
+        )

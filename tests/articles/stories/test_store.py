@@ -1,0 +1,130 @@
+"""articles/stories/store.py: the database store makes exactly the decisions of the in-memory
+store on the same stream, so cluster_eval (MemoryStore) measures the production code path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from articles.models import Article, CopyBand, Source, Story, StoryTerm, TermCount
+from articles.stories import services
+from articles.stories.grouping import MemoryStore, place_article
+from articles.stories.store import DatabaseStore, count_terms, ranked_profile
+from tests import factories
+from tests.fakes.feed_server import fixtures_dir
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = fixtures_dir()
+STREAM_SIZE = 200
+
+
+def fixture_stream(name: str, limit: int = STREAM_SIZE) -> list[dict]:
+    path = FIXTURES / "stories" / name if FIXTURES else None
+    if path is None or not path.is_file():
+        pytest.skip(f"shared fixture stories/{name} is absent")
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for _, line in zip(range(limit), lines, strict=False)]
+
+
+def store_articles(rows: list[dict]) -> list[Article]:
+    """The rows as extracted, ungrouped articles, in stream order (pk order). Rows without a
+    date share one publication time: that set is one pool."""
+    base = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    sources: dict[str | None, Source] = {}
+    articles = []
+    for n, row in enumerate(rows):
+        name = row.get("source") or "Unnamed"
+        if name not in sources:
+            sources[name] = factories.make_source(name=name)
+        published = dt.datetime.fromisoformat(row["published"]) if row.get("published") else base
+        articles.append(
+            Article(
+                source=sources[name],
+                url=f"https://stories.example.com/{n}",
+                slug=f"stream-{n}",
+                title=row["title"][:500],
+                extracted_text=row["text"],
+                published_at=published,
+                status=Article.Status.EXTRACTED,
+            )
+        )
+    return Article.objects.bulk_create(articles)
+
+
+def partition(placements: dict[int, tuple]) -> dict[int, tuple]:
+    """Story keys named by the first article placed in them, so two stores compare."""
+    first: dict = {}
+    named = {}
+    for key, (story, created, copy_of, score) in placements.items():
+        first.setdefault(story, key)
+        named[key] = (first[story], created, copy_of, score)
+    return named
+
+
+@pytest.mark.parametrize("name", ["allsides-roundups-dev.jsonl", "uci-news-aggregator-5k.jsonl"])
+def test_the_database_store_places_a_real_stream_exactly_as_the_memory_store_does(name):
+    articles = store_articles(fixture_stream(name))
+    memory = MemoryStore()
+    window = timedelta(hours=settings.STORY_WINDOW_HOURS)
+    expected, actual = {}, {}
+    for article in articles:
+        placement = place_article(
+            services.article_input(article),
+            memory,
+            window=window,
+            threshold=settings.STORY_SIMILARITY_THRESHOLD,
+        )
+        expected[article.pk] = (placement.story, placement.created, placement.copy_of, placement.score)
+        outcome = services.article_group(article=article)
+        actual[article.pk] = (outcome.story_id, outcome.created, outcome.copy_of, outcome.score)
+
+    assert partition(actual) == partition(expected)
+    stories = len(set(p[0] for p in expected.values()))
+    assert 1 < stories < len(articles)  # the stream really was grouped, not all apart or together
+    assert Story.objects.count() == stories
+    assert sum(s.article_count for s in Story.objects.all()) == len(articles)
+    assert TermCount.objects.get(term="").documents == memory.documents
+
+
+def test_document_frequencies_count_each_term_once_per_article_on_one_upsert():
+    count_terms(["rail", "council"])
+    count_terms(["rail"])
+
+    assert dict(TermCount.objects.values_list("term", "documents")) == {"": 2, "rail": 2, "council": 1}
+
+
+def test_a_stored_profile_comes_back_in_the_order_grouping_built_it():
+    # PostgreSQL's jsonb reorders object keys; grouping sums weights heaviest first.
+    assert list(ranked_profile({"b": 0.5, "a": 0.5, "c": 0.9, "d": 0.1})) == ["c", "a", "b", "d"]
+
+
+def test_a_story_left_without_articles_is_no_candidate_for_a_new_one():
+    now = timezone.now()
+    emptied = factories.make_story(title="Merged away")  # no articles: counts are zero
+    StoryTerm.objects.create(story=emptied, term="rail", last_seen_at=now)
+    live = factories.make_story(articles=1)
+    StoryTerm.objects.create(story=live, term="rail", last_seen_at=now)
+
+    found = DatabaseStore().recent_stories(["rail"], now - timedelta(hours=1))
+
+    assert [c.key for c in found] == [live.pk]
+
+
+def test_copy_candidates_are_recent_originals_sharing_a_band_in_placement_order():
+    now = timezone.now()
+    first, second, copy, old = (factories.make_article() for _ in range(4))
+    for article, published in ((first, now), (second, now), (copy, now), (old, now - timedelta(days=5))):
+        Article.objects.filter(pk=article.pk).update(fingerprint=b"x" * 512)
+        CopyBand.objects.create(article=article, key=7, published_at=published)
+    Article.objects.filter(pk=copy.pk).update(duplicate_of=first)
+
+    found = DatabaseStore().copy_candidates([7, 8], now - timedelta(days=2))
+
+    assert [c.key for c in found] == [first.pk, second.pk]
+    assert DatabaseStore(find_copies=False).copy_candidates([7], None) == []
