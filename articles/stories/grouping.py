@@ -23,10 +23,18 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from . import fingerprint as fp
-from .similarity import term_counts, tfidf
+from .similarity import term_counts, tfidf, title_terms
 
 # Terms of an article used to look up candidate stories, and of a story kept in its index.
 LOOKUP_TERMS = 10
+# How many runner-up stories make the background that the best score must clear by the
+# threshold: a story wins by standing out from the other recent stories, not by a raw cosine
+# that rises and falls with how alike a day's news is.
+BACKGROUND = 20
+# An article joins a story only if a word of its title is among the terms that index the story
+# (its LOOKUP_TERMS heaviest): text that every page of a site shares (navigation, cookie
+# banners) cannot glue articles together alone.
+TITLE_GATE = True
 # Terms kept in a story's profile (the sum of its articles' vectors): bounds its size.
 PROFILE_TERMS = 80
 
@@ -112,7 +120,7 @@ def place_article(
         placement = Placement(story=original.story, created=False, copy_of=original.key, score=1.0)
         profile = None
     else:
-        placement, profile = _best_story(vector, since, store, threshold)
+        placement, profile = _best_story(vector, title_terms(article.title), since, store, threshold)
     grouped = Grouped(
         vector=vector,
         profile=profile if profile is not None else {},
@@ -149,17 +157,28 @@ def _title_terms(title: str) -> frozenset[str]:
 
 
 def _best_story(
-    vector: Mapping[str, float], since: datetime | None, store: StoryStore, threshold: float
+    vector: Mapping[str, float],
+    title: frozenset[str],
+    since: datetime | None,
+    store: StoryStore,
+    threshold: float,
 ) -> tuple[Placement, dict[str, float]]:
-    best: StoryCandidate | None = None
-    best_score = 0.0
-    for candidate in store.recent_stories(_top(vector, LOOKUP_TERMS), since):
-        score = _cosine(vector, candidate.profile)
-        if score > best_score:
-            best, best_score = candidate, score
-    if best is None or best_score < threshold:
-        return Placement(story=None, created=True, score=best_score), _profile({}, vector)
-    return Placement(story=best.key, created=False, score=best_score), _profile(best.profile, vector)
+    scored = sorted(
+        ((_cosine(vector, c.profile), c) for c in store.recent_stories(_top(vector, LOOKUP_TERMS), since)),
+        key=lambda pair: -pair[0],
+    )
+    background = sum(score for score, _ in scored[1 : 1 + BACKGROUND]) / BACKGROUND if BACKGROUND else 0.0
+    for score, candidate in scored:
+        if TITLE_GATE and not title.intersection(_top(candidate.profile, LOOKUP_TERMS)):
+            continue
+        if score - background >= threshold:
+            return (
+                Placement(story=candidate.key, created=False, score=score),
+                _profile(candidate.profile, vector),
+            )
+        break
+    best_score = scored[0][0] if scored else 0.0
+    return Placement(story=None, created=True, score=best_score), _profile({}, vector)
 
 
 def _cosine(vector: Mapping[str, float], profile: Mapping[str, float]) -> float:

@@ -59,6 +59,11 @@ def _terms(text: str) -> list[str]:
     return kept
 
 
+def title_terms(title: str) -> frozenset[str]:
+    """The distinct terms of a title."""
+    return frozenset(_terms(title[:500]))
+
+
 def term_counts(title: str, text: str) -> Counter[str]:
     """Weighted term counts of the title and the lead of the text."""
     counts: Counter[str] = Counter()

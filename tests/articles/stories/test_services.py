@@ -271,11 +271,6 @@ def test_articles_in_different_languages_about_different_events_stay_apart():
     assert german.story_id != english.story_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grouping scores the first 400 characters of the text: a site's banner there outweighs "
-    "the titles. Extraction strips banners from pages (test_pipeline.py); reported to the lead.",
-)
 def test_a_cookie_banner_leading_the_text_does_not_glue_two_articles_of_one_site():
     banner = (
         "We use cookies to improve your experience on our site, to show you personalised advertising "
