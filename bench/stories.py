@@ -47,6 +47,7 @@ from articles.ingest.extraction import EXTRACTED_FIELDS  # noqa: E402
 from articles.models import Article, Source, Story  # noqa: E402
 from articles.stories import fingerprint as fp  # noqa: E402
 from articles.stories import services  # noqa: E402
+from articles.stories.evaluation import evaluate, read_articles  # noqa: E402
 from articles.stories.grouping import MemoryStore, place_article  # noqa: E402
 from tests.fakes.feed_server import fixtures_dir  # noqa: E402
 
@@ -89,6 +90,7 @@ def main() -> None:
             f"threshold {settings.STORY_SIMILARITY_THRESHOLD:g}"
         )
         if not args.throughput_only:
+            quality(fixtures / "stories")
             feeds(fixtures / "feeds")
         for name in ("uci-news-aggregator-5k.jsonl", "allsides-roundups-dev.jsonl"):
             throughput(fixtures / "stories" / name, limit=args.articles)
@@ -99,6 +101,35 @@ def main() -> None:
     if connection.vendor == "postgresql" and not args.no_sqlite:
         ROWS.extend(sqlite_child(args.articles))
     print("RESULT_JSON " + json.dumps(ROWS))
+
+
+# Issue #14's goals for the grouping on the shared labelled data, with one default setting.
+QUALITY_GOALS = {"uci-news-aggregator-5k.jsonl": 0.85, "allsides-roundups-dev.jsonl": 0.80}
+SPEED_GOAL = 1000  # articles/s on one core
+
+
+def quality(folder: Path) -> None:
+    """What `manage.py cluster_eval` prints for each labelled file: B-cubed scores of the
+    default settings and the grouping's own throughput (CPU time, one core, in memory)."""
+    for name, goal in QUALITY_GOALS.items():
+        path = folder / name
+        if not path.is_file():
+            print(f"  {name}: absent, skipped")
+            continue
+        result = evaluate(read_articles(path))
+        s = result.scores
+        short = name.split("-")[0]
+        print(
+            f"  cluster_eval {name}: B-cubed P {s.precision:.3f} R {s.recall:.3f} F1 {s.f1:.3f} "
+            f"(goal {goal:.2f}), {result.articles_per_second:,.0f} articles/s on one core"
+        )
+        row(f"cluster_eval B-cubed F1, {short}", s.f1, "F1", target=f">= {goal:.2f}")
+        row(
+            f"cluster_eval throughput, {short}",
+            result.articles_per_second,
+            "articles/s",
+            target=f">= {SPEED_GOAL:,}",
+        )
 
 
 def feeds(folder: Path) -> None:
