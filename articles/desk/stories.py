@@ -6,14 +6,18 @@ Rules every function here keeps:
 - Only editors decide (`permissions.can_approve`); anyone else gets PermissionDenied and
   nothing changes. The rule is checked here as well as in the admin because these decisions
   bind automatic grouping for good, whichever door (admin, shell, command) they come through.
-- One transaction each. Story rows are locked with select_for_update in primary-key order,
-  then article rows in primary-key order, so two editors (or an editor and the grouping)
-  touching the same stories queue up instead of deadlocking. A decision based on a story
-  that changed meanwhile (the article left it, the story was merged away) raises DeskError
-  and writes nothing.
+- One transaction each, taking locks in one order: the grouping lock first
+  (articles.stories.services.stories_lock, which every placement holds), then story rows
+  with select_for_update in primary-key order, then article rows in primary-key order. So
+  grouping never places an article into a story halfway through a decision (into a story
+  being merged away, say), and two editors, or an editor and the grouping, queue up instead
+  of deadlocking. A decision based on a story that changed meanwhile (the article left it,
+  the story was merged away) raises DeskError and writes nothing.
 - Only the columns a decision owns are written, with .update(): Article.story and
   story_locked; Story.editor_locked, lead and merged_into. Counts, seen times, title and lead
-  then come from `Story.recount()` on every story touched.
+  then come from `Story.recount()` on every story touched, and the grouping profile and index
+  terms of every story whose articles changed from `story_reindex`, so that new reports join
+  the stories as the editor shaped them.
 - Each records one AuditEntry (action: the function's name) with the editor, the reason and
   the story and article ids, and sends `story_changed` for every story touched.
 
@@ -33,6 +37,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from articles.models import Article, AuditEntry, Story, StoryTerm, story_changed
+from articles.stories.services import stories_lock, story_reindex
 
 from . import permissions
 from .services import DeskError
@@ -75,13 +80,16 @@ def _not_a_copy(article: Article, what: str) -> None:
 
 
 def _settle(story: Story) -> None:
-    """Recount the story, then mark it shaped by an editor. The recount comes first so that
-    a story that was automatic gets the lead its articles give it now; from then on that
-    lead is kept (Story.recount keeps an editor-locked story's lead)."""
+    """Recount a story whose articles changed, mark it shaped by an editor and rebuild its
+    grouping index from the articles it holds now. The recount comes first so that a story
+    that was automatic gets the lead its articles give it now (from then on that lead is
+    kept: Story.recount keeps an editor-locked story's lead), and so that the index is seen
+    until its latest article."""
     story.recount()
     if not story.editor_locked:
         Story.objects.filter(pk=story.pk).update(editor_locked=True)
         story.editor_locked = True
+    story_reindex(story=story)
 
 
 def _retire(story: Story, *, into: Story) -> None:
@@ -117,6 +125,7 @@ def story_merge(*, story: Story, into: Story, by: Any, reason: str = "") -> Stor
     if story.pk == into.pk:
         raise DeskError("A story cannot be merged into itself.")
     with transaction.atomic():
+        stories_lock()
         locked = _lock_stories(story.pk, into.pk)
         story, into = locked[story.pk], locked[into.pk]
         _open(story)
@@ -150,6 +159,7 @@ def _relocate(*, article: Article, to: Story | None, by: Any, reason: str, actio
     if from_id is None:
         raise DeskError(f"“{article.title}” is not in a story yet (it has not been extracted).")
     with transaction.atomic():
+        stories_lock()
         locked = _lock_stories(from_id, *([to.pk] if to is not None else []))
         source = locked[from_id]
         rows = _lock_articles(_moving(article))
@@ -225,6 +235,7 @@ def story_set_lead(*, story: Story, article: Article, by: Any, reason: str = "")
     story and a copy."""
     _require_editor(by)
     with transaction.atomic():
+        stories_lock()
         story = _lock_stories(story.pk)[story.pk]
         rows = _lock_articles([article.pk])
         if article.pk not in rows or rows[article.pk].story_id != story.pk:

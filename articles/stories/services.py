@@ -18,7 +18,10 @@ Rules:
   dozen indexed queries and no network wait, so the lock costs ingestion little
   (bench/stories.py measures the rate).
 - Automatic grouping never moves an article an editor placed (`story_locked`) and never
-  merges or dissolves a story an editor shaped (`editor_locked`).
+  merges or dissolves a story an editor shaped (`editor_locked`). The editors' decisions
+  (articles/desk/stories.py) take the grouping lock before their row locks, so the two
+  queue up in one order, and rebuild the index of every story whose articles they changed
+  (story_reindex), so that new reports follow the stories as the editor shaped them.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from articles.models import Article, CopyBand, Story, StoryTerm, TermCount, stor
 from . import fingerprint as fp
 from .grouping import ArticleInput, Grouped, Placement, place_article
 from .similarity import LEAD_CHARACTERS, term_counts
-from .store import DOCUMENTS, DatabaseStore
+from .store import DOCUMENTS, DatabaseStore, rebuild_index
 
 # Key of the transaction-scoped PostgreSQL advisory lock that serialises grouping across the
-# cluster ("stories" as a number). Editors' story changes may take it too (stories_lock).
+# cluster ("stories" as a number). The desk's story decisions take it too, before their row
+# locks (articles/desk/stories.py), so a placement never interleaves with an editor's change.
 GROUPING_LOCK = int.from_bytes(b"stories", "big")
 # Articles that may still become a copy: none of them has a summary of its own yet.
 MAY_BE_COPY = (Article.Status.EXTRACTED, Article.Status.FAILED)
@@ -165,6 +169,21 @@ def _place(article: Article, store: DatabaseStore) -> Placement:
         window=timedelta(hours=settings.STORY_WINDOW_HOURS),
         threshold=settings.STORY_SIMILARITY_THRESHOLD,
     )
+
+
+def story_reindex(*, story: Story) -> dict[str, float]:
+    """Rebuild the story's grouping profile and index terms from the articles it holds now
+    (store.rebuild_index), and return the profile. For a story whose articles an editor
+    changed: a story split out is found by new reports of its event, a story merged into is
+    found by those of the merged one's, and a story that lost an article is no longer found
+    by that article's words.
+
+    Runs under the grouping lock, in the caller's transaction when there is one (the desk's
+    decisions call it after Story.recount, so the index is seen until the story's latest
+    article). Idempotent. Sends no signal: it changes nothing readers see."""
+    with transaction.atomic():
+        stories_lock()
+        return rebuild_index(story.pk)
 
 
 def articles_ungrouped(*, older_than_seconds: int, limit: int = 500) -> list[int]:

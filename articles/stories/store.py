@@ -18,10 +18,21 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Substr
 
 from articles.models import Article, CopyBand, Story, StoryTerm, TermCount
 
-from .grouping import ArticleInput, CopyCandidate, Grouped, Placement, StoryCandidate
+from .grouping import (
+    LOOKUP_TERMS,
+    ArticleInput,
+    CopyCandidate,
+    Grouped,
+    Placement,
+    StoryCandidate,
+    _profile,
+    _top,
+)
+from .similarity import LEAD_CHARACTERS, term_counts, tfidf
 
 # The TermCount row that counts the documents themselves (no real term is empty).
 DOCUMENTS = ""
@@ -143,6 +154,49 @@ class DatabaseStore:
             last_seen_at=article.published,
             profile=grouped.profile,
         )
+
+
+def rebuild_index(story_id: int) -> dict[str, float]:
+    """Replace a story's profile and index terms with those its articles give it now, and
+    return the profile: what place() would have stored had grouping placed exactly these
+    articles, weighted by today's document frequencies.
+
+    The originals (copies add nothing to a profile) are folded in placement order (pk) with
+    grouping's own _profile, from the title and lead grouping reads (the extracted text, else
+    the feed's summary), and indexed by grouping's LOOKUP_TERMS heaviest terms, seen until the
+    latest publication among all its articles, copies included (place() extends it for a
+    copy too). A story without originals gets an empty profile and no index rows, so grouping
+    offers it to no one. Document frequencies are only read: every original was counted when
+    it was placed. The caller holds the grouping lock."""
+    # Only the lead is read, as in grouping: an article's text may be long.
+    members = list(
+        Article.objects.filter(story_id=story_id)
+        .annotate(
+            lead=Substr("extracted_text", 1, LEAD_CHARACTERS),
+            summary_lead=Substr("feed_summary", 1, LEAD_CHARACTERS),
+        )
+        .order_by("pk")
+        .values_list("title", "lead", "summary_lead", "duplicate_of_id", "published_at")
+    )
+    counts = [
+        term_counts(title, lead or summary_lead)
+        for title, lead, summary_lead, copy_of, _ in members
+        if copy_of is None
+    ]
+    documents, frequencies = DatabaseStore().frequencies({term for terms in counts for term in terms})
+    profile: dict[str, float] = {}
+    for terms in counts:
+        profile = _profile(profile, tfidf(terms, documents, frequencies))
+
+    Story.objects.filter(pk=story_id).update(profile=profile)
+    StoryTerm.objects.filter(story_id=story_id).delete()
+    if profile:
+        last_seen = max(published for *_, published in members)
+        StoryTerm.objects.bulk_create(
+            StoryTerm(story_id=story_id, term=term, last_seen_at=last_seen)
+            for term in _top(profile, LOOKUP_TERMS)
+        )
+    return profile
 
 
 def ranked_profile(profile: Mapping[str, float]) -> dict[str, float]:

@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from articles.desk import services
 from articles.models import Article, AuditEntry
+from articles.stories import services as grouping
 from tests import factories
+from tests.articles.stories.events import RAIL, RAIL_FRENCH, RAIL_FRENCH_REWRITE
 from tests.races import needs_postgres, race
 
 pytestmark = [pytest.mark.services, needs_postgres, pytest.mark.django_db(transaction=True)]
@@ -160,4 +162,47 @@ def test_moving_an_article_while_another_editor_merges_its_story_leaves_it_in_on
     else:
         assert moved is not None and placed == elsewhere.pk
         assert Story.objects.get(pk=into.pk).article_count == 3
+    _assert_stories_consistent()
+
+
+def _reported(event: tuple[str, str], *, at, grouped: bool = True) -> Article:
+    title, text = event
+    article = factories.make_ungrouped_article(title=title, extracted_text=text, published_at=at)
+    if grouped:
+        grouping.article_group(article=article)
+    return Article.objects.get(pk=article.pk)
+
+
+def _merge(story_id: int, into_id: int, by):
+    from articles.desk import stories
+    from articles.models import Story
+
+    return lambda: stories.story_merge(
+        story=Story.objects.get(pk=story_id), into=Story.objects.get(pk=into_id), by=by
+    )
+
+
+def _group(article: Article):
+    return lambda: grouping.article_group(article=Article.objects.get(pk=article.pk))
+
+
+def test_grouping_a_report_of_a_story_being_merged_away_lands_it_in_the_kept_story():
+    """Either order is right: grouped first, the report joins the merged story and moves with
+    it; merged first, the kept story carries the merged one's words and takes the report.
+    Interleaved, it would join a story already emptied."""
+    erin, _ = _editors()
+    start = timezone.now() - timedelta(days=60)
+    for round_no in range(5):  # several rounds: one lucky interleaving proves nothing
+        at = start + timedelta(days=5 * round_no)  # each round outside the others' windows
+        english, french = _reported(RAIL, at=at), _reported(RAIL_FRENCH, at=at + timedelta(minutes=5))
+        assert english.story_id != french.story_id  # two languages: grouping keeps them apart
+        newcomer = _reported(RAIL_FRENCH_REWRITE, at=at + timedelta(minutes=30), grouped=False)
+
+        merged, placed = race(_merge(french.story_id, english.story_id, erin), _group(newcomer))
+
+        # A deadlock is raised in one of the two (PostgreSQL aborts one transaction).
+        assert not isinstance(merged, Exception), merged
+        assert isinstance(placed, grouping.GroupOutcome), placed
+        assert placed.story_id in (english.story_id, french.story_id), f"round {round_no}: {placed}"
+        assert Article.objects.get(pk=newcomer.pk).story_id == english.story_id, f"round {round_no}"
     _assert_stories_consistent()

@@ -1,5 +1,6 @@
 """Editors shaping stories (articles/desk/stories.py): merge, move, split and lead, each
-audited, locked against automatic grouping, and refused to anyone but an editor."""
+audited, locked against automatic grouping, refused to anyone but an editor, and followed by
+grouping: new reports join the stories as the editor shaped them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ from django.utils import timezone
 from articles.desk import stories
 from articles.desk.services import DeskError
 from articles.models import Article, AuditEntry, Story, StoryTerm, story_changed
+from articles.stories.services import article_group
 from tests import factories
+from tests.articles.stories.events import (
+    HEARING,
+    HEARING_REWRITE,
+    RAIL,
+    RAIL_FRENCH,
+    RAIL_FRENCH_REWRITE,
+    RAIL_REWRITE,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -295,6 +305,72 @@ def test_the_lead_must_be_an_original_article_of_the_story(editor):
 
     story = fresh(story)
     assert story.lead == lead and not story.editor_locked and not AuditEntry.objects.exists()
+
+
+# --- what grouping does next -------------------------------------------------------------------
+
+
+def reported(event: tuple[str, str], *, hours: float) -> Article:
+    """An outlet's report of `event`, published `hours` after a moment three days ago and
+    grouped as the pipeline groups it."""
+    title, text = event
+    article = factories.make_ungrouped_article(
+        title=title, extracted_text=text, published_at=hours_ago(72 - hours)
+    )
+    article_group(article=article)
+    return fresh(article)
+
+
+def rail_story_with_the_hearing() -> tuple[Story, Article]:
+    """The council's vote told by two outlets, and the first hearing on the route a day later,
+    which grouping joins to the vote's story."""
+    vote, rewrite = reported(RAIL, hours=0), reported(RAIL_REWRITE, hours=1)
+    hearing = reported(HEARING, hours=30)
+    assert vote.story_id == rewrite.story_id == hearing.story_id
+    return vote.story, hearing
+
+
+# Words only the hearing's report uses.
+HEARING_WORDS = {"pack", "shopkeeper", "eastside"}
+
+
+def test_a_new_report_of_an_article_split_out_joins_the_story_it_was_split_into(editor):
+    vote_story, hearing = rail_story_with_the_hearing()
+
+    own = stories.article_split(article=hearing, by=editor, reason="The hearing is news of its own.")
+    later = reported(HEARING_REWRITE, hours=31)
+
+    assert later.story_id == own.pk != vote_story.pk
+    assert fresh(own).article_count == 2 and fresh(vote_story).article_count == 2
+
+
+def test_a_new_report_of_a_merged_story_s_event_joins_the_story_it_was_merged_into(editor):
+    english, french = reported(RAIL, hours=0), reported(RAIL_FRENCH, hours=1)
+    assert english.story_id != french.story_id  # without embeddings two languages stay apart
+
+    kept = stories.story_merge(story=french.story, into=english.story, by=editor, reason="Same vote.")
+    later = reported(RAIL_FRENCH_REWRITE, hours=2)
+
+    assert later.story_id == kept.pk
+    assert fresh(kept).article_count == 3 and fresh(french.story).article_count == 0
+
+
+@pytest.mark.parametrize("decision", ["split", "move"])
+def test_a_story_that_lost_an_article_is_no_longer_indexed_by_its_words(decision, editor):
+    vote_story, hearing = rail_story_with_the_hearing()
+    hearings, _ = story_with("Route hearings")
+    assert HEARING_WORDS <= set(vote_story.profile)
+
+    if decision == "split":
+        stories.article_split(article=hearing, by=editor)
+    else:
+        stories.article_move(article=hearing, story=hearings, by=editor)
+
+    vote_story = fresh(vote_story)
+    assert not HEARING_WORDS & set(vote_story.profile)
+    assert {"council", "rail", "river"} <= set(vote_story.profile)
+    assert not HEARING_WORDS & set(StoryTerm.objects.filter(story=vote_story).values_list("term", flat=True))
+    assert HEARING_WORDS <= set(fresh(hearing).story.profile)
 
 
 # --- who may decide ---------------------------------------------------------------------------

@@ -48,3 +48,36 @@ WIRE = (
     "was cut to about 30,000 homes in the region, and repair crews were waiting for the wind to drop "
     "before climbing the lines. Forecasters expect the storm to weaken on Saturday afternoon.",
 )
+# A follow-up of RAIL: close enough in words for grouping to join it to the vote's story, a
+# separate event to an editor.
+HEARING = (
+    "Hundreds pack first hearing on the light-rail line across the river",
+    "More than three hundred residents packed the town hall on Monday for the first public hearing "
+    "on the route of the light-rail line across the river that the council approved last week. "
+    "Shopkeepers on Harbour Street asked planners to move the tracks away from their doors, and "
+    "parents from the Eastside school demanded a crossing guard at the new station. Planners will "
+    "publish a revised route map in June after two more hearings.",
+)
+HEARING_REWRITE = (
+    "Residents crowd town hall to shape light-rail route",
+    "The town hall was full on Monday night as residents gave their views on the light-rail route "
+    "at the first of three hearings. Harbour Street shopkeepers want the tracks moved away from "
+    "their shop doors; Eastside school parents want a crossing guard. A revised route map is due "
+    "in June.",
+)
+# RAIL told in French: without embeddings grouping keeps the two languages apart, and an editor
+# merges them.
+RAIL_FRENCH = (
+    "Le conseil municipal approuve une ligne de tramway au-dessus du fleuve",
+    "Le conseil municipal a voté mardi la construction d'une ligne de tramway qui traversera le "
+    "fleuve. Le chantier coûtera 2,4 milliards de dollars et durera sept ans. Selon ses partisans, "
+    "la ligne réduira de moitié le temps de trajet de quarante mille usagers. Ses opposants "
+    "craignent la fermeture du pont principal pendant deux étés.",
+)
+RAIL_FRENCH_REWRITE = (
+    "Feu vert du conseil pour le tramway qui franchira le fleuve",
+    "Après un long débat, les élus ont donné mardi leur feu vert à une ligne de tramway de 2,4 "
+    "milliards de dollars qui franchira le fleuve. Les travaux dureront sept ans et pourraient "
+    "fermer le pont principal pendant deux étés ; quarante mille usagers verraient leur trajet "
+    "divisé par deux.",
+)

@@ -201,6 +201,40 @@ def test_pruning_drops_index_rows_older_than_the_kept_days_only(settings):
     assert CopyBand.objects.filter(article=recent).count() == fp.BANDS
 
 
+# --- Re-indexing after an editor's decision ------------------------------------------------------
+
+
+def index_of(story_id: int) -> tuple[dict, list]:
+    """A story's profile and its index rows (term, last seen)."""
+    profile = Story.objects.values_list("profile", flat=True).get(pk=story_id)
+    return profile, sorted(StoryTerm.objects.filter(story_id=story_id).values_list("term", "last_seen_at"))
+
+
+def test_reindexing_a_story_grouping_just_built_of_an_original_and_its_copy_changes_nothing():
+    original, copy = report(WIRE, hours=0), report(WIRE, hours=1)
+    group(original)
+    group(copy)
+    assert copy.duplicate_of_id == original.pk
+    before = index_of(original.story_id)
+
+    services.story_reindex(story=original.story)
+
+    assert index_of(original.story_id) == before
+    assert before[1][0][1] == copy.published_at  # seen until its copy, as grouping left it
+
+
+def test_reindexing_a_story_left_without_originals_takes_it_out_of_the_index():
+    rail, museum = report(RAIL), report(MUSEUM, hours=1)
+    group(rail)
+    group(museum)
+    Article.objects.filter(pk=rail.pk).update(story=museum.story_id)
+
+    profile = services.story_reindex(story=rail.story)
+
+    assert profile == {} and index_of(rail.story_id) == ({}, [])
+    assert index_of(museum.story_id)[1]  # the other story keeps its index
+
+
 # --- Bad input -----------------------------------------------------------------------------
 
 
