@@ -13,8 +13,7 @@ from django.core.management import CommandError, call_command
 from articles.models import Story
 from articles.stories.evaluation import bcubed, evaluate, read_articles
 from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_REWRITE, WIRE
-
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "stories"
+from tests.fakes.feed_server import fixtures_dir
 
 
 def write_lines(path: Path, rows: list[dict]) -> Path:
@@ -124,9 +123,10 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 )
 def test_the_default_settings_keep_their_measured_quality_on_the_shared_labelled_data(name, floor):
     """A regression floor a little under the figures in docs/stories.md, not the goal."""
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"{path} is not there (../shared/fixtures)")
+    fixtures = fixtures_dir()
+    if fixtures is None or not (fixtures / "stories" / name).exists():
+        pytest.skip(f"{name} is not there (../shared/fixtures/stories)")
+    path = fixtures / "stories" / name
 
     result = evaluate(read_articles(path))
 
