@@ -47,7 +47,8 @@ from . import stories
 logger = logging.getLogger(__name__)
 
 FRAGMENT_PREFIX = "pagecache:fragment:"
-# Bump when a fragment's templates change, so a deploy never serves old markup.
+# Bump when a fragment's templates change, or the Article or Summary fields (an article fragment
+# holds both, pickled), so a deploy never serves old markup or rows of an older shape.
 FRAGMENT_TEMPLATE_VERSION = "1"
 
 
