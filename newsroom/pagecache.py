@@ -102,13 +102,13 @@ def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _path_generation_key(path: str) -> str:
+def path_generation_key(path: str) -> str:
     return PATH_GENERATION_PREFIX + _digest(path)
 
 
 def invalidate_pages(path: str | None = None) -> None:
     """Make every cached page (or only the pages at `path`) stale: one counter bump, O(1)."""
-    key = GENERATION_KEY if path is None else _path_generation_key(path)
+    key = GENERATION_KEY if path is None else path_generation_key(path)
     pages = page_cache()
     try:
         pages.incr(key)
@@ -333,14 +333,14 @@ class AnonymousPageCacheMiddleware:
 
         key = _entry_key(address, _preferred_coding(request))
         try:
-            path_generation_key = _path_generation_key(request.path)
-            found = get_many([GENERATION_KEY, path_generation_key, key])
+            path_key = path_generation_key(request.path)
+            found = get_many([GENERATION_KEY, path_key, key])
         except Exception:
             logger.exception("Page cache unavailable; serving uncached")
             return self._with_validators(request, self.get_response(request))
 
         generation = found.get(GENERATION_KEY)
-        path_generation = found.get(path_generation_key)  # None until the page is first invalidated
+        path_generation = found.get(path_key)  # None until the page is first invalidated
         entry = found.get(key)
         if (
             entry is not None

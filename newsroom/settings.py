@@ -149,6 +149,12 @@ CACHES = {
     "pages": _cache(PAGES_REDIS_URL, name="pages", max_entries=PAGE_CACHE_MAX_ENTRIES),
 }
 
+# Sessions are read from the "default" cache and written through to the database (issue #16):
+# a logged-in reader's request costs one cache round trip for the session, not a query, and a
+# cache that loses the entry falls back to the database row.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "default"
+
 # Anonymous page cache (see newsroom/pagecache.py): seconds a rendered page is kept.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300)
 # A request carrying one of these cookies may see per-user content: never served from cache.
@@ -164,6 +170,10 @@ PAGE_CACHE_MAX_VARIANTS = env.int("PAGE_CACHE_MAX_VARIANTS", default=200)
 # from cards (articles/reader/cards.py). Keys carry the page-cache generation and the card's data,
 # so this is only how long an unused card lingers; 0 renders every card every time.
 CARD_CACHE_SECONDS = env.int("CARD_CACHE_SECONDS", default=600)
+# Shared parts of reader pages (articles/reader/fragments.py), served to logged-in readers and
+# on page-cache misses. Valid while the page-cache generations hold (exact invalidation on
+# commit); this bounds what no signal covers, as PAGE_CACHE_SECONDS does for whole pages.
+FRAGMENT_CACHE_SECONDS = env.int("FRAGMENT_CACHE_SECONDS", default=300)
 # BENCH_VIEWS=1 adds /bench/ok, a bare "ok" view: the ceiling bench/http.py compares against.
 BENCH_VIEWS = env.bool("BENCH_VIEWS", default=False)
 

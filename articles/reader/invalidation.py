@@ -17,7 +17,15 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
 
-from articles.models import Article, Story, Summary, Topic, article_state_changed, story_changed
+from articles.models import (
+    Article,
+    Source,
+    Story,
+    Summary,
+    Topic,
+    article_state_changed,
+    story_changed,
+)
 from comments.models import Comment, comment_state_changed
 from newsroom.pagecache import invalidate_pages
 
@@ -127,5 +135,18 @@ def story_membership_changed(sender: Any, story_ids: Iterable[int], **kwargs: An
     transaction.on_commit(retire, robust=True)
 
 
-# Source is deliberately absent: the poller saves its fetch state on every poll, and a
-# renamed source shows up once cached pages expire (PAGE_CACHE_SECONDS).
+# What readers see of a source: cards, source lines and listing titles show these.
+_SOURCE_SHOWN = frozenset({"name", "slug", "site_url"})
+
+
+@receiver(post_save, sender=Source)
+def source_changed(
+    sender: type[Source], instance: Source, created: bool, update_fields: Any, **kwargs: Any
+) -> None:
+    """A source renamed (or re-addressed) in the admin or on the desk: its name is on every page
+    that lists its articles, so every page goes. The poller records its fetch state with
+    `.update()`, which sends no signal, so polling never empties the cache; a new source has
+    nothing on the site yet."""
+    if created or (update_fields is not None and not _SOURCE_SHOWN & set(update_fields)):
+        return
+    _invalidate_on_commit()

@@ -55,7 +55,9 @@ def _search_postgres(query: str, limit: int) -> list[Article]:
     """Two queries: rank the matching ids, then load those cards with their headlines.
 
     The match is `title @@ q OR current takeaway @@ q`, each side over the exact expression
-    of a GIN index (migration 0002_reader_search_indexes). Ranking weighs title (A) above
+    of a GIN index (migration 0002_reader_search_indexes), their ids joined with UNION so
+    PostgreSQL reads both indexes and then only the matching articles by primary key
+    (tests/articles/reader/test_search.py checks the plan with EXPLAIN). Ranking weighs title (A) above
     takeaway (B) and runs only on matching rows; ts_headline, the expensive part, only on
     the page of results.
     """
@@ -74,13 +76,19 @@ def _search_postgres(query: str, limit: int) -> list[Article]:
         )
         .values("article_id")
     )
+    title_matches = (
+        Article.objects.annotate(title_document=SearchVector("title", config=SEARCH_CONFIG))
+        .filter(title_document=ts_query)
+        .values("pk")
+    )
     weighted = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
         "key_takeaway", weight="B", config=SEARCH_CONFIG
     )
     ranked = list(
+        # The ids that match, from the two GIN indexes, as one UNION: `title @@ q OR pk IN (…)`
+        # cannot use an index for the OR and would scan every article.
         Article.objects.published()
-        .annotate(title_document=SearchVector("title", config=SEARCH_CONFIG))
-        .filter(Q(title_document=ts_query) | Q(pk__in=takeaway_matches))
+        .filter(pk__in=title_matches.union(takeaway_matches))
         .annotate(key_takeaway=latest_approved("key_takeaway"))
         .annotate(rank=SearchRank(weighted, ts_query))
         .order_by("-rank", "-published_on_site_at", "-pk")

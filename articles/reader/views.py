@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,8 +14,8 @@ from django.views.decorators.http import require_GET
 from articles.models import Source, Story, Topic
 from newsroom.pagecache import page_cache_canonical, page_cache_params
 
+from . import fragments, stories
 from . import queries as reader
-from . import stories
 from .search import MAX_QUERY_LENGTH, search_articles
 
 PAGE_SIZE = 20
@@ -22,68 +24,90 @@ PAGE_SIZE = 20
 def _story_page(request: HttpRequest, rows) -> tuple[object, list[stories.StoryCard]]:
     """One page of a story listing, and its cards."""
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    # get_page() shows the last page for ?page=999 and the first for ?page=abc; the page cache
-    # stores only the address that names the page shown (page 1 is the bare path).
-    page_cache_canonical(request, page=page.number if page.number > 1 else None)
     return page, stories.story_cards(page.object_list)
+
+
+def _listing(request: HttpRequest, build: Callable[[], tuple[dict, str]]) -> HttpResponse:
+    """A listing page from its shared fragment; `build` returns the listing's context and
+    title (or raises Http404), and runs only when the fragment is not stored."""
+    raw_page = request.GET.get("page") or None
+
+    def build_parts() -> tuple[dict, bool]:
+        context, title = build()
+        page = context["page"]
+        path = context.pop("canonical_path", request.path)
+        # get_page() shows the last page for ?page=999 and the first for ?page=abc; only the
+        # address that names the page shown (page 1 is the bare path) is stored, here and in
+        # the page cache.
+        canonical = {"page": page.number if page.number > 1 else None, "path": path}
+        parts = {**fragments.listing_parts(context, path=request.path, title=title), "canonical": canonical}
+        stated = str(canonical["page"]) if canonical["page"] else None
+        return parts, stated == raw_page and path == request.path
+
+    parts = fragments.cached_fragment(
+        name="listing", path=request.path, variant=raw_page or "", build=build_parts
+    )
+    page_cache_canonical(request, **parts["canonical"])
+    return render(request, "articles/home.html", {"parts": parts})
 
 
 @require_GET
 @page_cache_params("page")
 def home(request: HttpRequest) -> HttpResponse:
-    page, cards = _story_page(request, stories.story_listing())
-    return render(
-        request, "articles/home.html", {"page": page, "cards": cards, "topics": Topic.objects.all()}
-    )
+    def build() -> tuple[dict, str]:
+        page, cards = _story_page(request, stories.story_listing())
+        return {"page": page, "cards": cards, "topics": list(Topic.objects.all())}, settings.SITE_NAME
+
+    return _listing(request, build)
 
 
 @require_GET
 @page_cache_params("page")
 def topic(request: HttpRequest, slug: str) -> HttpResponse:
-    # The chips list every topic anyway: find this one among them rather than query twice.
-    topics = list(Topic.objects.all())
-    topic = next((t for t in topics if t.slug == slug), None)
-    if topic is None:
-        raise Http404("No such topic.")
-    page, cards = _story_page(request, stories.story_listing(topic=topic))
-    context = {"page": page, "cards": cards, "topics": topics, "topic": topic}
-    return render(request, "articles/home.html", context)
+    def build() -> tuple[dict, str]:
+        # The chips list every topic anyway: find this one among them rather than query twice.
+        topics = list(Topic.objects.all())
+        topic = next((t for t in topics if t.slug == slug), None)
+        if topic is None:
+            raise Http404("No such topic.")
+        page, cards = _story_page(request, stories.story_listing(topic=topic))
+        context = {"page": page, "cards": cards, "topics": topics, "topic": topic}
+        return context, f"{topic.name} · {settings.SITE_NAME}"
+
+    return _listing(request, build)
 
 
 @require_GET
 @page_cache_params("page")
 def source(request: HttpRequest, slug: str) -> HttpResponse:
-    # By slug, or by id for links that only know the id (a slug may itself be all digits).
-    source = Source.objects.filter(slug=slug).first()
-    if source is None and slug.isdigit():
-        source = Source.objects.filter(pk=int(slug)).first()
-    if source is None:
-        raise Http404("No such source.")
-    page_cache_canonical(request, path=source.get_absolute_url())  # /sources/007/ is an alias
-    page, cards = _story_page(request, stories.story_listing(source=source))
-    # No topic chips here: they filter the whole site, not this source.
-    return render(request, "articles/home.html", {"page": page, "cards": cards, "source": source})
+    def build() -> tuple[dict, str]:
+        # By slug, or by id for links that only know the id (a slug may itself be all digits).
+        source = Source.objects.filter(slug=slug).first()
+        if source is None and slug.isdigit():
+            source = Source.objects.filter(pk=int(slug)).first()
+        if source is None:
+            raise Http404("No such source.")
+        page, cards = _story_page(request, stories.story_listing(source=source))
+        # No topic chips here: they filter the whole site, not this source. /sources/007/ is
+        # an alias of the source's own address.
+        context = {
+            "page": page,
+            "cards": cards,
+            "source": source,
+            "canonical_path": source.get_absolute_url(),
+        }
+        return context, f"{source.name} · {settings.SITE_NAME}"
+
+    return _listing(request, build)
 
 
 @require_GET
 @page_cache_params()
 def article(request: HttpRequest, slug: str) -> HttpResponse:
-    article = reader.article_for_page(slug)
-    if article is None:
+    parts = fragments.article_parts(slug)
+    if parts is None:
         raise Http404("No published article with that address.")
-    summary = article.summary
-    coverage = stories.coverage_of(article)
-    also_covered, also_published = coverage.around(article)
-    context = {
-        "article": article,
-        "summary": summary,
-        "coverage": coverage,
-        "also_covered": also_covered,
-        "also_published": also_published,
-        "related": reader.related_articles(article),
-        "json_ld": reader.article_json_ld(article, summary),
-        "canonical_url": reader.absolute_url(coverage.canonical_path_of(article)),
-    }
+    context = {"parts": parts, "article": parts["article"], "summary": parts["summary"]}
     return render(request, "articles/article.html", context)
 
 

@@ -27,6 +27,8 @@ def _card_key(article, **options) -> str:
 @pytest.fixture
 def uncached_pages(settings):
     settings.PAGE_CACHE_SECONDS = 0
+    # The cards beneath a listing: page fragments off, or they would answer first.
+    settings.FRAGMENT_CACHE_SECONDS = 0
     settings.CARD_CACHE_SECONDS = 600
 
 

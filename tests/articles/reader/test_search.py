@@ -114,3 +114,24 @@ def test_postgres_search_filters_match_the_gin_index_expressions(db):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET enable_seqscan = on")
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="query plans are PostgreSQL's (DATABASE_URL)")
+def test_the_search_plan_reads_the_gin_indexes_and_never_scans_every_article(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(150):
+        _published(f"Council budget meeting number {n}", f"The council met for the {n}th time.")
+    _published("Bridge repairs begin", "Work starts on Monday.")
+    _published("Ferry timetable changes", "The harbour bridge closes, so boats leave more often.")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # statistics as autovacuum would have them
+    with CaptureQueriesContext(connection) as queries:
+        assert len(search_articles(query="bridge")) == 2
+    ranking = queries.captured_queries[0]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + ranking)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "article_title_fts" in plan and "summary_takeaway_fts" in plan, plan
+    assert "Seq Scan on articles_article" not in plan, plan

@@ -23,6 +23,7 @@ def _uncached_pages(settings):
     # These tests change stories between requests inside one transaction, where on-commit
     # invalidation never runs (test_invalidation.py tests that).
     settings.PAGE_CACHE_SECONDS = 0
+    settings.FRAGMENT_CACHE_SECONDS = 0
 
 
 def _cards(html: str) -> list[str]:
