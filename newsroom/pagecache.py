@@ -8,8 +8,9 @@ HttpResponse objects and runs behind the full middleware stack (issue #6 measure
 0.3-0.45x of a bare view); here we store only the body and a few headers.
 
 Rules:
-- Only GET/HEAD, only requests without a session/messages cookie or Authorization header,
-  only paths outside PAGE_CACHE_EXCLUDE_PREFIXES.
+- Only GET/HEAD, only requests without a session/messages cookie or Authorization header
+  (except an API token the API's gate checked: it reads public data), only paths outside
+  PAGE_CACHE_EXCLUDE_PREFIXES.
 - A response is stored only if it is a 200, not streaming, sets no cookie (a CSRF token or
   session in the page would leak to everyone), did not use a CSP nonce (a cached nonce is
   no nonce), and is not marked `Cache-Control: private/no-store`.
@@ -260,7 +261,11 @@ def _variant_allowed(request: HttpRequest, timeout: int) -> bool:
 def _is_cacheable_request(request: HttpRequest) -> bool:
     if request.method not in ("GET", "HEAD"):
         return False
-    if "HTTP_AUTHORIZATION" in request.META:
+    # A credential may change the answer; the API's gate vouches for its own tokens, which read
+    # the same public data as everyone (articles/api/gate.py).
+    if "HTTP_AUTHORIZATION" in request.META and not getattr(
+        request, "page_cache_public_authorization", False
+    ):
         return False
     cookies = request.COOKIES
     if any(name in cookies for name in settings.PAGE_CACHE_BYPASS_COOKIES):
