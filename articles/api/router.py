@@ -8,14 +8,16 @@ cache itself (newsroom/pagecache.py), which keys each list by the parameters dec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Path, Query
 from ninja.errors import ValidationError
+from pydantic import BeforeValidator
 
 from articles.reader.queries import absolute_url
 from articles.reader.search import MAX_QUERY_LENGTH, MAX_RESULTS
@@ -98,6 +100,20 @@ def _errors(*codes: int) -> dict[int, type]:
     return {code: out.Error for code in (400, 401, 429, *codes)}
 
 
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """Only an RFC 3339 date-time, as the document promises: pydantic alone would also take a
+    bare date or a number of seconds."""
+    if isinstance(value, str) and not RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-05-01T08:00:00Z")
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
 def _utc(value: datetime | None, name: str) -> datetime | None:
     """An aware UTC time; a time without an offset is taken as UTC."""
     if value is None:
@@ -131,6 +147,9 @@ UpdatedSince = Query(
 )
 Cursor = Query(None, max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page.")
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
+# Slugs are made by django.utils.text.slugify: ASCII letters, digits, hyphens and underscores.
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+Slug = Path(..., pattern=SLUG_PATTERN, max_length=220, description="The slug, as in `slug` of a list item.")
 
 
 def _filters(**values: Any) -> queries.Filters:
@@ -174,9 +193,9 @@ def stories(
     request: HttpRequest,
     topic: str | None = Topic,
     source: str | None = SourceSlug,
-    published_after: datetime | None = PublishedAfter,
-    published_before: datetime | None = PublishedBefore,
-    updated_since: datetime | None = UpdatedSince,
+    published_after: DateTime | None = PublishedAfter,
+    published_before: DateTime | None = PublishedBefore,
+    updated_since: DateTime | None = UpdatedSince,
     cursor: str | None = Cursor,
     limit: int = Limit,
 ) -> dict[str, Any]:
@@ -201,7 +220,7 @@ def stories(
     tags=["stories"],
 )
 @cached_by()
-def story(request: HttpRequest, slug: str) -> Any:
+def story(request: HttpRequest, slug: str = Slug) -> Any:
     """One story: the shown article's summary (key takeaway, key points and FAQ with their
     evidence quotes) and every report of it. A story an editor merged into another answers
     301 to that story."""
@@ -231,9 +250,9 @@ def articles(
     request: HttpRequest,
     topic: str | None = Topic,
     source: str | None = SourceSlug,
-    published_after: datetime | None = PublishedAfter,
-    published_before: datetime | None = PublishedBefore,
-    updated_since: datetime | None = UpdatedSince,
+    published_after: DateTime | None = PublishedAfter,
+    published_before: DateTime | None = PublishedBefore,
+    updated_since: DateTime | None = UpdatedSince,
     cursor: str | None = Cursor,
     limit: int = Limit,
 ) -> dict[str, Any]:
@@ -252,7 +271,7 @@ def articles(
     "/articles/{slug}", response={200: out.ArticleOut, **_errors(404)}, url_name="article", tags=["articles"]
 )
 @cached_by()
-def article(request: HttpRequest, slug: str) -> dict[str, Any]:
+def article(request: HttpRequest, slug: str = Slug) -> dict[str, Any]:
     """One article: its current approved summary with evidence quotes, its story, and the
     sources that republished its text."""
     detail = queries.article_detail(slug)
