@@ -310,6 +310,24 @@ def test_the_corrections_log_lists_the_correction_without_the_editor(api_site, a
     assert "key takeaway was rewritten" in log["items"][0]["what_changed"]
 
 
+def test_a_publication_is_in_the_cached_api_as_soon_as_it_commits(
+    api_site, settings, django_capture_on_commit_callbacks
+):
+    settings.PAGE_CACHE_SECONDS = 300
+    client = Client()
+    for url in ("/api/v1/stories", "/api/v1/articles", "/api/v1/topics"):
+        client.get(url)
+        assert client.get(url)["X-Page-Cache"] == "hit"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article = factories.make_review_article(title="Breaking: the bridge reopens")
+        article.publish(article.latest_summary)
+
+    for url in ("/api/v1/stories", "/api/v1/articles"):
+        response = client.get(url)
+        assert response["X-Page-Cache"] == "miss" and "the bridge reopens" in response.content.decode()
+
+
 def test_an_unknown_api_address_answers_json(api, db):
     status, body, _ = get(api, "/api/v1/no-such-thing")
 
