@@ -33,6 +33,11 @@ def _markdown_html(text: str) -> SafeString:
     return mark_safe(_markdown.render(text or ""))  # noqa: S308 - html disabled: markup is escaped
 
 
+def _inline_html(text: str) -> SafeString:
+    """A one-line description: `code` and links, no paragraph."""
+    return mark_safe(_markdown.renderInline(text or ""))  # noqa: S308 - html disabled: markup is escaped
+
+
 def type_html(schema: dict[str, Any]) -> SafeString:
     """A JSON Schema as a short phrase: "string (date-time)", "array of <a>KeyPoint</a>", "X or null"."""
     if "$ref" in schema:
@@ -73,7 +78,7 @@ def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
                     "required": parameter.get("required", False),
                     "type": type_html(parameter.get("schema", {})),
                     "constraints": _constraints(parameter.get("schema", {})),
-                    "description": parameter.get("description", ""),
+                    "description": _inline_html(parameter.get("description", "")),
                 }
                 for parameter in operation.get("parameters", [])
             ]
@@ -110,13 +115,13 @@ def _schemas(document: dict[str, Any]) -> list[dict[str, Any]]:
         schemas.append(
             {
                 "name": name,
-                "description": schema.get("description", ""),
+                "description": _inline_html(schema.get("description", "")),
                 "properties": [
                     {
                         "name": field,
                         "type": type_html(spec),
                         "required": field in required,
-                        "description": spec.get("description", ""),
+                        "description": _inline_html(spec.get("description", "")),
                     }
                     for field, spec in schema.get("properties", {}).items()
                 ],

@@ -101,7 +101,9 @@ def story_paths(story_ids: Iterable[int]) -> set[str]:
     )
     for article_slug, source_slug, topic_slug in shown:
         on_site = True
-        paths.update({reverse("article", args=[article_slug]), reverse("api-v1:article", args=[article_slug])})
+        paths.update(
+            {reverse("article", args=[article_slug]), reverse("api-v1:article", args=[article_slug])}
+        )
         paths.add(reverse("source", args=[source_slug]))
         if topic_slug is not None:
             paths.update({reverse("topic", args=[topic_slug]), reverse("topic_feed", args=[topic_slug])})

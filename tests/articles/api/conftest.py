@@ -80,10 +80,18 @@ def api_site(editor, reader, settings):
         unverified_claims=[SECRETS["unverified_claim"]], validation_warnings=[SECRETS["validation_warning"]]
     )
     second = factories.publish(
-        title="Tribune: the rail vote was close", story=rail, source=tribune, topics=[transport], ago=timedelta(hours=2)
+        title="Tribune: the rail vote was close",
+        story=rail,
+        source=tribune,
+        topics=[transport],
+        ago=timedelta(hours=2),
     )
     copy = factories.make_article(
-        story=rail, source=herald, duplicate_of=first, title=first.title, url="https://herald.example.com/copy"
+        story=rail,
+        source=herald,
+        duplicate_of=first,
+        title=first.title,
+        url="https://herald.example.com/copy",
     )
     in_story_draft = factories.make_review_article(
         story=rail, source=wire, summary={"key_takeaway": SECRETS["draft_in_story"]}
@@ -93,12 +101,18 @@ def api_site(editor, reader, settings):
     )
     # A correction: v1 approved, v2 approved (the current one), v3 drafted and not approved.
     first.summaries.filter(version=1).update(key_takeaway=SECRETS["superseded_version"])
-    v2 = Summary.create_version(article=first, **factories.summary_fields(kind="editor", producer="Erin Editor"))
+    v2 = Summary.create_version(
+        article=first, **factories.summary_fields(kind="editor", producer="Erin Editor")
+    )
     first.refresh_from_db()
     first.publish(v2, by=editor, reason=SECRETS["audit_reason"])
-    Summary.create_version(article=first, **factories.summary_fields(key_takeaway=SECRETS["unapproved_version"]))
+    Summary.create_version(
+        article=first, **factories.summary_fields(key_takeaway=SECRETS["unapproved_version"])
+    )
 
-    ferry = factories.publish(title="Ferry timetable changes", source=tribune, topics=[energy], ago=timedelta(hours=1))
+    ferry = factories.publish(
+        title="Ferry timetable changes", source=tribune, topics=[energy], ago=timedelta(hours=1)
+    )
 
     # Never on the site.
     draft = factories.make_review_article(
@@ -108,7 +122,9 @@ def api_site(editor, reader, settings):
         status_reason=SECRETS["status_reason"],
     )
     rejected = factories.make_review_article(
-        title=SECRETS["rejected_title"], source=gazette, summary={"key_takeaway": SECRETS["rejected_takeaway"]}
+        title=SECRETS["rejected_title"],
+        source=gazette,
+        summary={"key_takeaway": SECRETS["rejected_takeaway"]},
     )
     rejected.transition_to(Article.Status.REJECTED, reason=SECRETS["audit_reason"])
     new = factories.make_article(title=SECRETS["new_title"], status=Article.Status.NEW, source=wire)

@@ -21,7 +21,9 @@ def build(n: int, start: int = 0):
     stories = []
     for i in range(start, start + n):
         story = factories.make_story(title=f"Event {i}")
-        first = factories.publish(title=f"Event {i} first", story=story, topics=[topic], ago=timedelta(minutes=i))
+        first = factories.publish(
+            title=f"Event {i} first", story=story, topics=[topic], ago=timedelta(minutes=i)
+        )
         factories.publish(title=f"Event {i} second", story=story, ago=timedelta(minutes=i))
         factories.make_article(story=story, duplicate_of=first, url=f"https://copy.example.com/{i}")
         correction = Summary.create_version(article=first, **factories.summary_fields(kind="editor"))

@@ -33,7 +33,10 @@ def walk(client: Client, site, **headers: str) -> dict[str, str]:
     status, document, _ = get(client, "/api/v1/openapi.json", **headers)
     assert status == 200
     slugs = {
-        "{slug}": [*Article.objects.values_list("slug", flat=True), *Story.objects.values_list("slug", flat=True)]
+        "{slug}": [
+            *Article.objects.values_list("slug", flat=True),
+            *Story.objects.values_list("slug", flat=True),
+        ]
     }
     filters = [
         {},
@@ -88,10 +91,15 @@ def test_the_openapi_document_is_a_valid_openapi_3_1_document(api):
 
     assert status == 200 and document["openapi"].startswith("3.1")
     validate(document)
-    assert {"/api/v1/stories", "/api/v1/stories/{slug}", "/api/v1/articles", "/api/v1/articles/{slug}"} <= set(
+    assert {
+        "/api/v1/stories",
+        "/api/v1/stories/{slug}",
+        "/api/v1/articles",
+        "/api/v1/articles/{slug}",
+    } <= set(document["paths"])
+    assert {"/api/v1/topics", "/api/v1/sources", "/api/v1/search", "/api/v1/corrections"} <= set(
         document["paths"]
     )
-    assert {"/api/v1/topics", "/api/v1/sources", "/api/v1/search", "/api/v1/corrections"} <= set(document["paths"])
 
 
 # --- Stories ----------------------------------------------------------------------------------
@@ -104,7 +112,11 @@ def test_a_story_shows_its_lead_summary_with_evidence_and_its_coverage(api_site,
     assert story["shown"]["slug"] == api_site.first.slug
     summary = story["summary"]
     assert summary["version"] == 2 and summary["kind"] == "editor" and summary["reviewed_by_editor"] is True
-    assert [p["heading"] for p in summary["key_points"]] == ["What happened", "Why it matters", "What to watch"]
+    assert [p["heading"] for p in summary["key_points"]] == [
+        "What happened",
+        "Why it matters",
+        "What to watch",
+    ]
     assert summary["key_points"][1]["evidence"] == ["cut commuting times in half for forty thousand riders"]
     assert summary["faq"][0]["question"] == "How much will it cost?" and summary["faq"][0]["evidence"]
     coverage = {item["source"]["name"]: item for item in story["coverage"]}
