@@ -40,7 +40,12 @@ def _count_uses(keys: list[tuple[str, int]]) -> list[int]:
     """Count one use in each (key, period) window; the counts after it, in order."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        # One client per cache instance (per thread), as newsroom/pagecache.get_many does:
+        # Django builds a new redis.Redis on every call, which costs more than the round trip.
+        client = getattr(backend, "_ratelimit_client", None)
+        if client is None:
+            client = backend._ratelimit_client = backend._cache.get_client(write=True)
+        pipe = client.pipeline(transaction=False)
         for key, period in keys:
             # The same keys and integer encoding as cache.add/incr, so cache.get reads them.
             full_key = backend.make_and_validate_key(key)
