@@ -3,14 +3,16 @@
 A limit reads "count/period" (period s, m, h or d); several are comma-separated, e.g.
 "5/m,50/d". Each window is a cache counter created with `add` and bumped with `incr`,
 both atomic in Redis, so concurrent posts cannot slip past the limit together. On Redis
-every window of a spec is counted in one pipelined round trip (`SET NX EX` then `INCR`), which
-matters where a limit guards a hot path (the JSON API, articles/api/gate.py).
+every window of a spec is counted in one pipelined round trip (`SET NX EX` then `INCR`), and
+a hot path may put those commands in a round trip it makes anyway (`queue_uses`: the JSON API
+counts in the page cache's lookup, articles/api/gate.py).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -24,6 +26,15 @@ class Limit:
     period: int  # seconds
 
 
+@dataclass(frozen=True)
+class Window:
+    """The current window of one limit for one identity: its counter and when it ends."""
+
+    key: str
+    limit: Limit
+    ends_at: int
+
+
 def parse_limits(spec: str) -> list[Limit]:
     limits = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
@@ -32,12 +43,35 @@ def parse_limits(spec: str) -> list[Limit]:
     return limits
 
 
-def _window_key(scope: str, ident: str, limit: Limit, now: int) -> str:
-    return f"ratelimit:{scope}:{ident}:{limit.period}:{now // limit.period}"
+def windows(*, scope: str, ident: str, spec: str, now: int | None = None) -> list[Window]:
+    now = int(time.time()) if now is None else now
+    return [
+        Window(
+            key=f"ratelimit:{scope}:{ident}:{limit.period}:{now // limit.period}",
+            limit=limit,
+            ends_at=(now // limit.period + 1) * limit.period,
+        )
+        for limit in parse_limits(spec)
+    ]
 
 
-def _count_uses(keys: list[tuple[str, int]]) -> list[int]:
-    """Count one use in each (key, period) window; the counts after it, in order."""
+def queue_uses(pipe: Any, current: list[Window]) -> None:
+    """Queue one use of each window on a Redis pipeline of the server the default cache uses:
+    two commands each, with the keys and integer encoding of cache.add/incr (so cache.get reads
+    them). `uses_from(replies)` reads the counts back from those commands' replies."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    for window in current:
+        key = backend.make_and_validate_key(window.key)
+        pipe.set(key, 0, ex=window.limit.period + 1, nx=True)
+        pipe.incr(key)
+
+
+def uses_from(replies: list[Any]) -> list[int]:
+    return [int(value) for value in replies[1::2]]
+
+
+def count_uses(current: list[Window]) -> list[int]:
+    """Count one use in each window; the counts after it, in order. One round trip on Redis."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
         # One client per cache instance (per thread), as newsroom/pagecache.get_many does:
@@ -46,32 +80,34 @@ def _count_uses(keys: list[tuple[str, int]]) -> list[int]:
         if client is None:
             client = backend._ratelimit_client = backend._cache.get_client(write=True)
         pipe = client.pipeline(transaction=False)
-        for key, period in keys:
-            # The same keys and integer encoding as cache.add/incr, so cache.get reads them.
-            full_key = backend.make_and_validate_key(key)
-            pipe.set(full_key, 0, ex=period + 1, nx=True)
-            pipe.incr(full_key)
-        return [int(value) for value in pipe.execute()[1::2]]
+        queue_uses(pipe, current)
+        return uses_from(pipe.execute())
     counts = []
-    for key, period in keys:
-        cache.add(key, 0, timeout=period + 1)
+    for window in current:
+        cache.add(window.key, 0, timeout=window.limit.period + 1)
         try:
-            counts.append(cache.incr(key))
+            counts.append(cache.incr(window.key))
         except ValueError:  # the window expired between add and incr: start a new one
-            cache.set(key, 1, timeout=period + 1)
+            cache.set(window.key, 1, timeout=window.limit.period + 1)
             counts.append(1)
     return counts
 
 
+def wait_after(current: list[Window], counts: list[int], now: int | None = None) -> int:
+    """0 when no window is over its limit, else the whole seconds until the latest exhausted
+    window ends (a Retry-After)."""
+    now = int(time.time()) if now is None else now
+    waits = [w.ends_at - now for w, used in zip(current, counts, strict=True) if used > w.limit.count]
+    return max(waits, default=0)
+
+
 def limit_reached(*, scope: str, ident: str, spec: str, consume: bool) -> bool:
     """True when `ident` has used up any limit in `spec`; with consume, count one use first."""
-    now = int(time.time())
-    for limit in parse_limits(spec):
-        key = _window_key(scope, ident, limit, now)
+    for window in windows(scope=scope, ident=ident, spec=spec):
         if consume:
-            if _count_uses([(key, limit.period)])[0] > limit.count:
+            if count_uses([window])[0] > window.limit.count:
                 return True
-        elif (cache.get(key) or 0) >= limit.count:
+        elif (cache.get(window.key) or 0) >= window.limit.count:
             return True
     return False
 
@@ -80,11 +116,5 @@ def limit_wait(*, scope: str, ident: str, spec: str) -> int:
     """Count one use by `ident` against every limit in `spec`. Returns 0 when the use is
     allowed, else the whole seconds until the latest exhausted window ends (a Retry-After)."""
     now = int(time.time())
-    limits = parse_limits(spec)
-    counts = _count_uses([(_window_key(scope, ident, limit, now), limit.period) for limit in limits])
-    waits = [
-        limit.period - now % limit.period
-        for limit, used in zip(limits, counts, strict=True)
-        if used > limit.count
-    ]
-    return max(waits, default=0)
+    current = windows(scope=scope, ident=ident, spec=spec, now=now)
+    return wait_after(current, count_uses(current), now)

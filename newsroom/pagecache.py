@@ -43,6 +43,8 @@ Rules:
 - Every response that passes through gets an ETag and Last-Modified and conditional GETs
   are answered with 304, from the cache or not.
 - A cache outage never breaks the site: errors are logged and the request goes through.
+- A middleware above may add Redis commands to the lookup's round trip
+  (`request.page_cache_piggyback`, see `Piggyback`): the JSON API counts its rate limits there.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -119,12 +121,22 @@ def invalidate_pages(path: str | None = None) -> None:
         logger.exception("Could not invalidate the page cache")
 
 
-def get_many(keys: list[str]) -> dict:
+class Piggyback(Protocol):
+    """Redis commands a middleware above wants sent in the lookup's round trip (the JSON API's
+    rate-limit counters, articles/api/gate.py). Only on Redis; `receive` gets their replies."""
+
+    def queue(self, pipe: Any) -> None: ...
+
+    def receive(self, replies: list[Any]) -> None: ...
+
+
+def get_many(keys: list[str], piggyback: Piggyback | None = None) -> dict:
     """The pages alias's get_many(), minus the cost of Django building a new redis.Redis per call.
 
     On a hit this is the whole cost of a page, so with the Redis backend we keep one client
     per cache instance (per worker thread) on top of Django's own connection pool, and use
     Django's key function and serializer so entries stay readable by `page_cache().get()`.
+    With `piggyback`, its commands go in the same pipeline (Redis only; otherwise it is not called).
     """
     backend = page_cache()
     if not isinstance(backend, RedisCache):
@@ -133,7 +145,15 @@ def get_many(keys: list[str]) -> dict:
     if client is None:
         client = backend._cache.get_client(write=False)
         backend._pagecache_client = client
-    values = client.mget([backend.make_and_validate_key(key) for key in keys])
+    made = [backend.make_and_validate_key(key) for key in keys]
+    if piggyback is None:
+        values = client.mget(made)
+    else:
+        pipe = client.pipeline(transaction=False)
+        pipe.mget(made)
+        piggyback.queue(pipe)
+        values, *replies = pipe.execute()
+        piggyback.receive(replies)
     loads = backend._cache._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
 
@@ -339,7 +359,9 @@ class AnonymousPageCacheMiddleware:
         key = _entry_key(address, _preferred_coding(request))
         try:
             path_generation_key = _path_generation_key(request.path)
-            found = get_many([GENERATION_KEY, path_generation_key, key])
+            found = get_many(
+                [GENERATION_KEY, path_generation_key, key], getattr(request, "page_cache_piggyback", None)
+            )
         except Exception:
             logger.exception("Page cache unavailable; serving uncached")
             return self._with_validators(request, self.get_response(request))

@@ -10,9 +10,11 @@ cache is still counted and still gets its CORS headers. Rules:
 - Tokens: `Authorization: Bearer <token>` must name an active token (accounts.ApiToken), else
   401 with `WWW-Authenticate`. A valid token reads the same public data, so its requests may
   still be answered from the page cache (`page_cache_public_authorization`).
-- Rate limits (comments/ratelimit.py, one Redis round trip): API_RATE_LIMIT per client address
-  (newsroom/client_ip.py) without a token, API_TOKEN_RATE_LIMIT per token with one. Over it:
-  429 with `Retry-After`, the seconds until the window that ran out ends.
+- Rate limits (comments/ratelimit.py): API_RATE_LIMIT per client address (newsroom/client_ip.py)
+  without a token, API_TOKEN_RATE_LIMIT per token with one. Over it: 429 with `Retry-After`, the
+  seconds until the window that ran out ends. Every request is counted, cached or not: when the
+  counters and the pages share a Redis server (the default), in the page cache's own round trip,
+  so a cached answer still costs one; else by ApiLimitMiddleware, below the page cache.
 - HEAD is answered as the GET it stands for, without the body (django-ninja routes GET only).
 - Every error answer under /api/ is JSON `{"error", "message"}`, also those made before any
   endpoint runs (the control-character guard's 400, an unknown path's 404, a 500).
@@ -20,14 +22,22 @@ cache is still counted and still gets its CORS headers. Rules:
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from accounts.models import ApiToken
-from comments.ratelimit import limit_wait
+from comments import ratelimit
 from newsroom.client_ip import client_ip
+from newsroom.pagecache import page_cache
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "/api/"
 CORS_HEADERS = {
@@ -78,7 +88,58 @@ def _bearer(header: str) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def _same_redis() -> bool:
+    """The rate-limit counters ("default") and the pages live on one Redis server, so the counters
+    can be bumped in the page cache's own round trip (one server each: with replicas, the page
+    cache reads from one that may not take writes)."""
+    default, pages = caches[DEFAULT_CACHE_ALIAS], page_cache()
+    return (
+        isinstance(default, RedisCache)
+        and isinstance(pages, RedisCache)
+        and len(default._cache._servers) == 1
+        and default._cache._servers == pages._cache._servers
+    )
+
+
+class Allowance:
+    """One request's use of its rate limit. Counted once: in the page cache's lookup when it
+    can (`queue`/`receive`, newsroom.pagecache.Piggyback), else by ApiLimitMiddleware before the
+    endpoint runs. A cache outage lets the request through (logged), as the page cache does."""
+
+    def __init__(self, *, ident: str, spec: str) -> None:
+        self.now = int(time.time())
+        self.windows = ratelimit.windows(scope="api", ident=ident, spec=spec, now=self.now)
+        self.counts: list[int] | None = None
+
+    def queue(self, pipe: Any) -> None:
+        ratelimit.queue_uses(pipe, self.windows)
+
+    def receive(self, replies: list[Any]) -> None:
+        self.counts = ratelimit.uses_from(replies)
+
+    def count(self) -> None:
+        if self.counts is not None:
+            return
+        try:
+            self.counts = ratelimit.count_uses(self.windows)
+        except Exception:
+            logger.exception("Rate-limit counters unavailable; letting the request through")
+            self.counts = [0] * len(self.windows)
+
+    def refusal(self) -> JsonResponse | None:
+        wait = ratelimit.wait_after(self.windows, self.counts or [], self.now) if self.counts else 0
+        if not wait:
+            return None
+        response = _error(429, "rate_limited", f"Too many requests: try again in {wait} seconds.")
+        response["Retry-After"] = str(wait)
+        return response
+
+
 class ApiGateMiddleware:
+    """Above the page cache: CORS, preflights, tokens, HEAD, JSON errors; the rate limit is
+    counted with the page cache's lookup when it can be, and a cached answer over the limit
+    is replaced by the 429."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
@@ -111,19 +172,24 @@ class ApiGateMiddleware:
                 response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
                 return response
             token.note_use()
-            ident, spec = f"token:{token.pk}", settings.API_TOKEN_RATE_LIMIT
+            allowance = Allowance(ident=f"token:{token.pk}", spec=settings.API_TOKEN_RATE_LIMIT)
             request.page_cache_public_authorization = True
         else:
-            ident, spec = f"ip:{client_ip(request)}", settings.API_RATE_LIMIT
-        wait = limit_wait(scope="api", ident=ident, spec=spec)
-        if wait:
-            response = _error(429, "rate_limited", f"Too many requests: try again in {wait} seconds.")
-            response["Retry-After"] = str(wait)
-            return response
+            allowance = Allowance(ident=f"ip:{client_ip(request)}", spec=settings.API_RATE_LIMIT)
+        request.api_allowance = allowance
+        if _same_redis():
+            request.page_cache_piggyback = allowance
+        else:
+            allowance.count()
+            if refusal := allowance.refusal():
+                return refusal
         head = request.method == "HEAD"
         if head:
             request.method = "GET"
         response = _as_json_error(self.get_response(request))
+        # Counted in the page cache's lookup and answered from the cache: refuse it now.
+        if refusal := allowance.refusal():
+            return refusal
         if head:
             request.method = "HEAD"
             if not response.streaming:
@@ -131,3 +197,20 @@ class ApiGateMiddleware:
                 response.content = b""
                 response["Content-Length"] = length
         return response
+
+
+class ApiLimitMiddleware:
+    """Just below the page cache, before any endpoint runs: an API request the page cache did not
+    count (it did not look, or it is not on the counters' Redis) is counted here, and one over
+    its limit is refused before it costs a query."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        allowance: Allowance | None = getattr(request, "api_allowance", None)
+        if allowance is not None:
+            allowance.count()
+            if refusal := allowance.refusal():
+                return refusal
+        return self.get_response(request)

@@ -136,8 +136,22 @@ def _cursor(cursor: str | None, kind: str) -> cursors.Position | None:
 LIST_PARAMS = ("topic", "source", "published_after", "published_before", "updated_since", "cursor", "limit")
 
 # The pieces of a list's query string, with their OpenAPI descriptions.
-Topic = Query(None, max_length=80, description="Only items in this topic (its slug, see /topics).")
-SourceSlug = Query(None, max_length=200, description="Only items from this source (its slug, see /sources).")
+# Slugs are made by django.utils.text.slugify: ASCII letters, digits, hyphens and underscores.
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+# What django.core.signing produces (URL-safe base64 and colons).
+CURSOR_PATTERN = r"^[-a-zA-Z0-9_:]+$"
+# The site refuses NUL anywhere in a request (newsroom/request_guard.py).
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+Topic = Query(
+    None, max_length=80, pattern=SLUG_PATTERN, description="Only items in this topic (its slug, see /topics)."
+)
+SourceSlug = Query(
+    None,
+    max_length=200,
+    pattern=SLUG_PATTERN,
+    description="Only items from this source (its slug, see /sources).",
+)
 PublishedAfter = Query(
     None, description="Only items published on this site at or after this time (ISO 8601)."
 )
@@ -145,10 +159,13 @@ PublishedBefore = Query(None, description="Only items published on this site bef
 UpdatedSince = Query(
     None, description="Only items published, corrected or (stories) given new coverage at or after this time."
 )
-Cursor = Query(None, max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page.")
+Cursor = Query(
+    None,
+    max_length=MAX_CURSOR_LENGTH,
+    pattern=CURSOR_PATTERN,
+    description="`next_cursor` of the previous page.",
+)
 Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
-# Slugs are made by django.utils.text.slugify: ASCII letters, digits, hyphens and underscores.
-SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 Slug = Path(..., pattern=SLUG_PATTERN, max_length=220, description="The slug, as in `slug` of a list item.")
 
 
@@ -316,6 +333,7 @@ def search(
     q: str = Query(
         ...,
         max_length=MAX_QUERY_LENGTH,
+        pattern=NO_NUL_PATTERN,
         description='Words to find in titles and key takeaways; "quoted phrases" and -excluded words work.',
     ),
     limit: int = Query(MAX_RESULTS, ge=1, le=MAX_RESULTS, description="Most results to return, best first."),

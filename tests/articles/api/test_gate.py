@@ -3,11 +3,15 @@ cache (which gives the API its ETags and 304s)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke
+from comments import ratelimit
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +157,38 @@ def test_pages_outside_the_api_are_left_alone(api, db):
 
     assert not response.has_header("Access-Control-Allow-Origin")
     assert api.options("/").status_code != 204
+
+
+def test_cached_answers_count_against_the_limit_too(api_site, cached, settings):
+    settings.API_RATE_LIMIT = "3/m"
+
+    statuses = [cached.get("/api/v1/topics").status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL unset)")
+def test_on_redis_a_cached_answer_is_counted_in_the_page_cache_lookup(
+    api_site, cached, settings, monkeypatch
+):
+    settings.API_RATE_LIMIT = "1000/d"  # one window, whose key cannot change during the test
+    cached.get("/api/v1/topics")  # stored
+
+    def no_second_round_trip(*args, **kwargs):
+        raise AssertionError("counted in a round trip of its own")
+
+    monkeypatch.setattr(ratelimit, "count_uses", no_second_round_trip)
+    response = cached.get("/api/v1/topics", REMOTE_ADDR="192.0.2.9")
+
+    assert response.status_code == 200 and response["X-Page-Cache"] == "hit"
+    (window,) = ratelimit.windows(scope="api", ident="ip:192.0.2.9", spec=settings.API_RATE_LIMIT)
+    assert cache.get(window.key) == 1
+
+
+def test_a_cache_outage_lets_api_requests_through(api_site, api, monkeypatch):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(ratelimit, "count_uses", down)
+
+    assert api.get("/api/v1/topics").status_code == 200
