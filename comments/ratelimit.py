@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -36,11 +37,16 @@ class Window:
 
 
 def parse_limits(spec: str) -> list[Limit]:
+    return list(_parsed(spec))
+
+
+@lru_cache(maxsize=64)  # a handful of specs from settings, parsed on every counted request
+def _parsed(spec: str) -> tuple[Limit, ...]:
     limits = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
         count, _, period = part.partition("/")
         limits.append(Limit(int(count), PERIOD_SECONDS[period.strip()[-1]] * int(period.strip()[:-1] or 1)))
-    return limits
+    return tuple(limits)
 
 
 def windows(*, scope: str, ident: str, spec: str, now: int | None = None) -> list[Window]:
@@ -51,7 +57,7 @@ def windows(*, scope: str, ident: str, spec: str, now: int | None = None) -> lis
             limit=limit,
             ends_at=(now // limit.period + 1) * limit.period,
         )
-        for limit in parse_limits(spec)
+        for limit in _parsed(spec)
     ]
 
 
@@ -61,7 +67,7 @@ def queue_uses(pipe: Any, current: list[Window]) -> None:
     them). `uses_from(replies)` reads the counts back from those commands' replies."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     for window in current:
-        key = backend.make_and_validate_key(window.key)
+        key = backend.make_key(window.key)  # our own keys: short and plain, nothing to validate
         pipe.set(key, 0, ex=window.limit.period + 1, nx=True)
         pipe.incr(key)
 
