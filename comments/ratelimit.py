@@ -4,8 +4,8 @@ A limit reads "count/period" (period s, m, h or d); several are comma-separated,
 "5/m,50/d". Each window is a cache counter created with `add` and bumped with `incr`,
 both atomic in Redis, so concurrent posts cannot slip past the limit together. On Redis
 every window of a spec is counted in one pipelined round trip (`SET NX EX` then `INCR`), and
-a hot path may put those commands in a round trip it makes anyway (`queue_uses`: the JSON API
-counts in the page cache's lookup, articles/api/gate.py).
+a hot path may count them in a round trip it makes anyway (`counter_keys`: the JSON API counts
+in the page cache's lookup, articles/api/gate.py and newsroom/pagecache.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -61,19 +60,13 @@ def windows(*, scope: str, ident: str, spec: str, now: int | None = None) -> lis
     ]
 
 
-def queue_uses(pipe: Any, current: list[Window]) -> None:
-    """Queue one use of each window on a Redis pipeline of the server the default cache uses:
-    two commands each, with the keys and integer encoding of cache.add/incr (so cache.get reads
-    them). `uses_from(replies)` reads the counts back from those commands' replies."""
+def counter_keys(current: list[Window]) -> list[tuple[str, int]]:
+    """The windows' counters as the default cache names them on Redis, with their lifetimes: for a
+    caller that counts them in a round trip of its own (INCR, and EXPIRE on the first use), with
+    the encoding of cache.add/incr, so cache.get and count_uses read the same counters."""
     backend = caches[DEFAULT_CACHE_ALIAS]
-    for window in current:
-        key = backend.make_key(window.key)  # our own keys: short and plain, nothing to validate
-        pipe.set(key, 0, ex=window.limit.period + 1, nx=True)
-        pipe.incr(key)
-
-
-def uses_from(replies: list[Any]) -> list[int]:
-    return [int(value) for value in replies[1::2]]
+    # Our own keys, short and plain: make_key, without the memcached key checks.
+    return [(backend.make_key(window.key), window.limit.period + 1) for window in current]
 
 
 def count_uses(current: list[Window]) -> list[int]:
@@ -86,8 +79,10 @@ def count_uses(current: list[Window]) -> list[int]:
         if client is None:
             client = backend._ratelimit_client = backend._cache.get_client(write=True)
         pipe = client.pipeline(transaction=False)
-        queue_uses(pipe, current)
-        return uses_from(pipe.execute())
+        for key, seconds in counter_keys(current):
+            pipe.set(key, 0, ex=seconds, nx=True)
+            pipe.incr(key)
+        return [int(value) for value in pipe.execute()[1::2]]
     counts = []
     for window in current:
         cache.add(window.key, 0, timeout=window.limit.period + 1)

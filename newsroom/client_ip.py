@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal.httpkit import clean_client_ip
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
+
+
+@lru_cache(maxsize=4096)  # parsing an address costs more than the rest; clients come back
+def _cleaned(remote: str) -> str:
+    return clean_client_ip(remote) or remote
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -22,7 +29,7 @@ def client_ip(request: HttpRequest) -> str | None:
         # No proxy trusted: allauth's rule is the socket's address, cleaned. Answered here without
         # it, because the JSON API asks on every request, cached ones included (a tenth of a hit).
         remote = request.META.get("REMOTE_ADDR")
-        return (clean_client_ip(remote) or remote) if remote else None
+        return _cleaned(remote) if remote else None
     try:
         return DefaultAccountAdapter(request).get_client_ip(request)
     except (ImproperlyConfigured, PermissionDenied):

@@ -43,8 +43,8 @@ Rules:
 - Every response that passes through gets an ETag and Last-Modified and conditional GETs
   are answered with 304, from the cache or not.
 - A cache outage never breaks the site: errors are logged and the request goes through.
-- A middleware above may add Redis commands to the lookup's round trip
-  (`request.page_cache_piggyback`, see `Piggyback`): the JSON API counts its rate limits there.
+- A middleware above may have counters bumped in the lookup's round trip
+  (`request.page_cache_counters`, see `Counters`): the JSON API counts its rate limits there.
 """
 
 from __future__ import annotations
@@ -121,22 +121,39 @@ def invalidate_pages(path: str | None = None) -> None:
         logger.exception("Could not invalidate the page cache")
 
 
-class Piggyback(Protocol):
-    """Redis commands a middleware above wants sent in the lookup's round trip (the JSON API's
-    rate-limit counters, articles/api/gate.py). Only on Redis; `receive` gets their replies."""
+class Counters(Protocol):
+    """Counters a middleware above wants bumped in the lookup's round trip (the JSON API's rate
+    limits, articles/api/gate.py). Redis only; otherwise `receive` is never called."""
 
-    def queue(self, pipe: Any) -> None: ...
+    def counter_keys(self) -> list[tuple[str, int]]:
+        """(Redis key, seconds): each is incremented, and expires that long after its first use."""
+        ...
 
-    def receive(self, replies: list[Any]) -> None: ...
+    def receive(self, counts: list[int]) -> None: ...
 
 
-def get_many(keys: list[str], piggyback: Piggyback | None = None) -> dict:
+# One server-side call for the page lookup and the counters: MGET, then INCR (and EXPIRE on a
+# counter's first use) of each counter. KEYS: the n page keys, then the counters; ARGV: n, then
+# each counter's lifetime. A nil from MGET arrives as false, so the table keeps its length.
+_LOOKUP_AND_COUNT = """
+local n = tonumber(ARGV[1])
+local found = redis.call('MGET', unpack(KEYS, 1, n))
+for i = n + 1, #KEYS do
+  local used = redis.call('INCR', KEYS[i])
+  if used == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - n + 1]) end
+  found[#found + 1] = used
+end
+return found
+"""
+
+
+def get_many(keys: list[str], counters: Counters | None = None) -> dict:
     """The pages alias's get_many(), minus the cost of Django building a new redis.Redis per call.
 
     On a hit this is the whole cost of a page, so with the Redis backend we keep one client
     per cache instance (per worker thread) on top of Django's own connection pool, and use
     Django's key function and serializer so entries stay readable by `page_cache().get()`.
-    With `piggyback`, its commands go in the same pipeline (Redis only; otherwise it is not called).
+    With `counters`, they are bumped in the same call: one Lua script, still one round trip.
     """
     backend = page_cache()
     if not isinstance(backend, RedisCache):
@@ -146,14 +163,19 @@ def get_many(keys: list[str], piggyback: Piggyback | None = None) -> dict:
         client = backend._cache.get_client(write=False)
         backend._pagecache_client = client
     made = [backend.make_and_validate_key(key) for key in keys]
-    if piggyback is None:
+    if counters is None:
         values = client.mget(made)
     else:
-        pipe = client.pipeline(transaction=False)
-        pipe.mget(made)
-        piggyback.queue(pipe)
-        values, *replies = pipe.execute()
-        piggyback.receive(replies)
+        script = getattr(backend, "_pagecache_script", None)
+        if script is None:
+            script = backend._pagecache_script = client.register_script(_LOOKUP_AND_COUNT)
+        counted = counters.counter_keys()
+        replies = script(
+            keys=[*made, *(key for key, _ in counted)],
+            args=[len(made), *(seconds for _, seconds in counted)],
+        )
+        values = replies[: len(made)]
+        counters.receive([int(count) for count in replies[len(made) :]])
     loads = backend._cache._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
 
@@ -360,7 +382,7 @@ class AnonymousPageCacheMiddleware:
         try:
             path_generation_key = _path_generation_key(request.path)
             found = get_many(
-                [GENERATION_KEY, path_generation_key, key], getattr(request, "page_cache_piggyback", None)
+                [GENERATION_KEY, path_generation_key, key], getattr(request, "page_cache_counters", None)
             )
         except Exception:
             logger.exception("Page cache unavailable; serving uncached")

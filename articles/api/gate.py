@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
@@ -103,7 +102,7 @@ def _same_redis() -> bool:
 
 class Allowance:
     """One request's use of its rate limit. Counted once: in the page cache's lookup when it
-    can (`queue`/`receive`, newsroom.pagecache.Piggyback), else by ApiLimitMiddleware before the
+    can (newsroom.pagecache.Counters), else by ApiLimitMiddleware before the
     endpoint runs. A cache outage lets the request through (logged), as the page cache does."""
 
     def __init__(self, *, ident: str, spec: str) -> None:
@@ -111,11 +110,11 @@ class Allowance:
         self.windows = ratelimit.windows(scope="api", ident=ident, spec=spec, now=self.now)
         self.counts: list[int] | None = None
 
-    def queue(self, pipe: Any) -> None:
-        ratelimit.queue_uses(pipe, self.windows)
+    def counter_keys(self) -> list[tuple[str, int]]:
+        return ratelimit.counter_keys(self.windows)
 
-    def receive(self, replies: list[Any]) -> None:
-        self.counts = ratelimit.uses_from(replies)
+    def receive(self, counts: list[int]) -> None:
+        self.counts = counts
 
     def count(self) -> None:
         if self.counts is not None:
@@ -178,7 +177,7 @@ class ApiGateMiddleware:
             allowance = Allowance(ident=f"ip:{client_ip(request)}", spec=settings.API_RATE_LIMIT)
         request.api_allowance = allowance
         if _same_redis():
-            request.page_cache_piggyback = allowance
+            request.page_cache_counters = allowance
         else:
             allowance.count()
             if refusal := allowance.refusal():
