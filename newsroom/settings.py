@@ -66,11 +66,11 @@ MIDDLEWARE = [
     "articles.api.gate.ApiGateMiddleware",
     # First to do any work: anonymous GETs are answered from the cache before anything else.
     "newsroom.pagecache.AnonymousPageCacheMiddleware",
+    # Before anything reads a parameter: NUL is refused, other control characters removed.
+    "newsroom.request_guard.ControlCharacterGuardMiddleware",
     # An API request the page cache did not count against its rate limit is counted here, before
     # any endpoint runs (articles/api/gate.py).
     "articles.api.gate.ApiLimitMiddleware",
-    # Before anything reads a parameter: NUL is refused, other control characters removed.
-    "newsroom.request_guard.ControlCharacterGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -199,7 +199,7 @@ class ApiGateMiddleware:
 
 
 class ApiLimitMiddleware:
-    """Just below the page cache, before any endpoint runs: an API request the page cache did not
+    """Below the page cache (after the control-character guard), before any endpoint runs: an API request the page cache did not
     count (it did not look, or it is not on the counters' Redis) is counted here, and one over
     its limit is refused before it costs a query."""
 
