@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
-from ninja import NinjaAPI, Path, Query
+from ninja import Field, NinjaAPI, Path, Query, Schema
 from ninja.errors import ValidationError
 from pydantic import BeforeValidator
 
@@ -133,9 +133,6 @@ def _cursor(cursor: str | None, kind: str) -> cursors.Position | None:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
 
 
-LIST_PARAMS = ("topic", "source", "published_after", "published_before", "updated_since", "cursor", "limit")
-
-# The pieces of a list's query string, with their OpenAPI descriptions.
 # Slugs are made by django.utils.text.slugify: ASCII letters, digits, hyphens and underscores.
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 # What django.core.signing produces (URL-safe base64 and colons).
@@ -143,56 +140,70 @@ CURSOR_PATTERN = r"^[-a-zA-Z0-9_:]+$"
 # The site refuses NUL anywhere in a request (newsroom/request_guard.py).
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
-Topic = Query(
-    None, max_length=80, pattern=SLUG_PATTERN, description="Only items in this topic (its slug, see /topics)."
-)
-SourceSlug = Query(
-    None,
-    max_length=200,
-    pattern=SLUG_PATTERN,
-    description="Only items from this source (its slug, see /sources).",
-)
-PublishedAfter = Query(
-    None, description="Only items published on this site at or after this time (ISO 8601)."
-)
-PublishedBefore = Query(None, description="Only items published on this site before this time (ISO 8601).")
-UpdatedSince = Query(
-    None, description="Only items published, corrected or (stories) given new coverage at or after this time."
-)
-Cursor = Query(
-    None,
-    max_length=MAX_CURSOR_LENGTH,
-    pattern=CURSOR_PATTERN,
-    description="`next_cursor` of the previous page.",
-)
-Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
 Slug = Path(..., pattern=SLUG_PATTERN, max_length=220, description="The slug, as in `slug` of a list item.")
 
 
-def _filters(**values: Any) -> queries.Filters:
-    return queries.Filters(
-        topic=values["topic"],
-        source=values["source"],
-        published_after=_utc(values["published_after"], "published_after"),
-        published_before=_utc(values["published_before"], "published_before"),
-        updated_since=_utc(values["updated_since"], "updated_since"),
+class ListQuery(Schema):
+    """The query string of /stories and /articles."""
+
+    topic: str | None = Field(
+        None,
+        max_length=80,
+        pattern=SLUG_PATTERN,
+        description="Only items in this topic (its slug, see /topics).",
     )
+    source: str | None = Field(
+        None,
+        max_length=200,
+        pattern=SLUG_PATTERN,
+        description="Only items from this source (its slug, see /sources).",
+    )
+    published_after: DateTime | None = Field(
+        None,
+        description="Only items published on this site at or after this time (RFC 3339, e.g. `2026-05-01T08:00:00Z`).",
+    )
+    published_before: DateTime | None = Field(
+        None, description="Only items published on this site before this time (RFC 3339)."
+    )
+    updated_since: DateTime | None = Field(
+        None,
+        description="Only items published, corrected or (stories) given new coverage at or after this time (RFC 3339).",
+    )
+    cursor: str | None = Field(
+        None,
+        max_length=MAX_CURSOR_LENGTH,
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page.",
+    )
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
+
+    def filters(self) -> queries.Filters:
+        return queries.Filters(
+            topic=self.topic,
+            source=self.source,
+            published_after=_utc(self.published_after, "published_after"),
+            published_before=_utc(self.published_before, "published_before"),
+            updated_since=_utc(self.updated_since, "updated_since"),
+        )
+
+
+LIST_PARAMS = tuple(ListQuery.model_fields)
 
 
 def _next(
-    request: HttpRequest, kind: str, position: cursors.Position | None, params: dict[str, Any]
+    request: HttpRequest, kind: str, position: cursors.Position | None, query: ListQuery
 ) -> dict[str, Any]:
     """next_cursor and next_url: this list's own parameters (never the rest of the query string)
     with the cursor of the page's last item."""
     if position is None:
         return {"next_cursor": None, "next_url": None}
     cursor = cursors.encode(kind=kind, position=position)
-    query = {name: value for name, value in params.items() if value not in (None, "") and name != "cursor"}
-    query = {
-        name: value.isoformat() if isinstance(value, datetime) else value for name, value in query.items()
+    params = query.model_dump(exclude_none=True, exclude={"cursor"})
+    params = {
+        name: value.isoformat() if isinstance(value, datetime) else value for name, value in params.items()
     }
-    query["cursor"] = cursor
-    return {"next_cursor": cursor, "next_url": absolute_url(f"{request.path}?{urlencode(query)}")}
+    params["cursor"] = cursor
+    return {"next_cursor": cursor, "next_url": absolute_url(f"{request.path}?{urlencode(params)}")}
 
 
 def cached_by(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -206,28 +217,18 @@ def cached_by(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 
 @api.get("/stories", response={200: out.StoryList, **_errors()}, url_name="stories", tags=["stories"])
 @cached_by(*LIST_PARAMS)
-def stories(
-    request: HttpRequest,
-    topic: str | None = Topic,
-    source: str | None = SourceSlug,
-    published_after: DateTime | None = PublishedAfter,
-    published_before: DateTime | None = PublishedBefore,
-    updated_since: DateTime | None = UpdatedSince,
-    cursor: str | None = Cursor,
-    limit: int = Limit,
-) -> dict[str, Any]:
+def stories(request: HttpRequest, query: Query[ListQuery]) -> dict[str, Any]:
     """Stories on the site, most recently published first.
 
     A story is one event as reported by one or more sources; `shown` is the article whose
     summary stands for it. Filters apply to the story's articles on the site."""
-    params = dict(locals())
-    params.pop("request")
-    page = queries.story_page(filters=_filters(**params), after=_cursor(cursor, "stories"), limit=limit)
+    after = _cursor(query.cursor, "stories")
+    page = queries.story_page(filters=query.filters(), after=after, limit=query.limit)
     items = [
         out.story_item(card.coverage, card.article, key_takeaway=card.article.key_takeaway)
         for card in page.items
     ]
-    return {"items": items, **_next(request, "stories", page.next, params)}
+    return {"items": items, **_next(request, "stories", page.next, query)}
 
 
 @api.get(
@@ -263,24 +264,14 @@ def story(request: HttpRequest, slug: str = Slug) -> Any:
 
 @api.get("/articles", response={200: out.ArticleList, **_errors()}, url_name="articles", tags=["articles"])
 @cached_by(*LIST_PARAMS)
-def articles(
-    request: HttpRequest,
-    topic: str | None = Topic,
-    source: str | None = SourceSlug,
-    published_after: DateTime | None = PublishedAfter,
-    published_before: DateTime | None = PublishedBefore,
-    updated_since: DateTime | None = UpdatedSince,
-    cursor: str | None = Cursor,
-    limit: int = Limit,
-) -> dict[str, Any]:
+def articles(request: HttpRequest, query: Query[ListQuery]) -> dict[str, Any]:
     """Articles on the site, most recently published first. A republished copy of another
     article is not listed: it is in its original's `also_published_by`."""
-    params = dict(locals())
-    params.pop("request")
-    page = queries.article_page(filters=_filters(**params), after=_cursor(cursor, "articles"), limit=limit)
+    after = _cursor(query.cursor, "articles")
+    page = queries.article_page(filters=query.filters(), after=after, limit=query.limit)
     return {
         "items": [out.article_item(a) for a in page.items],
-        **_next(request, "articles", page.next, params),
+        **_next(request, "articles", page.next, query),
     }
 
 
