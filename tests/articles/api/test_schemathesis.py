@@ -40,7 +40,7 @@ def published(db, settings):
 
 
 @schema.parametrize()
-@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_to_its_schema_and_never_fails(case, published):
     # A cursor is opaque and signed: no schema can describe the ones the server issued, so a
     # generated one is refused with 400 by design (test_router.py covers cursors).
