@@ -30,6 +30,14 @@ class ProfileForm(forms.ModelForm):
         return name
 
 
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Token name"),
+        max_length=80,
+        help_text=_("What the token is for, so you can tell your tokens apart (for example: my dashboard)."),
+    )
+
+
 class DeleteAccountForm(forms.Form):
     """Deleting an account is final, so the reader proves it is them: their password, or
     their email address when they only ever logged in through GitHub or Google."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
@@ -67,3 +71,63 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+    def find(self, raw: str) -> ApiToken | None:
+        """The active token whose secret is `raw`, with its user; one indexed lookup."""
+        return self.active().filter(token_hash=ApiToken.hash(raw)).first()
+
+
+class ApiToken(models.Model):
+    """A reader's key to the JSON API's higher rate limit (docs/api.md). It reads the same
+    public data as everyone: it only moves the caller from the per-address limit to the
+    per-token one.
+
+    The secret is shown once, when it is created, and only its SHA-256 is kept: tokens are 32
+    random bytes, so a fast hash is as good as a slow one and costs nothing per request.
+    Revoking keeps the row (the reader sees when it was revoked) and stops it at once.
+    """
+
+    PREFIX = "nr_"
+
+    user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters of the secret, so a reader can tell their tokens apart.
+    hint = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Written at most once per LAST_USED_RESOLUTION, not on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    LAST_USED_RESOLUTION = timedelta(hours=1)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def new_secret(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    def note_use(self, now: datetime | None = None) -> None:
+        """Record that the token was used, at most once per LAST_USED_RESOLUTION: one UPDATE
+        of that column alone, so a busy script costs no write per request."""
+        now = now or timezone.now()
+        if self.last_used_at is not None and now - self.last_used_at < self.LAST_USED_RESOLUTION:
+            return
+        ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from articles.models import AuditEntry
 from comments.models import Comment, CommentFlag
 from newsletter.models import Subscriber
 
-from .models import User
+from .models import ApiToken, User
 
 
 def user_mark_email_verified(*, user: User) -> EmailAddress:
@@ -74,6 +76,17 @@ def user_export(*, user: User) -> dict[str, Any]:
             for flag in CommentFlag.objects.filter(user=user).order_by("created_at")
         ],
         "digest_subscriptions": [_subscription_export(subscriber) for subscriber in subscriptions],
+        # Never the secret or its hash: what the profile page shows.
+        "api_tokens": [
+            {
+                "name": token.name,
+                "hint": token.hint,
+                "created_at": token.created_at.isoformat(),
+                "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+                "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+            }
+            for token in user.api_tokens.order_by("created_at", "id")
+        ],
     }
 
 
@@ -126,3 +139,35 @@ def user_delete(*, user: User) -> None:
             comment.save(update_fields=["author", "is_deleted", "body", "body_html", "ip_address"])
         AuditEntry.record("user.deleted", target=user)
         user.delete()
+
+
+class TooManyTokens(Exception):
+    """The reader already has API_TOKENS_PER_USER active tokens."""
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new API token for `user`: the row, and the secret, which is returned this once and
+    never stored (only its SHA-256). Raises TooManyTokens past API_TOKENS_PER_USER active ones;
+    the user row is locked so two requests at once cannot both pass that count."""
+    secret = ApiToken.new_secret()
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if ApiToken.objects.active().filter(user=user).count() >= settings.API_TOKENS_PER_USER:
+            raise TooManyTokens
+        token = ApiToken.objects.create(
+            user=user,
+            name=name.strip() or "API token",
+            token_hash=ApiToken.hash(secret),
+            hint=secret[: len(ApiToken.PREFIX) + 6],
+        )
+    return token, secret
+
+
+def api_token_revoke(*, user: User, token_id: int) -> bool:
+    """Revoke one of `user`'s own tokens: refused from the next request on. False when it is not
+    theirs or was already revoked. Idempotent."""
+    return bool(
+        ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )

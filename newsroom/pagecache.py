@@ -8,8 +8,9 @@ HttpResponse objects and runs behind the full middleware stack (issue #6 measure
 0.3-0.45x of a bare view); here we store only the body and a few headers.
 
 Rules:
-- Only GET/HEAD, only requests without a session/messages cookie or Authorization header,
-  only paths outside PAGE_CACHE_EXCLUDE_PREFIXES.
+- Only GET/HEAD, only requests without a session/messages cookie or Authorization header
+  (except an API token the API's gate checked: it reads public data), only paths outside
+  PAGE_CACHE_EXCLUDE_PREFIXES.
 - A response is stored only if it is a 200, not streaming, sets no cookie (a CSRF token or
   session in the page would leak to everyone), did not use a CSP nonce (a cached nonce is
   no nonce), and is not marked `Cache-Control: private/no-store`.
@@ -42,6 +43,8 @@ Rules:
 - Every response that passes through gets an ETag and Last-Modified and conditional GETs
   are answered with 304, from the cache or not.
 - A cache outage never breaks the site: errors are logged and the request goes through.
+- A middleware above may have counters bumped in the lookup's round trip
+  (`request.page_cache_counters`, see `Counters`): the JSON API counts its rate limits there.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -118,12 +121,39 @@ def invalidate_pages(path: str | None = None) -> None:
         logger.exception("Could not invalidate the page cache")
 
 
-def get_many(keys: list[str]) -> dict:
+class Counters(Protocol):
+    """Counters a middleware above wants bumped in the lookup's round trip (the JSON API's rate
+    limits, articles/api/gate.py). Redis only; otherwise `receive` is never called."""
+
+    def counter_keys(self) -> list[tuple[str, int]]:
+        """(Redis key, seconds): each is incremented, and expires that long after its first use."""
+        ...
+
+    def receive(self, counts: list[int]) -> None: ...
+
+
+# One server-side call for the page lookup and the counters: MGET, then INCR (and EXPIRE on a
+# counter's first use) of each counter. KEYS: the n page keys, then the counters; ARGV: n, then
+# each counter's lifetime. A nil from MGET arrives as false, so the table keeps its length.
+_LOOKUP_AND_COUNT = """
+local n = tonumber(ARGV[1])
+local found = redis.call('MGET', unpack(KEYS, 1, n))
+for i = n + 1, #KEYS do
+  local used = redis.call('INCR', KEYS[i])
+  if used == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - n + 1]) end
+  found[#found + 1] = used
+end
+return found
+"""
+
+
+def get_many(keys: list[str], counters: Counters | None = None) -> dict:
     """The pages alias's get_many(), minus the cost of Django building a new redis.Redis per call.
 
     On a hit this is the whole cost of a page, so with the Redis backend we keep one client
     per cache instance (per worker thread) on top of Django's own connection pool, and use
     Django's key function and serializer so entries stay readable by `page_cache().get()`.
+    With `counters`, they are bumped in the same call: one Lua script, still one round trip.
     """
     backend = page_cache()
     if not isinstance(backend, RedisCache):
@@ -132,7 +162,20 @@ def get_many(keys: list[str]) -> dict:
     if client is None:
         client = backend._cache.get_client(write=False)
         backend._pagecache_client = client
-    values = client.mget([backend.make_and_validate_key(key) for key in keys])
+    made = [backend.make_and_validate_key(key) for key in keys]
+    if counters is None:
+        values = client.mget(made)
+    else:
+        script = getattr(backend, "_pagecache_script", None)
+        if script is None:
+            script = backend._pagecache_script = client.register_script(_LOOKUP_AND_COUNT)
+        counted = counters.counter_keys()
+        replies = script(
+            keys=[*made, *(key for key, _ in counted)],
+            args=[len(made), *(seconds for _, seconds in counted)],
+        )
+        values = replies[: len(made)]
+        counters.receive([int(count) for count in replies[len(made) :]])
     loads = backend._cache._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
 
@@ -260,7 +303,11 @@ def _variant_allowed(request: HttpRequest, timeout: int) -> bool:
 def _is_cacheable_request(request: HttpRequest) -> bool:
     if request.method not in ("GET", "HEAD"):
         return False
-    if "HTTP_AUTHORIZATION" in request.META:
+    # A credential may change the answer; the API's gate vouches for its own tokens, which read
+    # the same public data as everyone (articles/api/gate.py).
+    if "HTTP_AUTHORIZATION" in request.META and not getattr(
+        request, "page_cache_public_authorization", False
+    ):
         return False
     cookies = request.COOKIES
     if any(name in cookies for name in settings.PAGE_CACHE_BYPASS_COOKIES):
@@ -334,7 +381,7 @@ class AnonymousPageCacheMiddleware:
         key = _entry_key(address, _preferred_coding(request))
         try:
             path_key = path_generation_key(request.path)
-            found = get_many([GENERATION_KEY, path_key, key])
+            found = get_many([GENERATION_KEY, path_key, key], getattr(request, "page_cache_counters", None))
         except Exception:
             logger.exception("Page cache unavailable; serving uncached")
             return self._with_validators(request, self.get_response(request))

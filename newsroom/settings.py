@@ -61,10 +61,16 @@ MIDDLEWARE = [
     # Gzips per request what the page cache did not answer already compressed
     # (newsroom/compression.py). It does nothing on the way in.
     "newsroom.compression.CompressionMiddleware",
+    # The JSON API's CORS, tokens and rate limits (articles/api/gate.py): before the page cache,
+    # so a cached answer is counted too. Other paths pass straight through.
+    "articles.api.gate.ApiGateMiddleware",
     # First to do any work: anonymous GETs are answered from the cache before anything else.
     "newsroom.pagecache.AnonymousPageCacheMiddleware",
     # Before anything reads a parameter: NUL is refused, other control characters removed.
     "newsroom.request_guard.ControlCharacterGuardMiddleware",
+    # An API request the page cache did not count against its rate limit is counted here, before
+    # any endpoint runs (articles/api/gate.py).
+    "articles.api.gate.ApiLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -311,6 +317,15 @@ COMMENT_HOLD_ACCOUNT_AGE_HOURS = env.int("COMMENT_HOLD_ACCOUNT_AGE_HOURS", defau
 COMMENT_HOLD_MAX_LINKS = env.int("COMMENT_HOLD_MAX_LINKS", default=2)
 # This many reader flags hide a comment until a moderator looks at it.
 COMMENT_FLAG_HIDE_THRESHOLD = env.int("COMMENT_FLAG_HIDE_THRESHOLD", default=3)
+
+# --- JSON API ---------------------------------------------------------------------------
+
+# Issue #17, docs/api.md. Requests to /api/ per client address without a token, and per token
+# with one ("count/period", as the comment limits). A token only raises the limit.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="60/m,2000/d")
+API_TOKEN_RATE_LIMIT = env.str("API_TOKEN_RATE_LIMIT", default="600/m,50000/d")
+# Active API tokens one account may hold at once.
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=5)
 
 # --- Email ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from articles.api.docs import api_docs
 from articles.ingest.views import websub_callback
 
 from . import rights, views
@@ -15,6 +16,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("profile/", include("accounts.urls")),
+    # The JSON API (docs/api.md): its browsable docs, then django-ninja's endpoints.
+    path("api/v1/docs", api_docs, name="api_docs"),
+    path("api/v1/", include(("articles.api.urls", "api-v1"), namespace="api-v1")),
     path("", include("comments.urls")),
     path("", include("articles.reader.urls")),
     path("", include("newsletter.urls")),

@@ -112,6 +112,7 @@ def _pages(site) -> dict[str, str]:
         "source": f"/sources/{article.source.slug}/",
         "search": "/search/?q=Ørsted",
         "corrections": reverse("corrections"),
+        "api-docs": reverse("api_docs"),
         "digest": f"/digest/{timezone.now().date().isoformat()}/",
         "signup": reverse("account_signup"),
         "login": reverse("account_login"),
@@ -139,6 +140,11 @@ def _pages(site) -> dict[str, str]:
         response = member.get(url)
         assert response.status_code == 200, url
         pages[name] = response.content.decode()
+    # A new API token, shown once; then the profile listing it.
+    response = member.post(reverse("api_token_new"), {"name": "My dashboard"})
+    assert response.status_code == 200
+    pages["api-token"] = response.content.decode()
+    pages["profile-with-token"] = member.get(reverse("profile")).content.decode()
     return pages
 
 

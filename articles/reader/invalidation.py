@@ -90,18 +90,17 @@ def topic_changed(sender: type[Topic], instance: Topic, **kwargs: Any) -> None:
 def story_paths(story_ids: Iterable[int]) -> set[str]:
     """The paths of every page that shows one of these stories, as the database has them now.
 
-    Always the story pages themselves (a story that just left the site must not be served
-    from the cache). When a story has an article on the site also: that article's page
-    (its coverage), the home page, its articles' topic and source pages (their cards), the
-    feeds and the sitemap. A path covers every page number of a listing. Related-article
+    Always the story pages themselves and their JSON (a story that just left the site must not
+    be served from the cache). When a story has an article on the site also: that article's
+    page and JSON (its coverage), the home page, its articles' topic and source pages (their
+    cards), the feeds, the sitemap and the JSON API's lists. A path covers every page number of a listing. Related-article
     lists on other stories' pages show article cards, which a story change does not alter;
     they catch up within PAGE_CACHE_SECONDS. Two queries.
     """
     ids = list(story_ids)
-    paths = {
-        reverse("story", args=[slug])
-        for slug in Story.objects.filter(pk__in=ids).values_list("slug", flat=True)
-    }
+    paths: set[str] = set()
+    for slug in Story.objects.filter(pk__in=ids).values_list("slug", flat=True):
+        paths.update({reverse("story", args=[slug]), reverse("api-v1:story", args=[slug])})
     on_site = False
     shown = (
         Article.objects.published()
@@ -110,12 +109,16 @@ def story_paths(story_ids: Iterable[int]) -> set[str]:
     )
     for article_slug, source_slug, topic_slug in shown:
         on_site = True
-        paths.add(reverse("article", args=[article_slug]))
+        paths.update(
+            {reverse("article", args=[article_slug]), reverse("api-v1:article", args=[article_slug])}
+        )
         paths.add(reverse("source", args=[source_slug]))
         if topic_slug is not None:
             paths.update({reverse("topic", args=[topic_slug]), reverse("topic_feed", args=[topic_slug])})
     if on_site:
         paths.update(reverse(name) for name in ("home", "feed", "atom_feed", "json_feed", "sitemap"))
+        # The JSON API's lists: their items name the story (articles/api/).
+        paths.update(reverse(f"api-v1:{name}") for name in ("stories", "articles", "search"))
     return paths
 
 

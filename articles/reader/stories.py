@@ -173,14 +173,20 @@ def _grouped(members: Iterable[Article]) -> dict[int, list[Article]]:
     return groups
 
 
-def story_listing(*, topic: Topic | None = None, source: Source | None = None) -> QuerySet[Any]:
+def story_listing(
+    *,
+    topic: Topic | None = None,
+    source: Source | None = None,
+    articles: QuerySet[Article] | None = None,
+) -> QuerySet[Any]:
     """Rows `{"listing_key", "latest"}`, one per story on the site, most recent publication first.
 
     On a topic or source page: the stories with an article on the site in that topic or from
-    that source, ordered by those articles. One GROUP BY over the published articles, so the
+    that source, ordered by those articles. `articles` narrows the published articles further
+    (the JSON API's date filters). One GROUP BY over the published articles, so the
     paginator's count is of stories, not articles. `story_cards()` turns a page of rows into cards.
     """
-    articles = Article.objects.published()
+    articles = (articles if articles is not None else Article.objects.all()) & Article.objects.published()
     if topic is not None:
         articles = articles.filter(topics=topic)
     if source is not None:

@@ -8,6 +8,7 @@ subscription. The export lists the same subscriptions the deletion removes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -16,7 +17,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.services import user_delete, user_export
+from accounts.models import ApiToken
+from accounts.services import TooManyTokens, api_token_create, api_token_revoke, user_delete, user_export
 from articles.models import AuditEntry
 from comments.services import comment_post
 from newsletter.models import Delivery, Subscriber
@@ -172,3 +174,52 @@ def test_the_export_download_includes_the_subscriptions(client, commenter, subsc
         "riley.digest@example.net",
         "riley@work.example",
     }
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def test_an_api_token_is_stored_only_as_its_sha256_and_found_by_its_secret(reader):
+    token, secret = api_token_create(user=reader, name="My dashboard")
+
+    assert secret.startswith("nr_") and len(secret) > 40
+    row = ApiToken.objects.get(pk=token.pk)
+    assert row.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in {
+        str(value) for value in ApiToken.objects.filter(pk=token.pk).values().get().values()
+    }
+    assert row.hint == secret[:9]
+    assert ApiToken.objects.find(secret) == row
+    assert ApiToken.objects.find(secret + "x") is None
+
+
+def test_a_revoked_token_is_no_longer_found_and_revoking_is_only_for_its_owner(reader, other_commenter):
+    token, secret = api_token_create(user=reader, name="Script")
+
+    assert not api_token_revoke(user=other_commenter, token_id=token.pk)
+    assert ApiToken.objects.find(secret) is not None
+    assert api_token_revoke(user=reader, token_id=token.pk)
+    assert not api_token_revoke(user=reader, token_id=token.pk)  # once
+    assert ApiToken.objects.find(secret) is None
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_an_account_holds_at_most_api_tokens_per_user_active_tokens(reader, settings):
+    settings.API_TOKENS_PER_USER = 2
+    first, _ = api_token_create(user=reader, name="one")
+    api_token_create(user=reader, name="two")
+    with pytest.raises(TooManyTokens):
+        api_token_create(user=reader, name="three")
+
+    api_token_revoke(user=reader, token_id=first.pk)
+    api_token_create(user=reader, name="three")
+
+
+def test_the_export_lists_api_tokens_without_their_secret_or_hash(reader):
+    token, secret = api_token_create(user=reader, name="My dashboard")
+
+    exported = user_export(user=reader)
+
+    assert [t["name"] for t in exported["api_tokens"]] == ["My dashboard"]
+    text = json.dumps(exported)
+    assert secret not in text and token.token_hash not in text

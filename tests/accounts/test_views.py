@@ -13,7 +13,8 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import ApiToken, User
+from accounts.services import api_token_create
 from comments.models import Comment
 from comments.services import comment_post
 
@@ -267,3 +268,58 @@ def test_the_sign_up_and_password_forms_keep_their_help_lists_out_of_paragraphs(
     client.force_login(commenter)
     change = client.get(reverse("account_change_password")).content.decode()
     assert _blocks_inside_phrasing(change) == []
+
+
+# --- API tokens on the profile page ---------------------------------------------------------
+
+
+def test_a_reader_creates_an_api_token_on_their_profile_and_sees_it_once(client, reader):
+    client.force_login(reader)
+    assert "Create a token" in client.get(reverse("profile")).content.decode()
+
+    response = client.post(reverse("api_token_new"), {"name": "My dashboard"})
+
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    secret = re.search(r'value="(nr_[^"]+)"', response.content.decode()).group(1)
+    assert ApiToken.objects.find(secret).user == reader
+    profile = client.get(reverse("profile")).content.decode()
+    assert "My dashboard" in profile and secret not in profile  # shown once, then only its hint
+    assert secret[:9] in profile
+    # It works, and only the API sees it.
+    assert client.get("/api/v1/topics", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+def test_a_reader_revokes_their_token_from_the_profile(client, reader):
+    token, secret = api_token_create(user=reader, name="Old script")
+    client.force_login(reader)
+
+    response = client.post(reverse("api_token_revoke", args=[token.pk]))
+
+    assert response.status_code == 302
+    assert ApiToken.objects.find(secret) is None
+    assert "Old script" not in client.get(reverse("profile")).content.decode()
+
+
+def test_another_readers_token_cannot_be_revoked(client, reader, other_commenter):
+    token, secret = api_token_create(user=other_commenter, name="Theirs")
+    client.force_login(reader)
+
+    client.post(reverse("api_token_revoke", args=[token.pk]))
+
+    assert ApiToken.objects.find(secret) is not None
+
+
+def test_token_pages_need_a_login_and_a_post(client, reader):
+    assert client.post(reverse("api_token_new"), {"name": "x"}).status_code == 302  # to the login
+    client.force_login(reader)
+    assert client.get(reverse("api_token_new")).status_code == 405
+
+
+def test_a_reader_at_the_token_limit_is_told_to_revoke_one(client, reader, settings):
+    settings.API_TOKENS_PER_USER = 1
+    api_token_create(user=reader, name="only")
+    client.force_login(reader)
+
+    response = client.post(reverse("api_token_new"), {"name": "another"})
+
+    assert response.status_code == 400 and "revoke one" in response.content.decode()

@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
+from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory, override_settings
 
 from newsroom.client_ip import client_ip
@@ -58,3 +60,14 @@ def test_out_of_the_box_no_proxy_is_trusted_and_trusted_proxy_count_switches_it_
     assert _client_ip_in_subprocess() == "10.0.0.1"
     # ...and the one setting an operator behind a proxy sets reaches allauth's rule too.
     assert _client_ip_in_subprocess(TRUSTED_PROXY_COUNT="1") == "198.51.100.7"
+
+
+@override_settings(ALLAUTH_TRUSTED_PROXY_COUNT=0)
+def test_without_trusted_proxies_the_address_is_allauths_own():
+    for remote in ("10.0.0.1", "2001:db8::1", "2001:0db8:0000::0001", "not-an-address", ""):
+        request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR="6.6.6.6")
+        try:
+            allauths = DefaultAccountAdapter(request).get_client_ip(request)
+        except PermissionDenied:
+            allauths = remote or None
+        assert client_ip(request) == allauths, remote

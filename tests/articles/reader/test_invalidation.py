@@ -35,6 +35,12 @@ def _showing(rail) -> list[str]:
         "/feed/atom/",
         "/feed.json",
         "/sitemap.xml",
+        # The JSON API (articles/api/).
+        f"/api/v1/stories/{rail.story.slug}",
+        f"/api/v1/articles/{rail.gazette.slug}",
+        f"/api/v1/articles/{rail.tribune.slug}",
+        "/api/v1/stories",
+        "/api/v1/articles",
     ]
 
 
@@ -48,6 +54,9 @@ def elsewhere(db) -> list[str]:
         harbour.get_absolute_url(),
         ferry.source.get_absolute_url(),
         "/corrections/",
+        f"/api/v1/articles/{ferry.slug}",
+        "/api/v1/topics",
+        "/api/v1/corrections",
     ]
 
 
@@ -67,6 +76,7 @@ def test_a_new_source_in_a_story_retires_every_page_showing_it_and_no_other(
         assert response["X-Page-Cache"] == "miss", path
     for path in ("/", rail.story.get_absolute_url(), rail.gazette.get_absolute_url(), "/feed/"):
         assert "Evening Star" in client.get(path).content.decode(), path
+    assert "Evening Star" in client.get(f"/api/v1/stories/{rail.story.slug}").content.decode()
     for path in elsewhere:
         assert client.get(path)["X-Page-Cache"] == "hit", path
 
