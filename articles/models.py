@@ -326,11 +326,11 @@ class Story(models.Model):
     def recount(self) -> None:
         """Recompute what the story shows from its articles, with one UPDATE of those columns:
         counts, first/last seen, and (unless an editor chose it) the lead: the earliest
-        article that is not a copy, whose title the story takes. Callers hold the story's
+        article that is not a copy and not rejected, whose title the story takes. Callers hold the story's
         row (grouping lock or select_for_update); an empty story keeps its row and zeros."""
         members = list(
             self.articles.order_by("published_at", "pk").values(
-                "pk", "title", "source_id", "published_at", "duplicate_of_id"
+                "pk", "title", "source_id", "published_at", "duplicate_of_id", "status"
             )
         )
         values: dict[str, Any] = {
@@ -342,6 +342,8 @@ class Story(models.Model):
             values["first_seen_at"] = members[0]["published_at"]
             values["last_seen_at"] = max(m["published_at"] for m in members)
             originals = [m for m in members if m["duplicate_of_id"] is None] or members
+            # A rejected article never leads while another can: its title would name the story.
+            originals = [m for m in originals if m["status"] != Article.Status.REJECTED] or originals
             chosen = [m for m in members if m["pk"] == self.lead_id] if self.editor_locked else []
             lead = (chosen or originals)[0]
             values["lead_id"], values["title"] = lead["pk"], lead["title"]

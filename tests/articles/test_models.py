@@ -246,3 +246,14 @@ def test_only_published_articles_past_their_time_are_public(db):
     factories.make_article(status=S.IN_REVIEW)
     factories.make_article(status=S.REJECTED)
     assert list(Article.objects.published()) == [live]
+
+
+def test_a_rejected_article_does_not_lead_its_story_while_another_can(db):
+    story = factories.make_story(title="Rail vote")
+    first = factories.make_article(story=story, title="Rejected early report", status=Article.Status.REJECTED)
+    later = factories.make_article(story=story, title="Council approves light rail")
+
+    story.refresh_from_db()
+
+    assert first.published_at <= later.published_at
+    assert story.lead_id == later.pk and story.title == "Council approves light rail"
