@@ -144,16 +144,10 @@ def _original(
     for candidate in store.copy_candidates(bands, since):
         if not fp.is_copy(signature, candidate.fingerprint):
             continue
-        if candidate.source == article.source and _title_terms(candidate.title) != _title_terms(
-            article.title
-        ):
+        if candidate.source == article.source and title_terms(candidate.title) != title_terms(article.title):
             continue
         return candidate
     return None
-
-
-def _title_terms(title: str) -> frozenset[str]:
-    return frozenset(term_counts(title, ""))
 
 
 def _best_story(
