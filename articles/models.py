@@ -352,6 +352,87 @@ class Story(models.Model):
             setattr(self, name, value)
 
 
+class StoryUpdate(models.Model):
+    """One dated development on a story's timeline: its first publication, then each later
+    summary version that brought something new (its update line). Written when the version
+    is published, never edited by the pipeline afterwards."""
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="updates")
+    happened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    text = models.CharField(max_length=300)
+    summary = models.ForeignKey("Summary", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["story", "-happened_at", "-pk"]
+        constraints = [
+            # A version goes on the timeline once, however often it is published again.
+            models.UniqueConstraint(fields=["story", "summary"], name="story_update_once_per_summary"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.story}: {self.text}"
+
+
+class StaleQuestion(Exception):
+    """An open question changed since it was read; nothing was written."""
+
+
+class OpenQuestion(models.Model):
+    """A "What to watch" point kept open on its story until a later report answers it.
+
+    Grouping proposes the article (and so the story) that may answer it; an editor accepts
+    or dismisses the proposal in the desk. Once accepted, the old story shows "Follow-up: …"
+    linking to the answering story, and its topic's subscribers see it in their next digest.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PROPOSED = "proposed", _("Answer proposed")
+        ACCEPTED = "accepted", _("Answered")
+        DISMISSED = "dismissed", _("Closed without answer")
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.OPEN: frozenset({Status.PROPOSED, Status.DISMISSED}),
+        # An editor who rejects a proposal sends the question back to open.
+        Status.PROPOSED: frozenset({Status.ACCEPTED, Status.OPEN, Status.DISMISSED}),
+        Status.ACCEPTED: frozenset(),
+        Status.DISMISSED: frozenset({Status.OPEN}),
+    }
+
+    story = models.ForeignKey(Story, on_delete=models.CASCADE, related_name="open_questions")
+    summary = models.ForeignKey("Summary", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The report grouping found that may answer the question, and how well it matched.
+    answer_article = models.ForeignKey(
+        "Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_questions"
+    )
+    answer_story = models.ForeignKey(
+        Story, null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_questions"
+    )
+    answer_score = models.FloatField(default=0.0)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    def transition_to(self, status: str, **changes: Any) -> None:
+        """The one door for a question's status: a compare-and-set on the status read.
+        Raises StaleQuestion (nothing written) when another worker or editor moved it first."""
+        if status not in self.TRANSITIONS.get(self.status, frozenset()):
+            raise IllegalTransition(f"An open question cannot go from {self.status!r} to {status!r}.")
+        values = {"status": status, "status_changed_at": timezone.now(), **changes}
+        if not compare_and_set(self, OpenQuestion.objects.filter(status=self.status), values):
+            raise StaleQuestion(f"Open question {self.pk} changed since it was read; nothing was written.")
+
+
 # Sent after a guarded write to an article (a status change, a publication or a correction)
 # with `article` (updated in memory) and `from_status`. Receivers defer their work to
 # transaction.on_commit. Guarded writes are UPDATEs, which send no post_save.
@@ -650,6 +731,18 @@ class Summary(models.Model):
     grounding_score = models.FloatField(default=1.0)
     unverified_claims = models.JSONField(default=list, blank=True)
     validation_warnings = models.JSONField(default=list, blank=True)
+    # A story summary (written from several articles of one story) numbers the documents the
+    # model saw: [{"n": 1, "article_id", "source", "url", "title"}, ...]; each key point and
+    # FAQ row then carries "citations": [{"source": n, "quote": ..., "verified": bool}].
+    # Empty for a summary written from its own article alone.
+    sources = models.JSONField(default=list, blank=True)
+    # Facts the sources report differently: [{"fact", "claims": [{"source": n, "says"}]}].
+    disagreements = models.JSONField(default=list, blank=True)
+    # Numbers, dates, amounts and names in the summary that no cited source contains
+    # (summarizers/faithfulness.py): [{"field", "kind", "text"}].
+    unverified_facts = models.JSONField(default=list, blank=True)
+    # What this version adds to the story since the one before it, in one line ("Updated: …").
+    update_line = models.CharField(max_length=300, blank=True)
 
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
@@ -681,7 +774,17 @@ class Summary(models.Model):
 
     @property
     def is_flagged(self) -> bool:
-        return self.grounding_score < 1.0 or bool(self.validation_warnings)
+        return (
+            self.grounding_score < 1.0
+            or bool(self.validation_warnings)
+            or bool(self.unverified_facts)
+            or bool(self.disagreements)
+        )
+
+    @property
+    def checked_sources(self) -> int:
+        """How many distinct sources the summary was checked against ("checked against N")."""
+        return len({row.get("source") for row in self.sources}) if self.sources else 1
 
     def clean(self) -> None:
         super().clean()
