@@ -644,8 +644,9 @@ def facts_in(text: str) -> list[Fact]:
 
 
 def _source_word_key(token: str) -> str:
-    if token.isascii() and token.isalpha():  # most words: nothing to strip or fold
-        return token.lower()
+    plain = token.rstrip(".")
+    if plain.isalpha() and plain.isascii():  # most words: nothing else to strip or fold
+        return plain.lower()
     return _name_key(_name_part(_word_core(token)[0]))
 
 
@@ -677,7 +678,9 @@ class FactIndex:
     year for that day, or, when the source gives the day without a year, occur in the source
     (or the source names no year at all). A name is supported when its words occur in that order
     in the source, or, for a name of two or more words, when its last word is capitalised in the
-    source ("President Joe Biden" by "Biden said").
+    source ("President Joe Biden" by "Biden said"), singular or plural; an acronym in capitals
+    also by the initials of a capitalised run ("CMA" by "Competition and Markets Authority").
+    Hedged figures ("about 9,000") may be rounded, see _near.
     """
 
     def __init__(self, text: str) -> None:
@@ -743,13 +746,9 @@ class FactIndex:
 
     def _index_words(self, s: str) -> None:
         self._text = s
-        self._capitalised: set[str] = set()
-        self._words: set[str] = set()
-        for token in set(_WORD.findall(s)):  # the distinct words of an article: a few thousand
-            key = _source_word_key(token)
-            self._words.add(key)
-            if token[0].isupper():
-                self._capitalised.add(key)
+        keys = {token: _source_word_key(token) for token in set(_WORD.findall(s))}  # a few thousand
+        self._words = set(keys.values())
+        self._capitalised = {key for token, key in keys.items() if token[0].isupper()}
         for key in [k for k in self._words if "-" in k]:  # "Ocasio-Cortez" supports "Cortez"
             self._words.update(key.split("-"))
             if key in self._capitalised:
@@ -810,11 +809,16 @@ class FactIndex:
     def _supports_name(self, key: str, *, acronym: bool) -> bool:
         words = key.split(" ")
         if len(words) == 1:
-            return key in self._words or (acronym and key in self._acronyms)
-        if words[-1] in self._capitalised:
+            return bool(_plural_variants(key) & self._words) or (acronym and key in self._acronyms)
+        if _plural_variants(words[-1]) & self._capitalised:
             return True
         # The substring search runs only when every word is in the source somewhere.
         return all(w in self._words for w in words) and f" {key} " in self._word_text
+
+
+def _plural_variants(word: str) -> set[str]:
+    """A name in the singular or the plural: "South Korean" is in "three South Koreans"."""
+    return {word, word + "s", word[:-1]} if word.endswith("s") and len(word) > 3 else {word, word + "s"}
 
 
 def unsupported_facts(text: str, sources: Sequence[FactIndex]) -> list[Fact]:

@@ -587,6 +587,65 @@ def test_every_fact_of_a_real_article_is_supported_by_its_own_index(name, path):
     assert facts and unsupported_facts(text, [FactIndex(text)]) == []
 
 
+# Summaries in the style the model writes, of three real articles from ../shared/fixtures.
+REAL_SUMMARIES = {
+    "newspaper--reuters.com3": [
+        "Indonesian rescuers pulled bodies and wreckage from the sea off Borneo on Tuesday, two days "
+        "after AirAsia Flight QZ8501, an Airbus A320-200 carrying 162 people, lost contact on a "
+        "flight from Surabaya to Singapore.",
+        "The navy first said 40 bodies had been recovered, but search chief Fransiskus Bambang "
+        "Soelistyo said only three had been retrieved.",
+        "The plane was flying at 32,000 feet and had asked to climb to 38,000 feet to avoid bad "
+        "weather, officials said.",
+        "About 30 ships and 21 aircraft from countries including Australia, Malaysia and Singapore "
+        "have joined the search.",
+        "AirAsia boss Tony Fernandes said his heart was filled with sadness; the AirAsia group had "
+        "not had a crash since 2002.",
+        "Indonesia AirAsia is 49% owned by the Malaysian budget carrier AirAsia.",
+        "Flight MH370 went missing on March 8 with 239 people on board, and MH17 was shot down over "
+        "Ukraine on July 17, killing all 298.",
+        "Of those on board, 155 were Indonesian and three were South Korean, and the co-pilot was French.",
+    ],
+    "readability--bbc-1": [
+        "President Barack Obama told the BBC that failing to pass gun safety laws was the greatest "
+        "frustration of his presidency.",
+        "With 18 months left in office, Mr Obama said fewer than 100 Americans had been killed by "
+        "terrorism since 9/11, against tens of thousands by gun violence.",
+        "Hours after the interview, a gunman killed two people at a cinema in Louisiana.",
+        "In power since 2009, Obama also said the UK must stay in the EU and that the Iran nuclear "
+        "deal would pass Congress.",
+        "After nine African-American churchgoers were killed in South Carolina in June, he said "
+        "politics limited his options.",
+    ],
+    "readability--seattletimes-1": [
+        "Amazon bought Whole Foods in August 2017 for $13.7bn, its largest acquisition.",
+        "Whole Foods offered Prime members fresh halibut fillets at $16.99 a pound, while such "
+        "fillets usually sell for $24 to $28 a pound.",
+        "Tyler Besecker, president of Dana F. Besecker Company, said the price was as low as he had "
+        "ever seen.",
+        "Prime, Amazon's $119-a-year program, has over 100 million members, Jeff Bezos said.",
+        "The halibut deal is one of more than 300 Prime promotions, and Whole Foods has stocked "
+        "MSC-labelled fish since 1999.",
+    ],
+}
+REAL_CASES = [(name, sentence) for name, sentences in REAL_SUMMARIES.items() for sentence in sentences]
+FIXTURE_PATHS = dict(FIXTURE_CASES)
+
+
+@pytest.mark.skipif(not FIXTURE_CASES, reason="shared fixtures (../shared/fixtures/articles) are not present")
+@pytest.mark.parametrize(("name", "sentence"), REAL_CASES, ids=[_case_id(c) for c in REAL_CASES])
+def test_a_faithful_summary_sentence_of_a_real_article_is_not_flagged(name, sentence):
+    assert unsupported_facts(sentence, [FactIndex(article_text(FIXTURE_PATHS[name]))]) == []
+
+
+@pytest.mark.skipif(not FIXTURE_CASES, reason="shared fixtures (../shared/fixtures/articles) are not present")
+def test_changing_one_figure_of_a_real_summary_is_flagged():
+    index = FactIndex(article_text(FIXTURE_PATHS["newspaper--reuters.com3"]))
+    sentence = REAL_SUMMARIES["newspaper--reuters.com3"][6]
+    for real, changed in [("239", "293"), ("298", "289"), ("March 8", "March 18"), ("July 17", "June 17")]:
+        assert [f.text for f in unsupported_facts(sentence.replace(real, changed), [index])] == [changed]
+
+
 def test_texts_are_read_up_to_their_limits_and_never_cut_inside_a_number():
     padding = "word " * (TEXT_LIMIT // 5 - 2)
     assert [f.text for f in facts_in(padding + "It cost 9,000 dollars")] == []
