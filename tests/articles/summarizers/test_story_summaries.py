@@ -326,3 +326,27 @@ def test_with_story_summaries_off_every_original_is_summarised_alone(fake_anthro
 
     assert [b["tool_choice"]["name"] for b in fake_anthropic.requests] == ["record_summary"] * 2
     assert second.latest_summary is not None
+
+
+def test_a_source_in_another_language_is_cited_in_its_own_words(fake_anthropic):
+    german = (
+        "In der Nacht zum Dienstag brannte ein Lagerhaus in der Harbor Street vollständig aus. "
+        "Nach Angaben der Feuerwehr wurde niemand verletzt, die Ursache ist noch unklar. "
+        "Die Polizei sperrte die Straße bis Donnerstag für den Verkehr. "
+    ) * 3
+    lead, _german_report = story_with_sources(LEAD_TEXT, german)
+
+    def cites_the_german_report(body):
+        data = story_summary_for(sources_from(user_content(body)))
+        data["key_points"][0]["citations"] = [
+            {"source": 1, "quote": "Nobody was injured, according to the fire department."},
+            {"source": 2, "quote": "Nach Angaben der Feuerwehr wurde niemand verletzt"},
+        ]
+        return data
+
+    fake_anthropic.script.append(cites_the_german_report)
+    summarize(lead)
+
+    assert "Nach Angaben der Feuerwehr" in sources_from(user_content(fake_anthropic.requests[-1]))[2]
+    point = lead.latest_summary.key_points[0]
+    assert [c["verified"] for c in point["citations"]] == [True, True] and not point["single_source"]
