@@ -6,18 +6,21 @@ to a token budget (docs/summaries.md, "Story summaries").
   five confirmations. An article an editor rejected, one still `new`, and one whose text is
   too thin to quote (STORY_SUMMARY_MIN_WORDS) are left out, except the lead.
 - At most STORY_SUMMARY_MAX_SOURCES sources, one article per publication.
-- The texts share STORY_SUMMARY_INPUT_TOKENS by water-filling: a short source keeps all of
-  its text and leaves the rest to the others; no source takes more than an equal share of
-  what is left, so one long feature cannot crowd out the wire reports.
+- The story message (texts, fences, headers, topic list and current summary) fits
+  STORY_SUMMARY_INPUT_TOKENS; the texts share what the rest leaves by water-filling: a
+  short source keeps all of its text and leaves the rest to the others; no source takes
+  more than an equal share of what is left, so one long feature cannot crowd out the wire
+  reports.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from articles.models import Article, Summary
+from articles.models import Article, Summary, Topic
 
 from .base import SourceDocument
+from .prompt import story_user_message
 
 # A rough but safe size for English news text; the budget is a cap, not a bill.
 CHARS_PER_TOKEN = 4
@@ -48,17 +51,33 @@ def story_members(article: Article) -> list[Article]:
 
 def story_documents(article: Article) -> list[SourceDocument]:
     """The numbered documents of a story summary, or [] when the story has no other source
-    to cite (the article is then summarised alone, as before stories)."""
+    to cite (the article is then summarised alone, as before stories).
+
+    The budget covers the whole story message: the fences and headers of every source, the
+    topic list and the current summary are measured first, and the texts share the rest."""
     members = story_members(article)
     if len(members) < 2:
         return []
-    texts = fit_to_budget(
-        [m.extracted_text for m in members], settings.STORY_SUMMARY_INPUT_TOKENS * CHARS_PER_TOKEN
+    empty = [_document(n, m, "") for n, m in enumerate(members, start=1)]
+    framing = story_user_message(
+        documents=empty,
+        topics=list(Topic.objects.values_list("name", flat=True)),
+        current_summary=summary_as_text(article.current_summary or article.latest_summary),
     )
-    return [
-        SourceDocument(n=n, source=m.source.name, title=m.title, text=text, url=m.url, article_id=m.pk)
-        for n, (m, text) in enumerate(zip(members, texts, strict=True), start=1)
-    ]
+    budget = max(0, settings.STORY_SUMMARY_INPUT_TOKENS * CHARS_PER_TOKEN - len(framing))
+    texts = fit_to_budget([m.extracted_text for m in members], budget)
+    return [_document(n, m, text) for n, (m, text) in enumerate(zip(members, texts, strict=True), start=1)]
+
+
+def _document(n: int, article: Article, text: str) -> SourceDocument:
+    return SourceDocument(
+        n=n,
+        source=article.source.name,
+        title=article.title,
+        text=text,
+        url=article.url,
+        article_id=article.pk,
+    )
 
 
 def fit_to_budget(texts: list[str], budget_chars: int) -> list[str]:
