@@ -208,6 +208,7 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.fetch_source": {"queue": "ingest"},
     "articles.tasks.extract_article": {"queue": "ingest"},
     "articles.tasks.group_article": {"queue": "ingest"},
+    "articles.tasks.propose_followups": {"queue": "ingest"},
     "articles.tasks.summarize_article": {"queue": "summaries"},
     "articles.tasks.poll_summary_batches": {"queue": "summaries"},
     "articles.tasks.sweep_stuck_summaries": {"queue": "summaries"},
@@ -410,6 +411,13 @@ STORY_SUMMARY_MIN_WORDS = env.int("STORY_SUMMARY_MIN_WORDS", default=40)
 # A report joining a summarised story is weighed this long after it arrives, so a burst of
 # reports about one event costs one update, not one per report.
 STORY_UPDATE_DELAY_SECONDS = env.int("STORY_UPDATE_DELAY_SECONDS", default=600)
+# Issue #15, docs/desk-guide.md. A "What to watch" question stays open to answers from new
+# reports while its story was seen within this many days.
+STORY_FOLLOWUP_DAYS = env.int("STORY_FOLLOWUP_DAYS", default=14)
+# Lowest similarity (0-1) between a new report's title and lead and an open question at which
+# the desk is offered the report as its answer; chosen on the labelled pairs in
+# tests/articles/stories/followup_pairs.py (bench/followups.py prints the sweep).
+STORY_FOLLOWUP_THRESHOLD = env.float("STORY_FOLLOWUP_THRESHOLD", default=0.40)
 
 # --- Summaries --------------------------------------------------------------------------
 
