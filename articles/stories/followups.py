@@ -24,7 +24,8 @@ Rules:
   the article, its story and the score; at most PROPOSALS_PER_ARTICLE per article, best first.
   A proposal an editor rejected for this article is never made again.
 - **Bounded cost**: questions are found through their terms (QuestionTerm, looked up by the
-  article's terms), and at most CANDIDATES of them, those sharing the most terms, are scored.
+  article's LOOKUP_TERMS heaviest terms), and at most CANDIDATES of them, those sharing the most
+  of those terms, are scored.
   The index holds only questions that may still be answered, of recently seen stories
   (`question_index_prune`).
 - Every status change goes through OpenQuestion.transition_to (a compare-and-set: a question
@@ -35,6 +36,7 @@ Rules:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -56,6 +58,7 @@ from articles.models import (
     open_question_changed,
 )
 
+from .grouping import LOOKUP_TERMS
 from .similarity import LEAD_CHARACTERS, term_counts, tfidf
 from .store import DatabaseStore
 
@@ -67,7 +70,10 @@ MAX_QUESTIONS_PER_POINT = 4
 # shared rare words (a name and a place) alone make a high cosine between short texts, and
 # on the labelled pairs this gate removes most false proposals at no cost in recall.
 MIN_SHARED_TERMS = 3
-# Questions scored per article, those sharing the most terms first.
+# Candidate questions are looked up by the article's LOOKUP_TERMS heaviest terms (as grouping
+# looks up stories) and must share LOOKUP_SHARED of them; the CANDIDATES sharing most are scored.
+# On the labelled pairs no proposal is lost to the lookup; bench/followups.py measures the cost.
+LOOKUP_SHARED = 2
 CANDIDATES = 50
 PROPOSALS_PER_ARTICLE = 3
 # Words after which a full stop does not end a sentence ("Mr. Smith", "Nov. 30").
@@ -268,23 +274,35 @@ def answer_score(
 ) -> tuple[float, int]:
     """How well a report (title and lead) matches a question: the cosine of their TF-IDF
     vectors (grouping's weighting), and how many terms they share."""
-    question_counts = term_counts(question, "")
-    report_counts = term_counts(title, lead[:LEAD_CHARACTERS])
-    shared = question_counts.keys() & report_counts.keys()
+    report_vector = tfidf(term_counts(title, lead[:LEAD_CHARACTERS]), documents, frequencies)
+    return _match(term_counts(question, ""), report_vector, documents, frequencies)
+
+
+def _match(
+    question_counts: Counter[str],
+    report_vector: dict[str, float],
+    documents: int,
+    frequencies: dict[str, int],
+) -> tuple[float, int]:
+    shared = question_counts.keys() & report_vector.keys()
     if not shared:
         return 0.0, 0
     question_vector = tfidf(question_counts, documents, frequencies)
-    report_vector = tfidf(report_counts, documents, frequencies)
     return math.fsum(question_vector[t] * report_vector[t] for t in shared), len(shared)
 
 
-def answers_propose(*, article: Article, now: datetime | None = None) -> list[Proposal]:
+def answers_propose(*, article: Article) -> list[Proposal]:
     """Propose `article` as the answer to the open questions it matches best (see the module
     docstring); returns the proposals made. Idempotent: a question already proposed is not
     open any more, and a question whose proposal of this article an editor rejected is
-    skipped. A copy, an article without a story or one still `new` proposes nothing.
-    Queries: the article, one candidate lookup, and when there are candidates the questions,
-    the rejections and the document frequencies, then three writes per proposal."""
+    skipped. A copy, or an article without a story, proposes nothing.
+
+    Candidates are found by the article's LOOKUP_TERMS heaviest terms (its rarest words: a
+    common word's index rows are many and tell little) and must share LOOKUP_SHARED of them;
+    the CANDIDATES sharing most are scored on all their terms. Queries: the article, the
+    document frequencies of its terms, the term index, and when it finds candidates the open
+    questions among them, the rejections and the frequencies of their terms; then four writes
+    per proposal."""
     article = (
         Article.objects.filter(pk=article.pk)
         .only("pk", "title", "extracted_text", "feed_summary", "published_at", "story_id", "duplicate_of_id")
@@ -293,27 +311,47 @@ def answers_propose(*, article: Article, now: datetime | None = None) -> list[Pr
     if article is None or article.story_id is None or article.duplicate_of_id is not None:
         return []
     lead = (article.extracted_text or article.feed_summary)[:LEAD_CHARACTERS]
-    report_terms = sorted(term_counts(article.title, lead))
-    if len(report_terms) < MIN_SHARED_TERMS:
+    report_counts = term_counts(article.title, lead)
+    if len(report_counts) < MIN_SHARED_TERMS:
         return []
+    store = DatabaseStore()
+    documents, frequencies = store.frequencies(report_counts)
+    report_vector = tfidf(report_counts, documents, frequencies)
+    lookup = sorted(report_vector, key=lambda term: (-report_vector[term], term))[:LOOKUP_TERMS]
     since = article.published_at - timedelta(days=settings.STORY_FOLLOWUP_DAYS)
-    candidates = list(
-        QuestionTerm.objects.filter(
-            term__in=report_terms,
-            question__status=Status.OPEN,
-            question__created_at__lt=article.published_at,
-            question__story__last_seen_at__gte=since,
-            question__story__merged_into__isnull=True,
-        )
+    # Read from the term index alone, then the questions by primary key and filtered here:
+    # with the filters in SQL, planners walk every open question (SQLite always, PostgreSQL
+    # on stale statistics) instead of the few rows these terms index. The index holds little
+    # besides open questions of recent stories (question_index_prune), so a short list beyond
+    # CANDIDATES leaves room for the ones the filter drops.
+    sharing = list(
+        QuestionTerm.objects.filter(term__in=lookup)
         .values("question_id")
         .annotate(shared=Count("pk"))
-        .filter(shared__gte=MIN_SHARED_TERMS)
+        .filter(shared__gte=LOOKUP_SHARED)
         .order_by("-shared", "-question_id")
-        .values_list("question_id", flat=True)[:CANDIDATES]
+        .values_list("question_id", flat=True)[: 2 * CANDIDATES]
     )
-    if not candidates:
+    if not sharing:
         return []
-    questions = list(OpenQuestion.objects.filter(pk__in=candidates, status=Status.OPEN))
+    rank = {pk: n for n, pk in enumerate(sharing)}
+    rows = OpenQuestion.objects.filter(pk__in=sharing).select_related("story")
+    questions = sorted(
+        (
+            question
+            for question in rows.only(
+                "pk", "text", "status", "created_at", "story__last_seen_at", "story__merged_into_id"
+            )
+            if question.status == Status.OPEN
+            and question.created_at < article.published_at
+            and question.story.last_seen_at >= since
+            and question.story.merged_into_id is None
+        ),
+        key=lambda question: rank[question.pk],
+    )[:CANDIDATES]
+    if not questions:
+        return []
+    candidates = [question.pk for question in questions]
     rejected = set(
         AuditEntry.objects.filter(
             action="question_reject",
@@ -322,15 +360,15 @@ def answers_propose(*, article: Article, now: datetime | None = None) -> list[Pr
             target_id__in=[str(pk) for pk in candidates],
         ).values_list("target_id", flat=True)
     )
-    terms = set(report_terms).union(*(question_terms(q.text) for q in questions))
-    documents, frequencies = DatabaseStore().frequencies(terms)
+    question_counts = {question.pk: term_counts(question.text, "") for question in questions}
+    unknown = set().union(*question_counts.values()) - report_counts.keys()
+    if unknown:
+        frequencies = {**frequencies, **store.frequencies(unknown)[1]}
     scored = []
     for question in questions:
         if str(question.pk) in rejected:
             continue
-        score, shared = answer_score(
-            question.text, article.title, lead, documents=documents, frequencies=frequencies
-        )
+        score, shared = _match(question_counts[question.pk], report_vector, documents, frequencies)
         if shared >= MIN_SHARED_TERMS and score >= settings.STORY_FOLLOWUP_THRESHOLD:
             scored.append((round(score, 4), question))
     scored.sort(key=lambda pair: (-pair[0], -pair[1].pk))
