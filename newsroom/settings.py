@@ -462,8 +462,9 @@ NEWSLETTER_CHUNK_SIZE = env.int("NEWSLETTER_CHUNK_SIZE", default=500)
 NEWSLETTER_CLAIM_BATCH_SIZE = env.int("NEWSLETTER_CLAIM_BATCH_SIZE", default=50)
 NEWSLETTER_MAX_ITEMS = env.int("NEWSLETTER_MAX_ITEMS", default=10)
 NEWSLETTER_CATALOGUE_LIMIT = env.int("NEWSLETTER_CATALOGUE_LIMIT", default=300)
-# How long the digest remembers which stories it sent to whom (docs/digest.md): a correction
-# within that time goes again to those who had the story. Older records are pruned.
+# How long the digest remembers which stories it sent to whom (docs/digest.md): an update
+# within that time (a summary version with an update line) goes again to those who had the
+# story. Older records are pruned.
 NEWSLETTER_SENT_STORY_DAYS = env.int("NEWSLETTER_SENT_STORY_DAYS", default=30)
 NEWSLETTER_MAX_ATTEMPTS = env.int("NEWSLETTER_MAX_ATTEMPTS", default=5)
 NEWSLETTER_RETRY_BASE_SECONDS = env.int("NEWSLETTER_RETRY_BASE_SECONDS", default=900)

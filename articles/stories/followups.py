@@ -10,7 +10,7 @@ Rules:
 - **Questions follow the story's summary** (`story_questions_sync`): the summary that stands for
   the story is the current (latest approved) summary of its lead while the lead is on the site,
   else of its earliest article on the site, as readers see it. When a newer version of it is
-  published, the story's still-open questions it no longer asks are closed (dismissed, by the
+  published, the story's still-open questions it drops are closed (dismissed, by the
   system), those it asks again are kept as they are, new sentences become new questions, and a
   question the system closed earlier is reopened when a version asks it again. A question an
   editor decided (accepted, dismissed) or that waits for one (proposed) is never touched.
