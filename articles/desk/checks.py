@@ -35,6 +35,8 @@ class CheckedPoint:
     # Backed by verified quotes from one source only, in a summary written from several.
     single_source: bool
     unverified: bool
+    # False for the key takeaway: it cites nothing and is checked against every source.
+    cites: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,17 @@ def summary_checks(summary: Summary | None) -> SummaryChecks | None:
     for row in summary.unverified_facts or []:
         if isinstance(row, dict) and row.get("text"):
             facts_by_field.setdefault(_field_root(str(row.get("field", ""))), []).append(str(row["text"]))
-    points = []
+    takeaway_facts = facts_by_field.get("key_takeaway", [])
+    points = [
+        CheckedPoint(
+            label="Key takeaway",
+            text=mark_facts(summary.key_takeaway, takeaway_facts),
+            citations=[],
+            single_source=False,
+            unverified=bool(takeaway_facts),
+            cites=False,
+        )
+    ]
     rows = [
         (f"key_points[{i}]", str(p.get("heading") or f"Point {i + 1}"), str(p.get("text") or ""), p)
         for i, p in enumerate(summary.key_points or [])
@@ -105,12 +117,13 @@ def summary_checks(summary: Summary | None) -> SummaryChecks | None:
         citations = [_citation(c, sources) for c in row.get("citations") or [] if isinstance(c, dict)]
         verified_sources = {c.source for c in citations if c.verified}
         facts = facts_by_field.get(where, [])
+        single = row.get("single_source", len(verified_sources) == 1)  # as stored by the summariser
         points.append(
             CheckedPoint(
                 label=label,
                 text=mark_facts(text, facts),
                 citations=citations,
-                single_source=len(sources) > 1 and len(verified_sources) == 1,
+                single_source=len(sources) > 1 and bool(single),
                 unverified=bool(facts) or (bool(sources) and not verified_sources),
             )
         )

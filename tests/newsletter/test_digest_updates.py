@@ -69,13 +69,13 @@ def update(
     story: Story, line: str = UPDATE, *, takeaway: str = "The council picked a route and a builder."
 ) -> Summary:
     """A later version of the story's summary that brought something new, published with its
-    update line and put on the story's timeline, as the summary pipeline does."""
+    update line (publishing puts it on the story's timeline)."""
     lead = Article.objects.get(pk=story.lead_id)
     version = Summary.create_version(
         article=lead, update_line=line, **factories.summary_fields(key_takeaway=takeaway)
     )
     lead.publish(version, automatic=True)
-    StoryUpdate.objects.create(story=story, text=line, summary=version)
+    assert StoryUpdate.objects.filter(story=story, summary=version, text=line).exists()
     return version
 
 

@@ -430,3 +430,54 @@ def test_proposals_on_the_database_make_the_decisions_the_labelled_scores_make(p
         OpenQuestion.objects.filter(story_id=asker.story_id).update(status=Status.DISMISSED)  # out of the way
 
     assert decided == expected
+
+
+# --- End to end -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_anthropic(settings, monkeypatch):
+    """The Messages API as a loopback server, driven by the real client (tests/fakes/)."""
+    from tests.fakes.anthropic_server import FakeAnthropic
+
+    with FakeAnthropic() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        settings.ANTHROPIC_API_KEY = "test-key"
+        settings.SUMMARY_BACKEND = "anthropic"
+        yield fake
+
+
+def test_a_story_summary_approved_on_the_desk_asks_its_questions_and_a_later_report_is_proposed(
+    fake_anthropic, editor, django_capture_on_commit_callbacks
+):
+    """Through the production path: the lead summarised from the story's two sources by the
+    model, approved by an editor, a later report grouped by the grouping task."""
+    from articles.desk import services as desk_services
+    from articles.summarizers import workflow
+
+    lead = later_report(RAIL[0], RAIL[1], published_at=hours_ago(3))
+    later_report(
+        "Light-rail line across the river wins council approval",
+        "Councillors approved a 2.4 billion dollar light-rail line across the river on Tuesday after "
+        "a long debate. Building it will take seven years. Hearings on the route open in the spring. " * 3,
+        story=lead.story,
+        published_at=hours_ago(2),
+    )
+    workflow.article_summarize(article_id=lead.pk)
+    summary = Article.objects.get(pk=lead.pk).latest_summary
+    assert len(summary.sources) == 2  # a story summary
+    with django_capture_on_commit_callbacks(execute=True):
+        desk_services.article_approve(
+            article=Article.objects.get(pk=lead.pk), editor=editor, based_on_version=summary.version
+        )
+
+    asked = followups.watch_sentences(followups.what_to_watch(summary))
+    assert asked and texts(lead.story) == asked
+
+    report = factories.make_ungrouped_article(
+        title=f"Update: {asked[0]}", extracted_text=asked[0], published_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.group_article(report.pk)
+    question = lead.story.open_questions.get(text=asked[0])
+    assert question.status == Status.PROPOSED and question.answer_article_id == report.pk
