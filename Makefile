@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-stories bench-summaries bench-summary-cost bench-http bench-digest load clean
+.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-stories bench-followups bench-summaries bench-summary-cost bench-http bench-digest load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,9 @@ bench-ingest: install bench-db
 
 bench-stories: install bench-db
 	$(BENCH_ENV) $(PY) bench/stories.py
+
+bench-followups: install bench-db
+	$(BENCH_ENV) $(PY) bench/followups.py
 
 bench-summaries: install bench-db
 	$(BENCH_ENV) $(PY) bench/summaries.py

@@ -257,6 +257,11 @@ class StaleState(Exception):
 # Receivers defer their work to transaction.on_commit.
 story_changed = Signal()
 
+# Sent after a guarded change to an open question's status (a proposal, an editor's decision,
+# a newer summary version replacing it) with `question` (updated in memory): the story pages
+# that show its "Follow-up" line change. Receivers defer their work to transaction.on_commit.
+open_question_changed = Signal()
+
 
 class StoryQuerySet(models.QuerySet["Story"]):
     def recent(self, since: datetime) -> StoryQuerySet:
@@ -450,6 +455,23 @@ class OpenQuestion(models.Model):
         values = {"status": status, "status_changed_at": timezone.now(), **changes}
         if not compare_and_set(self, OpenQuestion.objects.filter(status=self.status), values):
             raise StaleQuestion(f"Open question {self.pk} changed since it was read; nothing was written.")
+
+
+class QuestionTerm(models.Model):
+    """The terms of an open question's text, for finding the questions a new report may answer
+    (articles/stories/followups.py): a new article is compared only with the questions sharing
+    its terms, never with every question asked. Rows live while their question may still be
+    answered (open or proposed) and its story was seen recently."""
+
+    question = models.ForeignKey(OpenQuestion, on_delete=models.CASCADE, related_name="index_terms")
+    term = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["question", "term"], name="question_term_unique")]
+        indexes = [models.Index(fields=["term"])]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.term}"
 
 
 # Sent after a guarded write to an article (a status change, a publication or a correction)
@@ -954,6 +976,10 @@ class AuditEntry(models.Model):
             "story",
             "previous_lead",
             "lead",
+            # Open questions (articles/stories/followups.py, articles/desk/questions.py): the
+            # summary's own words and the match score.
+            "question",
+            "score",
         }
     )
 

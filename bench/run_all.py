@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["ingest", "stories", "summaries", "cost", "http", "digest", "load"]
+BENCHMARKS = ["ingest", "stories", "followups", "summaries", "cost", "http", "digest", "load"]
 # A benchmark is bench/<name>.py, unless it is a mode of another script.
 COMMANDS = {"cost": ["summaries.py", "--cost"]}
 

@@ -40,22 +40,27 @@ class DigestItem:
     url: str
     # Every source that covered the story, that one first; empty when only it did.
     sources: tuple[str, ...] = ()
-    # Sent to this reader before and changed since (a new article, a correction).
+    # What the story's latest update brought, in one line (Summary.update_line).
+    update_line: str = ""
+    # Sent to this reader before and updated since: the item leads with its update line.
     updated: bool = False
 
     @property
     def byline(self) -> str:
-        """Who reported it: "City Paper", or "3 sources: City Paper, Wire, Daily", with
-        "Updated · " before it when the reader had the story before. The count comes first, so
-        a byline cut to fit a chat message keeps it."""
+        """Who reported it: "City Paper", or "3 sources: City Paper, Wire, Daily". The count
+        comes first, so a byline cut to fit a chat message keeps it."""
         names = self.sources or ((self.source,) if self.source else ())
         if len(names) > 1:
-            line = f"{len(names)} sources: {', '.join(names)}"
-        else:
-            line = names[0] if names else ""
-        if self.updated:
-            return f"Updated · {line}" if line else "Updated"
-        return line
+            return f"{len(names)} sources: {', '.join(names)}"
+        return names[0] if names else ""
+
+    @property
+    def lead(self) -> str:
+        """ "Updated: <update line>" for a reader who had the story before; else nothing."""
+        if not (self.updated and self.update_line.strip()):
+            return ""
+        line = self.update_line.strip()
+        return line if line.lower().startswith("updated:") else f"Updated: {line}"
 
 
 @dataclass(frozen=True)
@@ -312,9 +317,9 @@ class SlackChannel:
     # (msg_blocks_too_long, undocumented): stories stop well before that.
     BLOCKS_TEXT_BUDGET = 10_000
     # Per story (escaped characters), so that one long story cannot crowd out the rest and a
-    # section stays under 3000 whatever it holds: 800 + 250 + 100 + 1000 + markup < 3000. Three
+    # section stays under 3000 whatever it holds: 800 + 250 + 100 + 1000 + 350 + markup < 3000. Three
     # links of at most 800 keep the context line under 3000 too.
-    URL_MAX, TITLE_MAX, SOURCE_MAX, TAKEAWAY_MAX = 800, 250, 100, 1000
+    URL_MAX, TITLE_MAX, SOURCE_MAX, TAKEAWAY_MAX, LEAD_MAX = 800, 250, 100, 1000, 350
     FALLBACK_MAX = 3000
 
     @classmethod
@@ -375,6 +380,8 @@ class SlackChannel:
         takeaway = _mrkdwn(_fit(item.takeaway, cls.TAKEAWAY_MAX, cost=_mrkdwn_units))
         line = " — ".join(part for part in (source and f"_{source}_", takeaway) if part)
         text = f"*{_slack_link(item.url, title, cls.URL_MAX, escaped=True)}*"
+        if lead := _mrkdwn(_fit(item.lead, cls.LEAD_MAX, cost=_mrkdwn_units)):
+            text = f"{text}\n*{lead}*"
         return f"{text}\n{line}" if line else text
 
     @classmethod
@@ -420,7 +427,7 @@ class LineChannel:
     BUBBLE_BUDGET = 25_000
     URI_MAX = 1000
     ALT_TEXT_MAX = 400  # LINE allows 1500; a notification shows far less
-    TITLE_MAX, SOURCE_MAX, TAKEAWAY_MAX = 200, 60, 400
+    TITLE_MAX, SOURCE_MAX, TAKEAWAY_MAX, LEAD_MAX = 200, 60, 400, 300
 
     @classmethod
     def payload(cls, message: DigestMessage, *, to: str) -> dict[str, Any]:
@@ -492,6 +499,8 @@ class LineChannel:
         # LINE refuses an empty text component.
         if source := _fit(item.byline, cls.SOURCE_MAX):
             components.append({"type": "text", "text": source, "size": "xs", "color": "#666666"})
+        if lead := _fit(item.lead, cls.LEAD_MAX):
+            components.append({"type": "text", "text": lead, "size": "sm", "color": "#1a4f8b", "wrap": True})
         if takeaway := _fit(item.takeaway, cls.TAKEAWAY_MAX):
             components.append({"type": "text", "text": takeaway, "size": "sm", "wrap": True})
         return components

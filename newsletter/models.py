@@ -243,7 +243,7 @@ class Delivery(models.Model):
 class SentStory(models.Model):
     """A story one delivery carried, with how far the story had got then (its StoryMark).
 
-    The digest sends a story to a subscriber again only once it has moved past what they were
+    The digest sends a story to a subscriber again only once it was updated past what they were
     sent (newsletter/services.py: `Catalogue.entries_for`). Rows are written in the transaction
     that marks their delivery sent, and pruned after NEWSLETTER_SENT_STORY_DAYS.
     """
@@ -262,8 +262,9 @@ class SentStory(models.Model):
     story = models.ForeignKey(
         "articles.Story", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    # The story's StoryMark when it was sent: the latest time one of its published articles went
-    # on the site or was corrected, and how many of its articles were published.
+    # The story's StoryMark when it was sent: the time of its latest development (first
+    # publication, update with an update line, or accepted follow-up), and how many of its
+    # articles were published.
     changed_at = models.DateTimeField()
     published_articles = models.PositiveIntegerField()
 

@@ -46,7 +46,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article, Story, Summary, Topic
+from articles.models import Article, OpenQuestion, Story, StoryUpdate, Summary, Topic
 
 from .channels import (
     CHANNELS,
@@ -227,17 +227,19 @@ def subscriber_pause(*, subscriber: Subscriber, reason: str) -> bool:
 
 @dataclass(frozen=True)
 class StoryMark:
-    """How far a story had got: the latest time one of its published articles went on the site
-    or was corrected, and how many of its articles were published. A delivery records the mark
-    of every story it carried (SentStory); the story goes to that reader again only once its
-    mark is past the one they were sent: a new article was published in it (or moved into it),
-    or one of its published summaries was corrected."""
+    """How far a story had got as news: the time of its latest development, which is its first
+    publication or, once a later version of its summary brought something new, that version's
+    update (a StoryUpdate with an update line); for a follow-up, the time an editor accepted it.
+    `published_articles` is kept for the record. A delivery records the mark of every story it
+    carried (SentStory); the story goes to that reader again only once its mark is past the one
+    they were sent: an unchanged story, or one that only gained articles or corrections saying
+    nothing new, is never sent twice."""
 
     changed_at: dt.datetime
     published_articles: int
 
     def is_past(self, sent: StoryMark) -> bool:
-        return self.changed_at > sent.changed_at or self.published_articles > sent.published_articles
+        return self.changed_at > sent.changed_at
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,16 @@ class CatalogueEntry:
     item: DigestItem
     topics: frozenset[int]
     mark: StoryMark
-    # One of its articles went on the site in the window. A story that was only corrected in
-    # the window goes only to readers who had it before.
+    # One of its articles went on the site in the window. A story that only moved otherwise in
+    # the window (an update) goes only to readers who had it before.
     new: bool
+    # A follow-up: the item shows the story that answered this story's "What to watch"
+    # (`answer_story_id`); it goes to every reader of this story's topics who has not had it.
+    follow_up: bool = False
+    answer_story_id: int | None = None
+    # Other stories this item stands for, with their marks, recorded as sent with it: a
+    # follow-up carries its answering story when that story would have gone out too.
+    also: tuple[tuple[int, StoryMark], ...] = ()
 
 
 @dataclass
@@ -261,29 +270,49 @@ class Catalogue:
 
     @property
     def story_ids(self) -> list[int]:
-        return [entry.story_id for entry in self.entries]
+        return list(dict.fromkeys(entry.story_id for entry in self.entries))
 
     def entries_for(
         self, topic_ids: Iterable[int] = (), sent: Mapping[int, StoryMark] | None = None
     ) -> list[CatalogueEntry]:
         """The top stories, at most NEWSLETTER_MAX_ITEMS, for a reader following `topic_ids` (no
         topics: everything) who was sent the stories in `sent` (story id → its mark then):
-        a story they never had when one of its articles went on the site in the window, and
-        one they had only when its mark is past what they were sent (shown as updated)."""
+        - a story they never had, when one of its articles went on the site in the window;
+        - a story they had, only when its mark is past what they were sent: it was updated
+          since, and it goes with its update line ("Updated: …");
+        - a follow-up accepted in the window, unless they had it already; it stands for its
+          answering story too, which then is not listed on its own.
+        One item per story: the latest thing that happened to it."""
         wanted = set(topic_ids)
         sent = sent or {}
-        chosen: list[CatalogueEntry] = []
+        eligible: list[CatalogueEntry] = []
         for entry in self.entries:
             if wanted and not entry.topics & wanted:
                 continue
             before = sent.get(entry.story_id)
-            if before is None and not entry.new:
-                continue
-            if before is not None:
-                if not entry.mark.is_past(before):
+            if entry.follow_up:
+                if before is not None and not entry.mark.is_past(before):
+                    continue
+            elif before is None:
+                if not entry.new:
+                    continue
+            else:
+                if not entry.mark.is_past(before) or not entry.item.update_line:
                     continue
                 entry = dataclasses.replace(entry, item=dataclasses.replace(entry.item, updated=True))
+            eligible.append(entry)
+        answered = {entry.answer_story_id for entry in eligible if entry.follow_up}
+        own_items = {entry.story_id: entry for entry in eligible if not entry.follow_up}
+        chosen: list[CatalogueEntry] = []
+        shown: set[int] = set()
+        for entry in eligible:
+            if entry.story_id in shown or (not entry.follow_up and entry.story_id in answered):
+                continue
+            if entry.follow_up and entry.answer_story_id in own_items:
+                answer = own_items[entry.answer_story_id]
+                entry = dataclasses.replace(entry, also=((answer.story_id, answer.mark),))
             chosen.append(entry)
+            shown.add(entry.story_id)
             if len(chosen) == settings.NEWSLETTER_MAX_ITEMS:
                 break
         return chosen
@@ -295,14 +324,20 @@ class Catalogue:
 
 def digest_catalogue(*, until: dt.datetime) -> Catalogue:
     """One entry per story that moved in the 24 hours before `until` (one of its articles went
-    on the site or was corrected), latest first, from the latest NEWSLETTER_CATALOGUE_LIMIT
-    such articles. Five queries however many stories.
+    on the site or was corrected, or it was updated: a StoryUpdate with an update line), and
+    one per follow-up an editor accepted in that window, latest first. Seven queries however
+    many stories.
 
     A story is shown by its lead when the lead is published, else by its earliest published
-    article, with that article's current (latest approved) summary. It credits every source of
-    its published articles and of their copies ("N sources"), and matches a topic when any of
-    its published articles does. Corrections count only for articles put on the site within
-    NEWSLETTER_SENT_STORY_DAYS: older ones have no reader the digest remembers.
+    article, with that article's current (latest approved) summary and the story's latest
+    update line. It credits every source of its published articles and of their copies ("N
+    sources"), and matches a topic when any of its published articles does. Corrections count
+    only for articles put on the site within NEWSLETTER_SENT_STORY_DAYS: older ones have no
+    reader the digest remembers.
+
+    A follow-up is shown as "Follow-up to <old story>: <the answering story's title>", linking
+    to the answering story with its takeaway, and matches the old story's topics; it needs
+    the answering story on the site.
     """
     since = until - dt.timedelta(hours=24)
     remembered = until - dt.timedelta(days=settings.NEWSLETTER_SENT_STORY_DAYS)
@@ -317,23 +352,54 @@ def digest_catalogue(*, until: dt.datetime) -> Catalogue:
         .filter(Q(published_on_site_at__gt=since) | corrected_in_window)
         .annotate(moved_at=moved_at)
         .order_by("-moved_at", "-pk")
-        .values_list("story_id", "published_on_site_at")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
+        .values_list("story_id", "published_on_site_at", "moved_at")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
     )
-    order: dict[int, None] = {}  # story ids, latest move first
+    moved_at_of: dict[int, dt.datetime] = {}  # story id → its latest move
     new: set[int] = set()
-    for story_id, on_site_at in moved:
-        order.setdefault(story_id)
+    for story_id, on_site_at, at in moved:
+        moved_at_of.setdefault(story_id, at)
         if on_site_at > since:
             new.add(story_id)
-    if not order:
+
+    # Updates: those in the window move their story; the latest one of every story moved is its
+    # mark and its line. Only versions with an update line are news to those who had the story.
+    updates = (
+        StoryUpdate.objects.filter(happened_at__lte=until, summary__isnull=False)
+        .exclude(summary__update_line="")
+        .filter(Q(happened_at__gt=since) | Q(story_id__in=list(moved_at_of)))
+        .order_by("-happened_at", "-pk")
+        .values_list("story_id", "happened_at", "summary__update_line")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
+    )
+    latest_update: dict[int, tuple[dt.datetime, str]] = {}
+    for story_id, happened_at, line in updates:
+        latest_update.setdefault(story_id, (happened_at, line))
+        if happened_at > since:
+            moved_at_of[story_id] = max(moved_at_of.get(story_id, happened_at), happened_at)
+
+    followups = list(
+        OpenQuestion.objects.filter(
+            status=OpenQuestion.Status.ACCEPTED,
+            status_changed_at__gt=since,
+            status_changed_at__lte=until,
+            answer_story__isnull=False,
+        )
+        .order_by("-status_changed_at", "-pk")
+        .values_list("story_id", "story__title", "answer_story_id", "status_changed_at")[
+            : settings.NEWSLETTER_CATALOGUE_LIMIT
+        ]
+    )
+    if not moved_at_of and not followups:
         return Catalogue()
 
+    wanted = (
+        set(moved_at_of) | {old for old, _, _, _ in followups} | {answer for _, _, answer, _ in followups}
+    )
     approved = Prefetch(
         "summaries", queryset=Summary.objects.approved().order_by("-version"), to_attr="approved_summaries"
     )
     members: dict[int, list[Article]] = defaultdict(list)
     for article in (
-        published.filter(story_id__in=order)
+        published.filter(story_id__in=wanted)
         .select_related("source", "story")
         .defer("extracted_text", "feed_summary", "fingerprint", "story__profile")
         .prefetch_related(approved, Prefetch("topics", queryset=Topic.objects.only("id")))
@@ -344,7 +410,7 @@ def digest_catalogue(*, until: dt.datetime) -> Catalogue:
     copy_sources: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for story_id, source_id, name in (
         Article.objects.filter(
-            story_id__in=order,
+            story_id__in=wanted,
             duplicate_of__status=Article.Status.PUBLISHED,
             duplicate_of__published_on_site_at__lte=min(until, timezone.now()),
         )
@@ -353,35 +419,59 @@ def digest_catalogue(*, until: dt.datetime) -> Catalogue:
     ):
         copy_sources[story_id].append((source_id, name))
 
-    entries = []
-    for story_id in order:
-        articles = members[story_id]
-        readable = [article for article in articles if article.approved_summaries]
-        if not readable:
+    def topics_of(story_id: int) -> frozenset[int]:
+        return frozenset(topic.pk for article in members[story_id] for topic in article.topics.all())
+
+    timed: list[tuple[dt.datetime, CatalogueEntry]] = []
+    for story_id, at in moved_at_of.items():
+        item = _story_item(members[story_id], copy_sources[story_id])
+        if item is None:
             continue
-        lead_id = readable[0].story.lead_id
-        shown = next((article for article in readable if article.pk == lead_id), readable[0])
-        sources = {shown.source_id: shown.source.name}
-        for article in articles:
-            sources.setdefault(article.source_id, article.source.name)
-        for source_id, name in copy_sources[story_id]:
-            sources.setdefault(source_id, name)
-        item = DigestItem(
-            title=shown.title,
-            source=shown.source.name,
-            takeaway=shown.approved_summaries[0].key_takeaway,
-            url=_story_link(story=shown.story, shown=shown, published_articles=len(articles)),
-            sources=tuple(sources.values()),
-        )
+        articles = members[story_id]
+        update_at, line = latest_update.get(story_id, (None, ""))
+        first_on_site = min(a.published_on_site_at for a in articles)
         mark = StoryMark(
-            changed_at=max(
-                max(a.published_on_site_at, a.corrected_at or a.published_on_site_at) for a in articles
-            ),
+            changed_at=max(first_on_site, update_at) if update_at else first_on_site,
             published_articles=len(articles),
         )
-        topics = frozenset(topic.pk for article in articles for topic in article.topics.all())
-        entries.append(CatalogueEntry(story_id, item, topics, mark, new=story_id in new))
-    return Catalogue(entries)
+        item = dataclasses.replace(item, update_line=line)
+        timed.append((at, CatalogueEntry(story_id, item, topics_of(story_id), mark, new=story_id in new)))
+    for old_id, old_title, answer_id, accepted_at in followups:
+        answer = _story_item(members[answer_id], copy_sources[answer_id])
+        if answer is None or answer_id == old_id:
+            # Not on the site yet; or answered within the story itself, whose update says so.
+            continue
+        item = dataclasses.replace(answer, title=f"Follow-up to {old_title}: {answer.title}")
+        mark = StoryMark(changed_at=accepted_at, published_articles=len(members[old_id]))
+        entry = CatalogueEntry(
+            old_id, item, topics_of(old_id), mark, new=True, follow_up=True, answer_story_id=answer_id
+        )
+        timed.append((accepted_at, entry))
+    timed.sort(key=lambda pair: pair[0], reverse=True)
+    return Catalogue([entry for _, entry in timed])
+
+
+def _story_item(articles: list[Article], copies: list[tuple[int, str]]) -> DigestItem | None:
+    """A story's item from its published articles (publication order) and its copies' sources:
+    shown by its lead when the lead has an approved summary, else by its earliest article that
+    has one; None when none has."""
+    readable = [article for article in articles if article.approved_summaries]
+    if not readable:
+        return None
+    lead_id = readable[0].story.lead_id
+    shown = next((article for article in readable if article.pk == lead_id), readable[0])
+    sources = {shown.source_id: shown.source.name}
+    for article in articles:
+        sources.setdefault(article.source_id, article.source.name)
+    for source_id, name in copies:
+        sources.setdefault(source_id, name)
+    return DigestItem(
+        title=shown.title,
+        source=shown.source.name,
+        takeaway=shown.approved_summaries[0].key_takeaway,
+        url=_story_link(story=shown.story, shown=shown, published_articles=len(articles)),
+        sources=tuple(sources.values()),
+    )
 
 
 def _story_link(*, story: Story, shown: Article, published_articles: int) -> str:
@@ -655,11 +745,12 @@ def deliveries_send(
                         delivery_id=delivery.pk,
                         subscriber_id=subscriber.pk,
                         digest_date=delivery.digest_date,
-                        story_id=entry.story_id,
-                        changed_at=entry.mark.changed_at,
-                        published_articles=entry.mark.published_articles,
+                        story_id=story_id,
+                        changed_at=mark.changed_at,
+                        published_articles=mark.published_articles,
                     )
                     for entry in entries[:shown]
+                    for story_id, mark in ((entry.story_id, entry.mark), *entry.also)
                 ]
     except BaseException:
         # An exception is not a crash we cannot see: keep the record exact. Rows never

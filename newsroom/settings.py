@@ -208,6 +208,7 @@ CELERY_TASK_ROUTES = {
     "articles.tasks.fetch_source": {"queue": "ingest"},
     "articles.tasks.extract_article": {"queue": "ingest"},
     "articles.tasks.group_article": {"queue": "ingest"},
+    "articles.tasks.propose_followups": {"queue": "ingest"},
     "articles.tasks.summarize_article": {"queue": "summaries"},
     "articles.tasks.poll_summary_batches": {"queue": "summaries"},
     "articles.tasks.sweep_stuck_summaries": {"queue": "summaries"},
@@ -410,6 +411,13 @@ STORY_SUMMARY_MIN_WORDS = env.int("STORY_SUMMARY_MIN_WORDS", default=40)
 # A report joining a summarised story is weighed this long after it arrives, so a burst of
 # reports about one event costs one update, not one per report.
 STORY_UPDATE_DELAY_SECONDS = env.int("STORY_UPDATE_DELAY_SECONDS", default=600)
+# Issue #15, docs/desk-guide.md. A "What to watch" question stays open to answers from new
+# reports while its story was seen within this many days.
+STORY_FOLLOWUP_DAYS = env.int("STORY_FOLLOWUP_DAYS", default=14)
+# Lowest similarity (0-1) between a new report's title and lead and an open question at which
+# the desk is offered the report as its answer; chosen on the labelled pairs in
+# tests/articles/stories/followup_pairs.py (bench/followups.py prints the sweep).
+STORY_FOLLOWUP_THRESHOLD = env.float("STORY_FOLLOWUP_THRESHOLD", default=0.40)
 
 # --- Summaries --------------------------------------------------------------------------
 
@@ -454,8 +462,9 @@ NEWSLETTER_CHUNK_SIZE = env.int("NEWSLETTER_CHUNK_SIZE", default=500)
 NEWSLETTER_CLAIM_BATCH_SIZE = env.int("NEWSLETTER_CLAIM_BATCH_SIZE", default=50)
 NEWSLETTER_MAX_ITEMS = env.int("NEWSLETTER_MAX_ITEMS", default=10)
 NEWSLETTER_CATALOGUE_LIMIT = env.int("NEWSLETTER_CATALOGUE_LIMIT", default=300)
-# How long the digest remembers which stories it sent to whom (docs/digest.md): a correction
-# within that time goes again to those who had the story. Older records are pruned.
+# How long the digest remembers which stories it sent to whom (docs/digest.md): an update
+# within that time (a summary version with an update line) goes again to those who had the
+# story. Older records are pruned.
 NEWSLETTER_SENT_STORY_DAYS = env.int("NEWSLETTER_SENT_STORY_DAYS", default=30)
 NEWSLETTER_MAX_ATTEMPTS = env.int("NEWSLETTER_MAX_ATTEMPTS", default=5)
 NEWSLETTER_RETRY_BASE_SECONDS = env.int("NEWSLETTER_RETRY_BASE_SECONDS", default=900)

@@ -19,12 +19,12 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from articles.ingest.tasks import extract_article
-from articles.models import Article, AuditEntry, ModelCall, Story, Summary, Topic
+from articles.models import Article, AuditEntry, ModelCall, OpenQuestion, Story, Summary, Topic
 from articles.summarizers.grounding import normalise
 from articles.summarizers.tasks import summarize_article
 
-from . import evidence, overview, permissions, services, stories
-from .forms import DeskActionForm, ReviewForm, StoryDecisionForm, StoryMergeForm
+from . import checks, evidence, overview, permissions, questions, services, stories
+from .forms import DeskActionForm, QuestionDecisionForm, ReviewForm, StoryDecisionForm, StoryMergeForm
 from .versions import SummaryEdit, summary_diff
 
 
@@ -428,6 +428,7 @@ class ArticleAdmin(admin.ModelAdmin):
             if latest
             else [],
             "grounding_score": latest.grounding_score if latest else None,
+            "checks": checks.summary_checks(latest),
             "reports": reports,
             "audit_entries": article.audit_entries.select_related("actor")[:50],
             "can_approve": permissions.can_approve(request.user),
@@ -674,7 +675,10 @@ class StoryAdmin(admin.ModelAdmin):
         decisions = AuditEntry.objects.filter(
             Q(target_type=Story._meta.label_lower, target_id=str(story.pk))
             | Q(action__in=STORY_ACTIONS, details__from_story=story.pk)
+            | Q(action__in=QUESTION_ACTIONS, details__story=story.pk)
         ).select_related("actor", "article")
+        lead = next((a for a in articles if a.pk == story.lead_id), None)
+        story_summary = lead.summaries.order_by("-version").first() if lead is not None else None
         context = {
             **self.admin_site.each_context(request),
             "title": f"Story: {story.title}",
@@ -688,8 +692,202 @@ class StoryAdmin(admin.ModelAdmin):
             "media": self.media + form.media,
             "audit_entries": decisions[:50],
             "can_approve": permissions.can_approve(request.user),
+            "story_summary": story_summary,
+            "checks": checks.summary_checks(story_summary),
+            "questions": _questions(OpenQuestion.objects.filter(story=story)),
+            "followed_up": _questions(
+                OpenQuestion.objects.filter(answer_story=story).exclude(story=story), of_story=True
+            ),
         }
         return TemplateResponse(request, self.detail_template, context)
+
+
+# What the story page lists first: what waits for an editor.
+_QUESTION_ORDER = [
+    OpenQuestion.Status.PROPOSED,
+    OpenQuestion.Status.OPEN,
+    OpenQuestion.Status.ACCEPTED,
+    OpenQuestion.Status.DISMISSED,
+]
+
+
+def _questions(rows: QuerySet, *, of_story: bool = False) -> list[OpenQuestion]:
+    """Questions for the story page, those waiting for an editor first; one query."""
+    related = ["answer_article__source", "answer_story", "decided_by"] + (["story"] if of_story else [])
+    found = list(rows.select_related(*related).order_by("-created_at", "-pk")[:100])
+    return sorted(found, key=lambda q: _QUESTION_ORDER.index(q.status))
+
+
+# Every change to an open question, by audit action (articles/stories/followups.py and
+# articles/desk/questions.py).
+QUESTION_ACTIONS = (
+    "question_propose",
+    "question_replace",
+    "question_reopen",
+    *questions.DECISIONS,
+)
+QUESTION_DECISIONS = {
+    "accept": questions.question_accept,
+    "reject": questions.question_reject,
+    "dismiss": questions.question_dismiss,
+}
+
+
+class QuestionStatusFilter(admin.SimpleListFilter):
+    """Status, defaulting to proposals: opening Follow-ups is opening what waits for an editor."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(self.ALL, "All"), *OpenQuestion.Status.choices]
+
+    def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        # An action posted without a status in the URL acts on exactly the rows selected.
+        self.default = (
+            None if request.method == "POST" and "action" in request.POST else OpenQuestion.Status.PROPOSED
+        )
+
+    def value(self) -> str | None:
+        return super().value() or self.default
+
+    def choices(self, changelist: Any):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in (self.ALL, None):
+            return queryset
+        return queryset.filter(status=self.value())
+
+
+@admin.register(OpenQuestion)
+class OpenQuestionAdmin(admin.ModelAdmin):
+    """Follow-ups on the desk: the open "What to watch" questions of stories, and the reports
+    grouping proposed as their answers, proposals first. Editors accept, reject or dismiss
+    here (actions) or on the story page; each is one call to articles/desk/questions.py."""
+
+    list_display = [
+        "question",
+        "story_link",
+        "status",
+        "proposed_answer",
+        "score",
+        "created_at",
+        "decided_by",
+    ]
+    list_display_links = None
+    list_filter = [QuestionStatusFilter]
+    search_fields = ["text", "story__title"]
+    list_select_related = ["story", "answer_article__source", "answer_story", "decided_by"]
+    list_per_page = 50
+    ordering = ["-status_changed_at", "-pk"]
+    actions = ["accept_selected", "reject_selected", "dismiss_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # questions come from published summaries
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # every change is a decision (accept, reject, dismiss)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # closed, never deleted: the audit log names them
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return permissions.can_approve(request.user)
+
+    @admin.display(description="question", ordering="text")
+    def question(self, obj: OpenQuestion) -> str:
+        return obj.text
+
+    @admin.display(description="story", ordering="story__title")
+    def story_link(self, obj: OpenQuestion) -> str:
+        url = reverse("admin:articles_story_change", args=[obj.story_id])
+        return format_html('<a href="{}">{}</a>', url, obj.story.title)
+
+    @admin.display(description="proposed answer")
+    def proposed_answer(self, obj: OpenQuestion) -> str:
+        if obj.answer_article is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a> <span class="quiet">({})</span>',
+            reverse("admin:articles_article_change", args=[obj.answer_article_id]),
+            obj.answer_article.title,
+            obj.answer_article.source.name,
+        )
+
+    @admin.display(description="match", ordering="answer_score")
+    def score(self, obj: OpenQuestion) -> str:
+        return f"{obj.answer_score:.2f}" if obj.answer_article_id else "—"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {"title": "Follow-ups", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def _decide_each(self, request: HttpRequest, queryset: QuerySet, decision: str, verb: str) -> None:
+        done = 0
+        for question in queryset.order_by("pk"):
+            try:
+                QUESTION_DECISIONS[decision](question=question, by=request.user)
+            except services.DeskError as exc:
+                self.message_user(request, f"Skipped “{question}”: {exc}", messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{verb} {done} question(s).", messages.SUCCESS)
+
+    @admin.action(description="Accept the proposed answers", permissions=["approve"])
+    def accept_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide_each(request, queryset, "accept", "Accepted the answers of")
+
+    @admin.action(
+        description="Reject the proposed answers (the questions stay open)", permissions=["approve"]
+    )
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide_each(request, queryset, "reject", "Rejected the answers of")
+
+    @admin.action(description="Dismiss the selected questions", permissions=["approve"])
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide_each(request, queryset, "dismiss", "Dismissed")
+
+    def get_urls(self) -> list:
+        decide = path(
+            "<path:object_id>/decide/",
+            self.admin_site.admin_view(self.decide_view),
+            name="articles_openquestion_decide",
+        )
+        return [decide, *super().get_urls()]
+
+    def decide_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """One decision posted from the story page; back to that page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not permissions.can_approve(request.user):
+            raise PermissionDenied
+        question = get_object_or_404(OpenQuestion, pk=object_id)
+        form = QuestionDecisionForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Nothing changed: choose accept, reject or dismiss.", messages.ERROR)
+        else:
+            data = form.cleaned_data
+            try:
+                QUESTION_DECISIONS[data["decision"]](
+                    question=question,
+                    by=request.user,
+                    reason=data["reason"].strip(),
+                    answer_article_id=data["answer"],
+                )
+            except services.DeskError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"“{question}”: {question.get_status_display().lower()}.")
+        return redirect("admin:articles_story_change", question.story_id)
 
 
 @admin.register(Summary)

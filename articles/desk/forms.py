@@ -239,3 +239,13 @@ class StoryMergeForm(forms.Form):
         self.fields["into"].label_from_instance = lambda s: f"#{s.pk} {s.title} ({s.article_count} articles)"
         if not self.is_bound and stories:
             self.initial["into"] = stories[0].pk
+
+
+class QuestionDecisionForm(forms.Form):
+    """A decision about one open question, posted from the story page: the button pressed, the
+    proposed article the editor was shown (a decision about another proposal is refused) and
+    an optional reason for the audit log."""
+
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject"), ("dismiss", "Dismiss")])
+    answer = forms.IntegerField(required=False, min_value=1)
+    reason = forms.CharField(required=False, max_length=1000)

@@ -5,6 +5,7 @@ report of the story the weighing of an update (a copy is never summarised). Name
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from celery import shared_task
@@ -13,7 +14,7 @@ from django.conf import settings
 from articles.models import Article
 from articles.summarizers.tasks import refresh_story_summary, summarize_article
 
-from . import services
+from . import followups, services
 
 
 @shared_task(name="articles.tasks.group_article", soft_time_limit=60, time_limit=90)
@@ -33,7 +34,28 @@ def group_article(article_id: int) -> dict:
             refresh_story_summary.apply_async_on_commit(
                 (outcome.story_id,), countdown=settings.STORY_UPDATE_DELAY_SECONDS
             )
+    if outcome.placed and not outcome.is_copy:
+        # Its own task: the comparison with open questions runs outside the grouping lock.
+        propose_followups.delay_on_commit(article_id)
     return outcome.as_dict()
+
+
+@shared_task(name="articles.tasks.propose_followups", soft_time_limit=60, time_limit=90)
+def propose_followups(article_id: int) -> list[dict]:
+    """Offer the desk a newly grouped article as the answer to the open "What to watch"
+    questions it matches (followups.answers_propose). Safe to run twice: a proposed question
+    is no longer open."""
+    article = Article.objects.filter(pk=article_id).only("pk").first()
+    if article is None:
+        return []
+    return [asdict(proposal) for proposal in followups.answers_propose(article=article)]
+
+
+@shared_task(name="articles.tasks.sync_story_questions", soft_time_limit=60, time_limit=90)
+def sync_story_questions(story_id: int) -> dict:
+    """Make a story's open questions those of the summary that stands for it now, after a
+    publication in it (followups.story_questions_sync). Idempotent."""
+    return followups.story_questions_sync(story_id=story_id).as_dict()
 
 
 @shared_task(name="articles.tasks.sweep_ungrouped_articles", soft_time_limit=60, time_limit=90)
@@ -48,5 +70,8 @@ def sweep_ungrouped_articles() -> int:
 
 @shared_task(name="articles.tasks.prune_story_index", soft_time_limit=300, time_limit=360)
 def prune_story_index() -> dict[str, int]:
-    """Delete grouping index rows older than STORY_INDEX_KEEP_DAYS (no placement reads them)."""
-    return services.story_index_prune(older_than=timedelta(days=settings.STORY_INDEX_KEEP_DAYS))
+    """Delete grouping index rows older than STORY_INDEX_KEEP_DAYS (no placement reads them),
+    and the open-question index rows no proposal can use (followups.question_index_prune)."""
+    pruned = services.story_index_prune(older_than=timedelta(days=settings.STORY_INDEX_KEEP_DAYS))
+    pruned["question_terms"] = followups.question_index_prune()
+    return pruned

@@ -60,16 +60,6 @@ pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 @pytest.fixture
-def login(client, request):
-    def as_(who: str):
-        if who != "anonymous":
-            client.force_login(request.getfixturevalue(who))
-        return client
-
-    return as_
-
-
-@pytest.fixture
 def article(db):
     """In review, with the AI draft (v1) and an editor's edit (v2)."""
     article = factories.make_review_article()
