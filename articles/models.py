@@ -257,6 +257,13 @@ class StaleState(Exception):
 # Receivers defer their work to transaction.on_commit.
 story_changed = Signal()
 
+# Sent after a write to an open question that readers may see (OpenQuestion.transition_to sends
+# it on every status change) with `question` (updated in memory). An accepted question puts
+# "Follow-up: …" on its story's pages and "Follows up: …" on the answering story's; receivers
+# (articles/reader/invalidation.py) retire those pages on commit. Any other write to an
+# accepted question (a new answer story, a deletion) must send it too.
+open_question_changed = Signal()
+
 
 class StoryQuerySet(models.QuerySet["Story"]):
     def recent(self, since: datetime) -> StoryQuerySet:
@@ -431,6 +438,7 @@ class OpenQuestion(models.Model):
         values = {"status": status, "status_changed_at": timezone.now(), **changes}
         if not compare_and_set(self, OpenQuestion.objects.filter(status=self.status), values):
             raise StaleQuestion(f"Open question {self.pk} changed since it was read; nothing was written.")
+        open_question_changed.send(sender=OpenQuestion, question=self)
 
 
 # Sent after a guarded write to an article (a status change, a publication or a correction)
