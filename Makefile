@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-stories bench-summaries bench-http bench-digest load clean
+.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-stories bench-summaries bench-summary-cost bench-http bench-digest load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,11 @@ bench-stories: install bench-db
 
 bench-summaries: install bench-db
 	$(BENCH_ENV) $(PY) bench/summaries.py
+
+# Model calls and dollars per 100 articles with and without story summaries: in-process, on
+# SQLite in memory, against the fake Messages API; needs the shared fixtures.
+bench-summary-cost: install
+	$(PY) bench/summaries.py --cost
 
 bench-http: install bench-db
 	$(BENCH_ENV) $(PY) bench/http.py

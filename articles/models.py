@@ -351,6 +351,9 @@ class Story(models.Model):
             originals = [m for m in members if m["duplicate_of_id"] is None] or members
             # A rejected article never leads while another can: its title would name the story.
             originals = [m for m in originals if m["status"] != Article.Status.REJECTED] or originals
+            # The lead carries the story's summary: an article already summarised keeps the
+            # lead when an earlier report arrives late (that report updates the summary).
+            originals = [m for m in originals if m["status"] in Article.SUMMARISED] or originals
             chosen = [m for m in members if m["pk"] == self.lead_id] if self.editor_locked else []
             lead = (chosen or originals)[0]
             values["lead_id"], values["title"] = lead["pk"], lead["title"]
@@ -378,6 +381,22 @@ class StoryUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.story}: {self.text}"
+
+    @classmethod
+    def record_publication(cls, *, story_id: int, summary: Summary, article: Article, at: datetime) -> None:
+        """Put a published version on its story's timeline: the first publication as the
+        story's opening development (dated when it was first reported), a later version by
+        its update line. A correction without an update line adds nothing."""
+        if summary.update_line:
+            cls.objects.get_or_create(
+                story_id=story_id, summary=summary, defaults={"text": summary.update_line, "happened_at": at}
+            )
+        elif not cls.objects.filter(story_id=story_id).exists():
+            points = summary.key_points or [{}]
+            first = str(points[0].get("text") or summary.key_takeaway)
+            cls.objects.create(
+                story_id=story_id, summary=summary, text=first[:300], happened_at=article.published_at
+            )
 
 
 class StaleQuestion(Exception):
@@ -455,10 +474,13 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         return self.filter(status=Article.Status.IN_REVIEW)
 
     def due_for_summary(self) -> ArticleQuerySet:
-        """Extracted originals placed in a story: a copy is covered by its original's
-        summary, and an article is grouped (and found to be a copy or not) before it is
-        summarised."""
-        return self.filter(status=Article.Status.EXTRACTED, duplicate_of__isnull=True, story__isnull=False)
+        """Extracted originals placed in a story that lead it: a copy is covered by its
+        original's summary, and an article is grouped (and found to be a copy or not) before
+        it is summarised."""
+        due = self.filter(status=Article.Status.EXTRACTED, duplicate_of__isnull=True, story__isnull=False)
+        # With story summaries only the lead is summarised; the story's other reports update
+        # its summary instead (summarizers/updates.py).
+        return due.filter(story__lead_id=models.F("pk")) if settings.STORY_SUMMARIES else due
 
     def stuck_summarizing(self, older_than_seconds: int) -> ArticleQuerySet:
         cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
@@ -499,6 +521,9 @@ class Article(models.Model):
         Status.REJECTED: frozenset({Status.SUMMARIZING}),
         Status.FAILED: frozenset({Status.NEW, Status.EXTRACTED}),
     }
+
+    # Statuses of an article that has (or is getting) a summary of its own.
+    SUMMARISED = frozenset({Status.SUMMARIZING, Status.IN_REVIEW, Status.PUBLISHED})
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="articles")
     url = models.URLField(_("canonical URL"), max_length=1000, unique=True, validators=[validate_http_url])
@@ -659,6 +684,8 @@ class Article(models.Model):
                 self.transition_to(self.Status.PUBLISHED, reason=reason, **stamps)
             Summary.objects.filter(pk=summary.pk).update(approved_at=now, approved_by=by)
             summary.approved_at, summary.approved_by = now, by
+            if self.story_id is not None:
+                StoryUpdate.record_publication(story_id=self.story_id, summary=summary, article=self, at=now)
             AuditEntry.record(
                 "publish",
                 actor=by,

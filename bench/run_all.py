@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["ingest", "stories", "summaries", "http", "digest", "load"]
+BENCHMARKS = ["ingest", "stories", "summaries", "cost", "http", "digest", "load"]
+# A benchmark is bench/<name>.py, unless it is a mode of another script.
+COMMANDS = {"cost": ["summaries.py", "--cost"]}
 
 
 def machine() -> dict[str, str | int]:
@@ -37,9 +39,10 @@ def machine() -> dict[str, str | int]:
 
 
 def run(name: str) -> list[dict]:
-    print(f"\n### bench/{name}.py", flush=True)
+    script, *args = COMMANDS.get(name, [f"{name}.py"])
+    print(f"\n### bench/{' '.join([script, *args])}", flush=True)
     proc = subprocess.run(
-        [sys.executable, str(HERE / f"{name}.py")], cwd=HERE.parent, capture_output=True, text=True
+        [sys.executable, str(HERE / script), *args], cwd=HERE.parent, capture_output=True, text=True
     )
     print(proc.stdout[-4000:], proc.stderr[-2000:] if proc.returncode else "", flush=True)
     for line in reversed(proc.stdout.splitlines()):

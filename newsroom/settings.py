@@ -398,6 +398,18 @@ STORY_SIMILARITY_THRESHOLD = env.float("STORY_SIMILARITY_THRESHOLD", default=0.1
 # Grouping index rows (story terms, copy bands) older than this are pruned daily
 # (prune_story_index): an article arriving this late with an old date starts its own story.
 STORY_INDEX_KEEP_DAYS = env.int("STORY_INDEX_KEEP_DAYS", default=30)
+# Issue #15, docs/summaries.md. One summary per story, written from its distinct sources:
+# only the lead is summarised; another report joining the story updates that summary when
+# it brings something new. False: every original article is summarised on its own.
+STORY_SUMMARIES = env.bool("STORY_SUMMARIES", default=True)
+# Input budget of a story summary's source texts (the cached system prompt comes on top),
+# and how many sources it cites at most; thinner sources than this word count are skipped.
+STORY_SUMMARY_INPUT_TOKENS = env.int("STORY_SUMMARY_INPUT_TOKENS", default=12000)
+STORY_SUMMARY_MAX_SOURCES = env.int("STORY_SUMMARY_MAX_SOURCES", default=10)
+STORY_SUMMARY_MIN_WORDS = env.int("STORY_SUMMARY_MIN_WORDS", default=40)
+# A report joining a summarised story is weighed this long after it arrives, so a burst of
+# reports about one event costs one update, not one per report.
+STORY_UPDATE_DELAY_SECONDS = env.int("STORY_UPDATE_DELAY_SECONDS", default=600)
 
 # --- Summaries --------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Story tasks: thin doors onto the grouping services. The extract task runs group_article
-right after extraction; group_article chains the summary of an original (a copy is never
-summarised). Names stay `articles.tasks.*` like every task of the articles app.
+right after extraction; group_article chains the summary of the story's lead, or for another
+report of the story the weighing of an update (a copy is never summarised). Names stay `articles.tasks.*` like every task of the articles app.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from articles.models import Article
-from articles.summarizers.tasks import summarize_article
+from articles.summarizers.tasks import refresh_story_summary, summarize_article
 
 from . import services
 
@@ -26,7 +26,13 @@ def group_article(article_id: int) -> dict:
         return {"article_id": article_id, "skipped": "missing" if article is None else "not extracted"}
     outcome = services.article_group(article=article)
     if outcome.status == Article.Status.EXTRACTED and not outcome.is_copy:
-        summarize_article.delay_on_commit(article_id)
+        if Article.objects.due_for_summary().filter(pk=article_id).exists():
+            summarize_article.delay_on_commit(article_id)
+        else:
+            # Another report leads the story: this one may update the story's summary.
+            refresh_story_summary.apply_async_on_commit(
+                (outcome.story_id,), countdown=settings.STORY_UPDATE_DELAY_SECONDS
+            )
     return outcome.as_dict()
 
 

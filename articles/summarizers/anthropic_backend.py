@@ -13,8 +13,7 @@ import anthropic
 from django.conf import settings
 
 from .base import BackendReply, SummarizerError, SummaryRequest, Usage
-from .prompt import SYSTEM_PROMPT, TOOL_DESCRIPTION, TOOL_NAME, user_message
-from .schema import SUMMARY_JSON_SCHEMA
+from .prompt import STORY_TOOL_NAME, SYSTEM_PROMPT, TOOL_NAME, request_message, request_tool
 
 MAX_OUTPUT_TOKENS = 2048
 SPEND_LIMIT_CODES = {"enforced_spend_limit_reached"}
@@ -67,35 +66,24 @@ def classify_error(exc: Exception) -> SummarizerError:
 
 
 def request_params(request: SummaryRequest, *, model: str) -> dict[str, Any]:
-    """The Messages API parameters for one article; shared by single calls and batches."""
+    """The Messages API parameters for one article or story; shared by single calls and batches."""
+    name, description, schema = request_tool(request)
     return {
         "model": model,
         "max_tokens": MAX_OUTPUT_TOKENS,
         # The cache breakpoint on the system block caches tools + system: the long, stable
-        # prefix. Only the user message (the article) is new on each call.
+        # prefix. Only the user message (the article, or the story's sources) is new on each call.
         "system": [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": {"type": "ephemeral"}}],
-        "tools": [{"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": SUMMARY_JSON_SCHEMA}],
-        "tool_choice": {"type": "tool", "name": TOOL_NAME},
-        "messages": [
-            {
-                "role": "user",
-                "content": user_message(
-                    title=request.title,
-                    source=request.source,
-                    text=request.text,
-                    topics=request.topics,
-                    note=request.note,
-                    previous_errors=request.previous_errors,
-                ),
-            }
-        ],
+        "tools": [{"name": name, "description": description, "input_schema": schema}],
+        "tool_choice": {"type": "tool", "name": name},
+        "messages": [{"role": "user", "content": request_message(request)}],
     }
 
 
 def tool_input(message: Any) -> Any:
     """The forced tool call's input, or None if the model (somehow) did not call it."""
     for block in message.content or []:
-        if getattr(block, "type", None) == "tool_use" and block.name == TOOL_NAME:
+        if getattr(block, "type", None) == "tool_use" and block.name in (TOOL_NAME, STORY_TOOL_NAME):
             return block.input
     return None
 

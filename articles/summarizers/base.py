@@ -46,8 +46,23 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class SourceDocument:
+    """One numbered article of a story, as the model sees it (text already cut to its share
+    of the token budget)."""
+
+    n: int
+    source: str
+    title: str
+    text: str
+    url: str = ""
+    article_id: int | None = None
+
+
+@dataclass(frozen=True)
 class SummaryRequest:
-    """Everything a backend needs about one article; no ORM objects cross this line."""
+    """Everything a backend needs about one article, or about a story's articles when
+    `documents` is set (a story summary: the model sees each source as a separate numbered
+    document and cites them). No ORM objects cross this line."""
 
     title: str
     source: str
@@ -55,6 +70,14 @@ class SummaryRequest:
     topics: list[str] = field(default_factory=list)
     note: str = ""
     previous_errors: list[str] = field(default_factory=list)
+    documents: list[SourceDocument] = field(default_factory=list)
+    # The summary readers see now, when this request updates a story: the model says what
+    # the new reports add to it (or that they add nothing).
+    current_summary: str = ""
+
+    @property
+    def is_story(self) -> bool:
+        return bool(self.documents)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from articles.models import Article, StaleState, SummaryBatch, Topic
 from . import budget
 from .backends import get_summarizer
 from .base import BackendReply, Summarizer, SummarizerError, SummaryRequest
+from .sources import story_documents
 from .validation import validate_output
 from .workflow import (
     _claim,
@@ -35,6 +36,10 @@ def summaries_submit_batch(*, backend: str | None = None) -> SummaryBatch | None
     requests: dict[str, SummaryRequest] = {}
     claimed: list[Article] = []
     for article in Article.objects.due_for_summary().select_related("source")[:MAX_BATCH_SIZE]:
+        # A story summary goes alone (article_summarize): its sources may change before a
+        # batch ends, and its citations are numbered against them.
+        if story_documents(article):
+            continue
         if article.extracted_text.strip() and _claim(article, reason="In a Message Batch."):
             claimed.append(article)
             requests[str(article.pk)] = _request_for(article)

@@ -122,4 +122,30 @@ class ExtractiveSummarizer:
             "faq": faq,
             "suggested_topics": [],
         }
+        if request.is_story:
+            data = _as_story(data, request)
         return BackendReply(data=data, usage=Usage(), model=self.model)
+
+
+def _as_story(data: dict, request: SummaryRequest) -> dict:
+    """The extractive summary in the story schema. Its sentences come from the lead (source 1),
+    the text above; a point is also credited to another source that carries the same
+    sentence. The update line names the sources a model would have read."""
+    texts = {d.n: d.text for d in request.documents}
+
+    def cite(item: dict) -> dict:
+        quotes = item.pop("evidence")
+        item["citations"] = [
+            {"source": n, "quote": quote} for quote in quotes for n, text in texts.items() if quote in text
+        ][:3] or [{"source": 1, "quote": q} for q in quotes]
+        return item
+
+    others = [d.source for d in request.documents[1:]]
+    line = f"Also reported by {', '.join(others)}."[:300] if request.current_summary and others else ""
+    return {
+        **data,
+        "key_points": [cite(p) for p in data["key_points"]],
+        "faq": [cite(q) for q in data["faq"]],
+        "disagreements": [],
+        "update": {"is_new": True, "line": line},
+    }

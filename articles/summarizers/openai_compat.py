@@ -13,8 +13,7 @@ import httpx
 from django.conf import settings
 
 from .base import BackendReply, SummarizerError, SummaryRequest, Usage
-from .prompt import SYSTEM_PROMPT, user_message
-from .schema import SUMMARY_JSON_SCHEMA
+from .prompt import SYSTEM_PROMPT, request_message, request_tool
 
 SPEND_LIMIT_CODES = {
     "insufficient_quota",
@@ -64,25 +63,20 @@ class OpenAICompatSummarizer:
         )
 
     def summarize(self, request: SummaryRequest) -> BackendReply:
+        _tool, _description, schema = request_tool(request)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
-                {
-                    "role": "user",
-                    "content": user_message(
-                        title=request.title,
-                        source=request.source,
-                        text=request.text,
-                        topics=request.topics,
-                        note=request.note,
-                        previous_errors=request.previous_errors,
-                    ),
-                },
+                {"role": "user", "content": request_message(request)},
             ],
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "summary", "schema": SUMMARY_JSON_SCHEMA, "strict": True},
+                "json_schema": {
+                    "name": "story_summary" if request.is_story else "summary",
+                    "schema": schema,
+                    "strict": True,
+                },
             },
             "temperature": 0,
         }

@@ -9,7 +9,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import batches, sweeper, workflow
+from articles.models import Article
+
+from . import batches, sweeper, updates, workflow
 
 # Threads-pool workers ignore Celery's time limits, so each model call has its own timeout
 # (SUMMARY_MODEL_TIMEOUT_SECONDS, at most two calls per run); these limits cover prefork
@@ -60,6 +62,23 @@ def summarize_article(
             countdown=workflow.retry_delay(attempt, exc.retry_after),
             max_retries=settings.SUMMARY_MAX_ATTEMPTS,
         ) from exc
+    if outcome.result in ("summarized", "review"):
+        # Reports may have joined the story while this summary was being written.
+        story_id = Article.objects.filter(pk=article_id).values_list("story_id", flat=True).first()
+        if story_id is not None and settings.STORY_SUMMARIES:
+            refresh_story_summary.apply_async_on_commit(
+                (story_id,), countdown=settings.STORY_UPDATE_DELAY_SECONDS
+            )
+    return outcome.as_dict()
+
+
+@shared_task(name="articles.tasks.refresh_story_summary", soft_time_limit=60, time_limit=90)
+def refresh_story_summary(story_id: int) -> dict:
+    """Weigh the reports that joined a story since its summary was written, and rewrite the
+    summary when they bring something new (articles.summarizers.updates)."""
+    outcome = updates.story_summary_refresh(story_id=story_id)
+    if outcome.should_regenerate:
+        summarize_article.delay_on_commit(outcome.article_id, force=True)
     return outcome.as_dict()
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from articles.models import KEY_POINT_HEADINGS
 
-from .schema import SummaryOutput
+from .schema import StorySummaryOutput, SummaryOutput
 
 TAKEAWAY_WORD_LIMIT = 75  # the prompt asks for 60 ("about 60 words"); this is the hard stop
 MAX_SENTENCES = 3
@@ -32,7 +32,7 @@ _SENTENCE_END = re.compile(r"[.!?。！？](?:[\"'”’)]*)(?=\s|$)")
 
 @dataclass
 class ValidationOutcome:
-    output: SummaryOutput | None
+    output: SummaryOutput | StorySummaryOutput | None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -45,18 +45,54 @@ def _sentence_count(text: str) -> int:
     return max(1, len(_SENTENCE_END.findall(text.strip())))
 
 
-def _texts(output: SummaryOutput) -> list[tuple[str, str]]:
+def _texts(output: SummaryOutput | StorySummaryOutput) -> list[tuple[str, str]]:
     rows = [("key_takeaway", output.key_takeaway)]
     for i, p in enumerate(output.key_points):
-        rows += [(f"key_points[{i}].text", p.text)] + [(f"key_points[{i}].evidence", q) for q in p.evidence]
+        rows += [(f"key_points[{i}].text", p.text)] + [(f"key_points[{i}].evidence", q) for q in _quotes(p)]
     for i, q in enumerate(output.faq):
         rows += [(f"faq[{i}].question", q.question), (f"faq[{i}].answer", q.answer)]
-        rows += [(f"faq[{i}].evidence", e) for e in q.evidence]
+        rows += [(f"faq[{i}].evidence", e) for e in _quotes(q)]
+    if isinstance(output, StorySummaryOutput):
+        for i, d in enumerate(output.disagreements):
+            rows += [(f"disagreements[{i}].fact", d.fact)] + [
+                (f"disagreements[{i}].says", c.says) for c in d.claims
+            ]
+        if output.update is not None:
+            rows.append(("update.line", output.update.line))
     return rows
 
 
+def _quotes(item) -> list[str]:
+    citations = getattr(item, "citations", None)
+    return [c.quote for c in citations] if citations is not None else list(item.evidence)
+
+
 def validate_output(data: Any, *, article_text: str, topics: list[str]) -> ValidationOutcome:
-    """Parse and check one reply. Never raises: problems come back as error strings."""
+    """Parse and check one reply for one article. Never raises: problems come back as error strings."""
+    return _validate(data, model=SummaryOutput, text=article_text, topics=topics)
+
+
+def validate_story_output(data: Any, *, documents: list, topics: list[str]) -> ValidationOutcome:
+    """Parse and check one story reply: the rules of validate_output, plus every citation and
+    disagreement names a source the request numbered."""
+    text = "\n".join(d.text for d in documents)
+    outcome = _validate(data, model=StorySummaryOutput, text=text, topics=topics)
+    if outcome.output is None:
+        return outcome
+    numbers = {d.n for d in documents}
+    output = outcome.output
+    cited = [(f"key_points[{i}]", c.source) for i, p in enumerate(output.key_points) for c in p.citations]
+    cited += [(f"faq[{i}]", c.source) for i, q in enumerate(output.faq) for c in q.citations]
+    cited += [(f"disagreements[{i}]", c.source) for i, d in enumerate(output.disagreements) for c in d.claims]
+    for where, n in cited:
+        if n not in numbers:
+            outcome.errors.append(
+                f"{where} cites source {n}, but the sources are numbered 1 to {len(documents)}."
+            )
+    return outcome
+
+
+def _validate(data: Any, *, model: type, text: str, topics: list[str]) -> ValidationOutcome:
     if not isinstance(data, dict):
         return ValidationOutcome(None, ["The reply was not a JSON object with the summary fields."])
     # Headings are checked first with a plain message: it is the most common model slip.
@@ -72,7 +108,7 @@ def validate_output(data: Any, *, article_text: str, topics: list[str]) -> Valid
                 ],
             )
     try:
-        output = SummaryOutput.model_validate(data)
+        output = model.model_validate(data)
     except ValidationError as exc:
         errors = [f"{'.'.join(str(x) for x in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()]
         return ValidationOutcome(None, errors[:10])
@@ -88,7 +124,7 @@ def validate_output(data: Any, *, article_text: str, topics: list[str]) -> Valid
         if _sentence_count(q.answer) > MAX_SENTENCES:
             errors.append(f"faq[{i}].answer has more than three sentences.")
 
-    lowered_text = article_text.lower()
+    lowered_text = text.lower()
     for where, value in _texts(output):
         if _HTML.search(value):
             errors.append(f"{where} contains HTML; fields are plain text only.")

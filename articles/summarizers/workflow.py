@@ -35,17 +35,17 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 
-from articles.models import Article, AuditEntry, ModelCall, StaleState, Summary, Topic
+from articles.models import Article, AuditEntry, ModelCall, StaleState, Story, Summary, Topic
 
-from . import budget
+from . import budget, faithfulness
 from .backends import cost_of, get_summarizer
-from .base import Summarizer, SummarizerError, SummaryRequest, Usage
+from .base import SourceDocument, Summarizer, SummarizerError, SummaryRequest, Usage
 from .extractive import ExtractiveSummarizer
-from .grounding import check_grounding
+from .grounding import check_grounding, check_story_grounding
 from .prompt import PROMPT_VERSION
-from .validation import ValidationOutcome, validate_output
-
-logger = logging.getLogger(__name__)
+from .schema import StorySummaryOutput
+from .sources import sources_field, story_documents, summary_as_text
+from .validation import ValidationOutcome, validate_output, validate_story_output
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class SummaryTemporaryError(Exception):
 @dataclass
 class SummarizeOutcome:
     article_id: int
-    result: str  # summarized, reused, review, failed, paused, deferred, skipped
+    result: str  # summarized, reused, review, failed, paused, deferred, skipped, unchanged
     detail: str = ""
     summary_id: int | None = None
     usage: Usage = field(default_factory=Usage)
@@ -77,9 +77,14 @@ class SummarizeOutcome:
         return data
 
 
-def summary_input_hash(*, article: Article, model: str, note: str = "") -> str:
-    text_part = article.content_hash or hashlib.sha256(article.extracted_text.encode()).hexdigest()
-    return hashlib.sha256(f"{text_part}|{PROMPT_VERSION}|{model}|{note.strip()}".encode()).hexdigest()
+def summary_input_hash(
+    *, article: Article, model: str, note: str = "", documents: list[SourceDocument] = ()
+) -> str:
+    """What a summary was made from: the text (every source's, for a story summary), the
+    prompt version, the model and the editor's note. The same input is never paid twice."""
+    parts = [article.content_hash or hashlib.sha256(article.extracted_text.encode()).hexdigest()]
+    parts += [hashlib.sha256(d.text.encode()).hexdigest() for d in documents[1:]]
+    return hashlib.sha256(f"{'+'.join(parts)}|{PROMPT_VERSION}|{model}|{note.strip()}".encode()).hexdigest()
 
 
 def retry_delay(attempt: int, retry_after: float | None = None, *, cap: float = 300.0) -> float:
@@ -93,8 +98,15 @@ def retry_delay(attempt: int, retry_after: float | None = None, *, cap: float = 
 
 
 def _request_for(
-    article: Article, *, note: str = "", previous_errors: list[str] | None = None
+    article: Article,
+    *,
+    note: str = "",
+    previous_errors: list[str] | None = None,
+    documents: list[SourceDocument] = (),
 ) -> SummaryRequest:
+    """One article's request, or its story's when `documents` numbers several sources; a
+    story that already has a summary sends it along, so the model can say what is new."""
+    current = summary_as_text(article.current_summary or article.latest_summary) if documents else ""
     return SummaryRequest(
         title=article.title,
         source=article.source.name,
@@ -102,6 +114,8 @@ def _request_for(
         topics=list(Topic.objects.values_list("name", flat=True)),
         note=note,
         previous_errors=previous_errors or [],
+        documents=list(documents),
+        current_summary=current,
     )
 
 
@@ -221,18 +235,27 @@ def _store(
     usage: Usage,
     cost: Decimal,
     note: str,
+    documents: list[SourceDocument] = (),
     extra_warnings: list[str] = (),
     review_reason: str = "",
 ) -> SummarizeOutcome:
     """Save the next summary version and move the article to review (or auto-publish), in one
-    transaction: the version is kept only if the move under our claim token succeeds."""
+    transaction: the version is kept only if the move under our claim token succeeds.
+
+    A story update the model found adds nothing (update.is_new false) stores no version: the
+    claim is released and the article stays where it was."""
     output = validated.output
     assert output is not None
-    grounding = check_grounding(output, article.extracted_text)
+    checked = _checked_fields(output, article, documents)
+    if checked is None:
+        reason = f"The {len(documents) - 1} other report(s) add nothing to the summary readers have."
+        _move(article, Status.IN_REVIEW, reason=reason, attention=False, action="summarize-unchanged")
+        return SummarizeOutcome(article.pk, "unchanged", reason, None, usage, cost)
     warnings = list(extra_warnings) + validated.warnings
     # A point with one good quote still counts as grounded, but a fabricated quote beside it
     # must not slip through unseen: it becomes a warning, which also blocks auto-publish.
-    warnings += [f"Evidence quote not found in the article: {q}" for q in grounding.unverified_quotes]
+    warnings += [f"Evidence quote not found in the article: {q}" for q in checked.pop("unverified_quotes")]
+    warnings += [f"Not in the cited sources: {f['text']} ({f['field']})" for f in checked["unverified_facts"]]
     with transaction.atomic():
         summary = Summary.create_version(
             article=article,
@@ -241,18 +264,16 @@ def _store(
             prompt_version=PROMPT_VERSION,
             input_hash=input_hash,
             key_takeaway=output.key_takeaway,
-            key_points=[p.model_dump() for p in output.key_points],
-            faq=[q.model_dump() for q in output.faq],
             suggested_topics=output.suggested_topics,
-            grounding_score=grounding.score,
-            unverified_claims=grounding.unverified_claims,
             validation_warnings=warnings,
+            **checked,
             **dataclasses.asdict(usage),  # the four token counts, named as on the models
             cost_usd=cost,
             editor_note=note,
         )
         reason = review_reason or (
-            f"Flagged: grounding {grounding.score:.2f}, {len(warnings)} warning(s)"
+            f"Flagged: grounding {summary.grounding_score:.2f}, {len(warnings)} warning(s)"
+            + (f", sources differ on {len(summary.disagreements)} fact(s)" if summary.disagreements else "")
             if summary.is_flagged
             else ""
         )
@@ -276,23 +297,100 @@ def _store(
     )
 
 
+def _checked_fields(output, article: Article, documents: list[SourceDocument]) -> dict | None:
+    """The summary's checked content as Summary fields: points and FAQ (with per-source
+    citations for a story), grounding, unverified claims and facts. None when a story update
+    brings nothing new.
+
+    The grounding score is the share of checked items that hold up: each key point and FAQ
+    answer counts once (grounded if one of its quotes is verified), and each number, date,
+    amount or name no cited source contains counts as one more unverified item."""
+    if isinstance(output, StorySummaryOutput):
+        update = output.update
+        updating = bool(summary_as_text(article.current_summary or article.latest_summary))
+        if updating and update is not None and not update.is_new:
+            return None
+        report = check_story_grounding(output, documents)
+        key_points, faq = report.key_points, report.faq
+        texts = {d.n: d.text for d in documents}
+        extra = {
+            "sources": sources_field(documents),
+            "disagreements": [d.model_dump() for d in output.disagreements],
+            "update_line": update.line.strip() if updating and update is not None else "",
+        }
+    else:
+        report = check_grounding(output, article.extracted_text)
+        key_points = [p.model_dump() for p in output.key_points]
+        faq = [q.model_dump() for q in output.faq]
+        texts = {1: article.extracted_text}
+        extra = {}
+    unverified_facts = _unverified_facts(output.key_takeaway, key_points, faq, texts)
+    items = len(key_points) + len(faq)
+    grounded = round(report.score * items)
+    score = grounded / (items + len(unverified_facts)) if items else 0.0
+    return {
+        "key_points": key_points,
+        "faq": faq,
+        "grounding_score": round(score, 4),
+        "unverified_claims": report.unverified_claims,
+        "unverified_facts": unverified_facts,
+        "unverified_quotes": report.unverified_quotes,
+        **extra,
+    }
+
+
+def _unverified_facts(
+    takeaway: str, key_points: list[dict], faq: list[dict], texts: dict[int, str]
+) -> list[dict]:
+    """Numbers, dates, amounts and names of the summary that its sources do not contain: a key
+    point or answer against the sources it cites (verified citations; all of them when it
+    has none verified), the takeaway against every source (summarizers/faithfulness.py)."""
+    index = {n: faithfulness.FactIndex(text) for n, text in texts.items()}
+    everything = list(index.values())
+
+    def cited(row: dict) -> list:
+        citations = row.get("citations")
+        if not citations:
+            return everything
+        numbers = {c["source"] for c in citations if c.get("verified")} or {c["source"] for c in citations}
+        return [index[n] for n in numbers if n in index] or everything
+
+    rows = [("key_takeaway", takeaway, everything)]
+    rows += [(f"key_points[{i}]", p["text"], cited(p)) for i, p in enumerate(key_points)]
+    rows += [(f"faq[{i}]", q["answer"], cited(q)) for i, q in enumerate(faq)]
+    found = []
+    for where, text, sources in rows:
+        found += [
+            {"field": where, "kind": fact.kind, "text": fact.text}
+            for fact in faithfulness.unsupported_facts(text, sources)
+        ]
+    return found
+
+
 def _auto_publishable(article: Article, summary: Summary) -> bool:
-    """Only a trusted source's fully grounded, warning-free summary goes live untouched."""
-    return bool(
-        article.source.auto_publish and summary.grounding_score == 1.0 and not summary.validation_warnings
-    )
+    """Only a trusted source's fully grounded, warning-free summary goes live untouched: no
+    unverified quote or fact, and no fact its sources disagree on."""
+    return bool(article.source.auto_publish and not summary.is_flagged)
 
 
 def _fallback_extractive(
-    *, article: Article, input_hash: str, usage: Usage, cost: Decimal, note: str, errors: list[str]
+    *,
+    article: Article,
+    input_hash: str,
+    usage: Usage,
+    cost: Decimal,
+    note: str,
+    errors: list[str],
+    documents: list[SourceDocument] = (),
 ) -> SummarizeOutcome:
     """The model failed validation twice: give the editor an honest extractive draft, flagged."""
     reason = "AI summary rejected twice by validation: " + "; ".join(errors)[:1500]
+    request = _request_for(article, documents=documents)
     try:
-        reply = ExtractiveSummarizer().summarize(_request_for(article))
+        reply = ExtractiveSummarizer().summarize(request)
     except SummarizerError:
         return _fail(article, reason)
-    validated = validate_output(reply.data, article_text=article.extracted_text, topics=[])
+    validated = _validate(reply.data, request)
     if not validated.ok:
         return _fail(article, reason)
     outcome = _store(
@@ -304,11 +402,26 @@ def _fallback_extractive(
         usage=usage,
         cost=cost,
         note=note,
+        documents=documents,
         extra_warnings=[reason, "This is an extractive fallback, not the model's summary."],
         review_reason=reason,
     )
-    outcome.result = "review"
+    if outcome.result != "unchanged":
+        outcome.result = "review"
     return outcome
+
+
+def _validate(data, request: SummaryRequest) -> ValidationOutcome:
+    if request.is_story:
+        return validate_story_output(data, documents=request.documents, topics=request.topics)
+    return validate_output(data, article_text=request.text, topics=request.topics)
+
+
+def _covered_by_story(article: Article) -> bool:
+    """With story summaries, an article that does not lead its story is not summarised."""
+    if not settings.STORY_SUMMARIES or article.story_id is None:
+        return False
+    return Story.objects.filter(pk=article.story_id).exclude(lead_id=article.pk).exists()
 
 
 def batch_backlog_ready(summarizer: Summarizer) -> bool:
@@ -346,13 +459,17 @@ def article_summarize(
     if article.duplicate_of_id and not force:
         # A copy is covered by its original's summary: whoever queued it, no model call.
         return SummarizeOutcome(article_id, "skipped", f"a copy of article {article.duplicate_of_id}")
+    if not force and _covered_by_story(article):
+        # Another report leads this article's story: the story's summary covers it.
+        return SummarizeOutcome(article_id, "skipped", "another report leads its story")
     if not article.extracted_text.strip():
         if not _claim(article):
             return SummarizeOutcome(article_id, "skipped", "claimed by another worker")
         return _fail(article, "No extracted text to summarise.")
 
     summarizer = get_summarizer(backend)
-    input_hash = summary_input_hash(article=article, model=summarizer.model, note=note)
+    documents = story_documents(article)
+    input_hash = summary_input_hash(article=article, model=summarizer.model, note=note, documents=documents)
 
     if not force:
         existing = Summary.objects.filter(article=article, input_hash=input_hash).order_by("-version").first()
@@ -369,7 +486,8 @@ def article_summarize(
         article.explain_status(reason)
         return SummarizeOutcome(article_id, "paused", reason)
 
-    if allow_batch and not force and batch_backlog_ready(summarizer):
+    # A story summary is never batched: its sources may change before a batch ends.
+    if allow_batch and not force and not documents and batch_backlog_ready(summarizer):
         reason = "Waiting for the next Message Batch (large backlog, half price)."
         article.explain_status(reason)
         return SummarizeOutcome(article_id, "deferred", reason)
@@ -384,6 +502,7 @@ def article_summarize(
             note=note,
             input_hash=input_hash,
             final_attempt=final_attempt,
+            documents=documents,
         )
     except StaleState:
         # The sweeper released our claim while the model was answering (we were presumed
@@ -438,13 +557,19 @@ def _release_after_database_error(article: Article, *, token: datetime, live: bo
 
 
 def _summarize_claimed(
-    *, article: Article, summarizer: Summarizer, note: str, input_hash: str, final_attempt: bool
+    *,
+    article: Article,
+    summarizer: Summarizer,
+    note: str,
+    input_hash: str,
+    final_attempt: bool,
+    documents: list[SourceDocument] = (),
 ) -> SummarizeOutcome:
     """The model calls for an article we have claimed (see article_summarize)."""
     usage, cost = Usage(), Decimal("0")
     errors: list[str] = []
     for _try in range(2):
-        request = _request_for(article, note=note, previous_errors=errors)
+        request = _request_for(article, note=note, previous_errors=errors, documents=documents)
         try:
             reply = summarizer.summarize(request)
         except SummarizerError as exc:
@@ -457,7 +582,7 @@ def _summarize_claimed(
                 raise SummaryTemporaryError(str(exc), retry_after=exc.retry_after) from exc
             return _fail(article, f"Summary backend error: {exc}")
         _recheck_connection()
-        validated = validate_output(reply.data, article_text=article.extracted_text, topics=request.topics)
+        validated = _validate(reply.data, request)
         call_cost = _record_call(
             article=article,
             summarizer=summarizer,
@@ -476,8 +601,15 @@ def _summarize_claimed(
                 usage=usage,
                 cost=cost,
                 note=note,
+                documents=documents,
             )
         errors = validated.errors
     return _fallback_extractive(
-        article=article, input_hash=input_hash, usage=usage, cost=cost, note=note, errors=errors
+        article=article,
+        input_hash=input_hash,
+        usage=usage,
+        cost=cost,
+        note=note,
+        errors=errors,
+        documents=documents,
     )

@@ -26,7 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _MARKER = re.compile(r"^<<<ARTICLE-(\w+)$(.*?)^ARTICLE-\1>>>$", re.MULTILINE | re.DOTALL)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
+_SOURCE = re.compile(r"^<<<SOURCE-(\d+)-(\w+)$(.*?)^SOURCE-\1-\2>>>$", re.MULTILINE | re.DOTALL)
+# A full stop between digits ("2.4 billion") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]")
 
 
 def tokens(text: str) -> int:
@@ -57,6 +59,39 @@ def summary_for(text: str) -> dict[str, Any]:
         "faq": [{"question": "What else does the story say?", "answer": pick[3], "evidence": [pick[3]]}],
         "suggested_topics": [],
     }
+
+
+def sources_from(user_content: str) -> dict[int, str]:
+    """A story request's numbered sources: {n: body text without its header lines}."""
+    found = {}
+    for match in _SOURCE.finditer(user_content):
+        lines = match.group(3).strip("\n").split("\n")
+        body = [ln for ln in lines if not ln.startswith(("Title: ", "Source "))]
+        found[int(match.group(1))] = "\n".join(body).strip()
+    return found
+
+
+def story_summary_for(sources: dict[int, str], *, updating: bool = False) -> dict[str, Any]:
+    """A valid story summary: What happened cites a sentence of every source (up to three),
+    the other points source 1, each quote copied from the source it cites."""
+    first = {n: summary_for(text)["key_points"][0]["text"] for n, text in sources.items()}
+    one = summary_for(sources[min(sources)])
+    cite = lambda point: [{"source": min(sources), "quote": q} for q in point["evidence"]]  # noqa: E731
+    return {
+        "key_takeaway": one["key_takeaway"],
+        "key_points": [
+            {"heading": "What happened", "text": one["key_points"][0]["text"],
+             "citations": [{"source": n, "quote": q} for n, q in list(first.items())[:3]]},
+            {"heading": "Why it matters", "text": one["key_points"][1]["text"], "citations": cite(one["key_points"][1])},
+            {"heading": "What to watch", "text": one["key_points"][2]["text"], "citations": cite(one["key_points"][2])},
+        ],
+        "faq": [
+            {"question": q["question"], "answer": q["answer"], "citations": cite(q)} for q in one["faq"]
+        ],
+        "disagreements": [],
+        "update": {"is_new": True, "line": f"Now reported by {len(sources)} sources." if updating else ""},
+        "suggested_topics": [],
+    }  # fmt: skip
 
 
 def user_content(body: dict[str, Any]) -> str:
@@ -110,8 +145,13 @@ class FakeAnthropic:
     # --- behaviour -------------------------------------------------------------------
 
     def message_for(self, body: dict[str, Any], tool_input: Any = None) -> dict[str, Any]:
+        tool_name = (body.get("tool_choice") or {}).get("name", "record_summary")
         if tool_input is None:
-            tool_input = summary_for(article_text_from(user_content(body)))
+            content = user_content(body)
+            if tool_name == "record_story_summary":
+                tool_input = story_summary_for(sources_from(content), updating="Current summary:" in content)
+            else:
+                tool_input = summary_for(article_text_from(content))
         prefix = json.dumps(body.get("tools", []), sort_keys=True) + json.dumps(body.get("system", ""))
         prefix_tokens = tokens(prefix)
         marked = "cache_control" in prefix
@@ -136,7 +176,7 @@ class FakeAnthropic:
                 {
                     "type": "tool_use",
                     "id": f"toolu_{next(self._ids)}",
-                    "name": "record_summary",
+                    "name": tool_name,
                     "input": tool_input,
                 }
             ],

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fakes.anthropic_server import Reply, article_text_from, summary_for, tokens
+from tests.fakes.anthropic_server import (
+    Reply,
+    article_text_from,
+    sources_from,
+    story_summary_for,
+    summary_for,
+    tokens,
+)
 
 
 class FakeOpenAI:
@@ -42,6 +49,8 @@ class FakeOpenAI:
         if isinstance(step, Reply):
             return step
         user = body["messages"][-1]["content"]
+        if step is None and body["response_format"]["json_schema"]["name"] == "story_summary":
+            step = story_summary_for(sources_from(user), updating="Current summary:" in user)
         content = step if isinstance(step, str) else json.dumps(step or summary_for(article_text_from(user)))
         prompt = tokens(json.dumps(body["messages"]))
         return Reply(

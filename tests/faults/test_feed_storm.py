@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -22,18 +23,33 @@ GARBAGE_BODIES = [
     b"",
     b"Internal Server Error",
 ]
-WORDS = "council transit budget harbour ferry school library clinic bridge tram market museum".split()
+
+
+SYLLABLES = "ba ko ri tu me sa lo ni ve du ka pe zo gi fa".split()
+
+
+def made_up_word(*key: int) -> str:
+    """A word of its own for each key: stories built from these share no vocabulary, so no
+    two are grouped into one story."""
+    digest = hashlib.sha256(repr(key).encode()).digest()
+    return "".join(SYLLABLES[b % len(SYLLABLES)] for b in digest[:4])
+
+
+def story_title(i: int, j: int) -> str:
+    return f"{made_up_word(i, j).title()} {made_up_word(i, j, 99)} {i}-{j}"
 
 
 def story_page(i: int, j: int) -> bytes:
-    # Every story has its own words: identical text would be marked a duplicate instead.
+    # Every story has its own words: identical text would be marked a duplicate instead, and
+    # texts that share most of their words would be grouped into one story.
     sentences = " ".join(
-        f"Story {i}-{j} reports that the {WORDS[(i + k) % len(WORDS)]} plan number {i * 100 + j * 10 + k} "
-        f"moved ahead on day {k} after a long public debate about the {WORDS[(j + k) % len(WORDS)]}."
+        f"{made_up_word(i, j).title()} {' '.join(made_up_word(i, j, k, w) for w in range(8))} number "
+        f"{i * 100 + j * 10 + k} {' '.join(made_up_word(i, j, k, w) for w in range(8, 16))}."
         for k in range(8)
     )
+    title = story_title(i, j)
     return (
-        f"<html><head><title>Story {i}-{j}</title></head><body><article><h1>Story {i}-{j}</h1>"
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
         f"<p>{sentences}</p></article></body></html>"
     ).encode()
 
@@ -53,7 +69,7 @@ def test_a_feed_storm_does_not_stop_the_healthy_sources_being_ingested_in_one_po
             items = []
             for j in range(STORIES_PER_FEED):
                 server.routes[f"/story/{i}-{j}"] = Route(body=story_page(i, j), content_type="text/html")
-                items.append((f"Story {i}-{j}", server.url(f"/story/{i}-{j}")))
+                items.append((story_title(i, j), server.url(f"/story/{i}-{j}")))
             server.routes[f"/healthy/{i}.xml"] = Route(body=rss(items))
             healthy.append(factories.make_source(feed_url=server.url(f"/healthy/{i}.xml")))
         for i in range(HANGING):

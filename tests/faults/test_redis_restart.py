@@ -24,7 +24,7 @@ from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.feed_server import FeedServer, Route, rss
 
 from .conftest import needs_services
-from .test_feed_storm import story_page
+from .test_feed_storm import story_page, story_title
 
 SOURCES, STORIES = 4, 3
 ARTICLES = SOURCES * STORIES
@@ -100,7 +100,7 @@ def test_redis_restarting_during_a_poll_and_during_summaries_loses_no_article_an
                 server.routes[f"/story/{i}-{j}"] = Route(
                     body=story_page(i, j), content_type="text/html", delay=1.0
                 )
-                items.append((f"Story {i}-{j}", server.url(f"/story/{i}-{j}")))
+                items.append((story_title(i, j), server.url(f"/story/{i}-{j}")))
             # The last feed is slow: its fetch is still running when Redis goes away.
             server.routes[f"/feed/{i}.xml"] = Route(body=rss(items), delay=3.0 if i == SOURCES - 1 else 0)
             sources.append(factories.make_source(feed_url=server.url(f"/feed/{i}.xml")))
@@ -143,6 +143,9 @@ def test_redis_restarting_during_a_poll_and_during_summaries_loses_no_article_an
                 interval=0.5,
                 message="every article in review",
             )
+        except TimeoutError as exc:
+            statuses = list(Article.objects.values_list("pk", "status", "story_id", "status_reason"))
+            raise TimeoutError(f"{exc}: {statuses}") from exc
         finally:
             beat.stop()
 

@@ -40,8 +40,9 @@ def publish_in(
 def rail(db):
     """ "Council approves light-rail line", by four sources:
 
-    - the Wire Service reported it first (5 h ago): extracted, never summarised, so the lead
-      (the earliest article that is not a copy) is not on the site;
+    - the Wire Service reported it first (5 h ago): extracted, never summarised (the story's
+      summary covers it), so it does not lead: the lead is the earliest original that carries
+      a summary, the Gazette;
     - the City Gazette (4 h ago), on the site for 3 h;
     - the Harbour Herald reposted the Gazette's text word for word (a copy, 3 h ago);
     - the Valley Tribune (2 h ago), on the site for 1 h, in the topic Transport.
@@ -85,7 +86,7 @@ def rail(db):
     )
     tribune.topics.add(transport)
     story.refresh_from_db()
-    assert story.lead_id == lead.pk and story.source_count == 4
+    assert story.lead_id == gazette.pk and story.source_count == 4
     return SimpleNamespace(
-        story=story, lead=lead, gazette=gazette, copy=copy, tribune=tribune, topic=transport
+        story=story, wire=lead, gazette=gazette, copy=copy, tribune=tribune, topic=transport
     )

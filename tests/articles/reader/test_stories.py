@@ -49,7 +49,8 @@ def test_the_home_page_shows_a_story_once_with_its_sources_and_first_reporter(cl
 
     assert len(cards) == 2
     (card,) = [c for c in cards if rail.story.get_absolute_url() in c]
-    # The lead (the Wire's report) is not on the site: the earliest summary that is stands in.
+    # The Wire reported first but its report is not on the site: the story's summary is the
+    # Gazette's, the earliest report that carries one.
     assert rail.gazette.get_absolute_url() in card and rail.gazette.title in card
     assert "The Gazette&#x27;s summary" in card
     assert rail.tribune.title not in card and "Tribune&#x27;s summary" not in card
@@ -57,24 +58,25 @@ def test_the_home_page_shows_a_story_once_with_its_sources_and_first_reporter(cl
     assert "4 sources covering" in text
     assert "Wire Service, City Gazette, Harbour Herald, Valley Tribune" in text
     assert "first reported by Wire Service" in text
-    first_report = rail.lead.published_at.replace(microsecond=0).isoformat()
+    first_report = rail.wire.published_at.replace(microsecond=0).isoformat()
     assert f'<time datetime="{first_report}"' in card
     # A story of one article needs no coverage line and has no story page link.
     (single,) = [c for c in cards if other.title in c]
     assert "sources" not in _text(single) and "/stories/" not in single
 
 
-def test_the_card_shows_the_leads_summary_once_the_lead_is_on_the_site(client, rail, editor):
+def test_the_card_shows_the_first_reports_summary_once_it_leads_and_is_on_the_site(client, rail, editor):
     summary = Summary.create_version(
-        article=rail.lead, **factories.summary_fields(key_takeaway="The Wire's own summary.")
+        article=rail.wire, **factories.summary_fields(key_takeaway="The Wire's own summary.")
     )
-    rail.lead.transition_to(Article.Status.SUMMARIZING)
-    rail.lead.transition_to(Article.Status.IN_REVIEW)
-    rail.lead.publish(summary, by=editor)
+    rail.wire.transition_to(Article.Status.SUMMARIZING)
+    rail.wire.transition_to(Article.Status.IN_REVIEW)
+    rail.wire.publish(summary, by=editor)
+    rail.story.recount()
 
     (card,) = _cards(client.get("/").content.decode())
 
-    assert "The Wire&#x27;s own summary." in card and rail.lead.get_absolute_url() in card
+    assert "The Wire&#x27;s own summary." in card and rail.wire.get_absolute_url() in card
     assert "Gazette&#x27;s summary" not in card
 
 
@@ -102,7 +104,7 @@ def test_topic_and_source_pages_list_the_stories_with_an_article_there(client, r
         (card,) = _cards(client.get(article.source.get_absolute_url()).content.decode())
         assert rail.story.get_absolute_url() in card
     # Neither the first report nor the copy is on the site: their sources' pages stay empty.
-    for article in (rail.lead, rail.copy):
+    for article in (rail.wire, rail.copy):
         assert _cards(client.get(article.source.get_absolute_url()).content.decode()) == []
 
 
@@ -145,7 +147,8 @@ def test_the_story_page_shows_the_summary_and_all_coverage_crediting_the_first_r
     html = response.content.decode()
     main = html[html.index("<main") :]
 
-    assert "<h1>Council approves light-rail line</h1>" in main
+    # The story takes the title of its lead, the report that carries its summary.
+    assert f"<h1>{rail.gazette.title}</h1>" in main
     assert "The Gazette&#x27;s summary: a 2.4 billion dollar line." in main
     assert "4 sources" in _text(main)
     assert re.search(
