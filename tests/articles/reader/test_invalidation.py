@@ -169,6 +169,7 @@ def _listings(rail) -> list[str]:
 def test_a_new_timeline_entry_retires_the_storys_own_pages_and_nothing_else(
     client, rail, elsewhere, django_capture_on_commit_callbacks
 ):
+    factories.make_story_update(rail.story, "The council approved the line.", happened_at=hours_ago(4))
     _cached(client, _story_details(rail) + _listings(rail) + elsewhere)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -235,6 +236,7 @@ def test_a_timeline_entry_retires_the_stored_fragment_of_the_article_that_shows_
     settings.PAGE_CACHE_SECONDS = 0
     settings.FRAGMENT_CACHE_SECONDS = 300
     client.force_login(factories.make_commenter())
+    factories.make_story_update(rail.story, "The council approved the line.", happened_at=hours_ago(4))
     url = rail.gazette.get_absolute_url()
     assert "Hearings are scheduled" not in client.get(url).content.decode()  # stored now
 

@@ -352,6 +352,15 @@ def test_the_timeline_lists_the_storys_developments_newest_first_with_dates(clie
     assert 'class="timeline"' not in client.get(rail.tribune.get_absolute_url()).content.decode()
 
 
+def test_a_timeline_of_only_the_first_report_is_not_shown(client, rail, editor):
+    # Publishing opens the story's timeline with its first report, which the summary tells.
+    factories.publish_story_summary(rail.gazette, [rail.gazette, rail.tribune], by=editor)
+    assert rail.story.updates.count() == 1
+
+    for url in (rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        assert 'class="timeline"' not in client.get(url).content.decode(), url
+
+
 def test_an_answered_question_links_the_old_story_to_the_new_one_and_back(client, rail):
     later = factories.publish(title="Hearings on the light-rail route begin").story
     factories.make_follow_up(rail.story, answered_by=later, text="When will hearings begin?")
