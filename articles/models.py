@@ -257,9 +257,11 @@ class StaleState(Exception):
 # Receivers defer their work to transaction.on_commit.
 story_changed = Signal()
 
-# Sent after a guarded change to an open question's status (a proposal, an editor's decision,
-# a newer summary version replacing it) with `question` (updated in memory): the story pages
-# that show its "Follow-up" line change. Receivers defer their work to transaction.on_commit.
+# Sent after a write to an open question that readers may see (OpenQuestion.transition_to sends
+# it on every status change) with `question` (updated in memory). An accepted question puts
+# "Follow-up: …" on its story's pages and "Follows up: …" on the answering story's; receivers
+# (articles/reader/invalidation.py) retire those pages on commit. Any other write to an
+# accepted question (a new answer story, a deletion) must send it too.
 open_question_changed = Signal()
 
 
@@ -455,6 +457,7 @@ class OpenQuestion(models.Model):
         values = {"status": status, "status_changed_at": timezone.now(), **changes}
         if not compare_and_set(self, OpenQuestion.objects.filter(status=self.status), values):
             raise StaleQuestion(f"Open question {self.pk} changed since it was read; nothing was written.")
+        open_question_changed.send(sender=OpenQuestion, question=self)
 
 
 class QuestionTerm(models.Model):

@@ -16,7 +16,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_mark_email_verified
-from articles.models import KEY_POINT_HEADINGS, Article, Source, Story, Summary, Topic
+from articles.models import (
+    KEY_POINT_HEADINGS,
+    Article,
+    OpenQuestion,
+    Source,
+    Story,
+    StoryUpdate,
+    Summary,
+    Topic,
+)
 from newsletter.models import Subscriber
 
 _seq = itertools.count(1)
@@ -153,6 +162,80 @@ def summary_fields(**overrides: Any) -> dict[str, Any]:
     }
     fields.update(overrides)
     return fields
+
+
+def story_summary_fields(sources: list[Article], **overrides: Any) -> dict[str, Any]:
+    """Fields of a story summary written from `sources` (numbered 1, 2, … in that order), as
+    the story pipeline stores one: "What happened" cites every source with a verified quote
+    each; "Why it matters" one source ("single source"); "What to watch" the first source,
+    plus a citation the grounding check could not verify; the FAQ answer the first two."""
+    rows = [
+        {"n": n, "article_id": a.pk, "source": a.source.name, "url": a.url, "title": a.title}
+        for n, a in enumerate(sources, start=1)
+    ]
+    numbers = [row["n"] for row in rows]
+
+    def cite(n: int, quote: str, *, verified: bool = True) -> dict[str, Any]:
+        return {"source": n, "quote": quote, "verified": verified}
+
+    base = summary_fields(kind=Summary.Kind.AI, producer="claude-haiku-4-5")
+    points = base["key_points"]
+    points[0]["citations"] = [
+        cite(n, "The city council voted on Tuesday to build a new light-rail line across the river.")
+        for n in numbers
+    ]
+    points[0]["single_source"] = len(numbers) == 1
+    points[1]["citations"] = [cite(numbers[-1], "cut commuting times in half for forty thousand riders")]
+    points[1]["single_source"] = True
+    points[2]["citations"] = [
+        cite(numbers[0], "The first public hearings on the route are planned for the spring."),
+        cite(numbers[-1], "Hearings were cancelled outright.", verified=False),
+    ]
+    points[2]["single_source"] = True
+    faq = base["faq"]
+    faq[0]["citations"] = [
+        cite(n, "The project will cost 2.4 billion dollars and take seven years to finish.")
+        for n in numbers[:2]
+    ]
+    faq[0]["single_source"] = len(numbers[:2]) == 1
+    fields = {**base, "sources": rows}
+    fields.update(overrides)
+    return fields
+
+
+def publish_story_summary(
+    article: Article, sources: list[Article], *, by: User | None = None, **overrides: Any
+) -> Summary:
+    """Publish a story summary of `sources` as `article`'s next version, through
+    Article.publish: approved by the editor `by`, or by the auto-publish rule when None."""
+    summary = Summary.create_version(article=article, **story_summary_fields(sources, **overrides))
+    article.refresh_from_db()
+    if article.status != Article.Status.PUBLISHED:
+        article.transition_to(Article.Status.SUMMARIZING)
+        article.transition_to(Article.Status.IN_REVIEW)
+    article.publish(summary, by=by, automatic=by is None)
+    return summary
+
+
+def make_story_update(
+    story: Story, text: str, *, happened_at: dt.datetime | None = None, summary: Summary | None = None
+) -> StoryUpdate:
+    """A dated development on `story`'s timeline."""
+    return StoryUpdate.objects.create(
+        story=story, text=text, happened_at=happened_at or timezone.now(), summary=summary
+    )
+
+
+def make_follow_up(
+    story: Story, *, answered_by: Story, text: str = "When will hearings begin?"
+) -> OpenQuestion:
+    """A "What to watch" question of `story` that an editor accepted as answered by a report
+    in `answered_by`, through the question's guarded status (open → proposed → accepted)."""
+    question = OpenQuestion.objects.create(story=story, text=text)
+    answer = answered_by.articles.order_by("pk").first()
+    question.transition_to(OpenQuestion.Status.PROPOSED, answer_story=answered_by, answer_article=answer)
+    question.transition_to(OpenQuestion.Status.ACCEPTED)
+    return question
 
 
 def make_published_article(*, approved_by: User | None = None, **fields: Any) -> Article:

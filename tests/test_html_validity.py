@@ -89,11 +89,27 @@ def site(editor, reader):
     article.publish(correction, by=editor)
     factories.make_published_article(title="Ferry timetable changes").topics.add(topic)
     # Its story: another summary on the site, a report not summarised and a copy.
-    factories.make_published_article(
+    explained = factories.make_published_article(
         title="Ørsted & AT&T: the <deal> explained", story=article.story, source=factories.make_source()
     )
     factories.make_article(title="Wire: 5 < 6 GW deal", story=article.story)
     factories.make_article(story=article.story, duplicate_of=article, url="https://copy.example.com/deal")
+    # The story's summary: written from both, cited, with a disagreement, an update line, a
+    # timeline and follow-ups both ways.
+    factories.publish_story_summary(
+        article,
+        [article, explained],
+        by=editor,
+        update_line="The <deal> & its size, from a second source.",
+        disagreements=[
+            {"fact": "the size", "claims": [{"source": 1, "says": "5 GW"}, {"source": 2, "says": "6 GW"}]}
+        ],
+    )
+    factories.make_story_update(article.story, "AT&T & Ørsted agree a <deal>.")
+    later = factories.make_published_article(title="The deal is approved").story
+    factories.make_follow_up(article.story, answered_by=later, text="Will 5 < 6 GW hold?")
+    earlier = factories.make_published_article(title="Talks begin").story
+    factories.make_follow_up(earlier, answered_by=article.story)
     commenter = factories.verify(reader)
     comment = comment_post(user=commenter, article=article, body="Is 5 < 6 & *why*? <b>bold</b>")
     comment_post(user=commenter, article=article, body="A reply with https://example.com/x", parent=comment)
@@ -152,6 +168,12 @@ def _pages(site) -> dict[str, str]:
 def test_every_reader_and_account_page_is_valid_html(site, settings, tmp_path):
     settings.PAGE_CACHE_SECONDS = 0
     pages = {**_pages(site), "known-bad": KNOWN_BAD_PAGE}
+    # The story summary's markup is among what is checked: sources, quotes, where sources
+    # differ, the update line, the timeline and follow-ups both ways.
+    for name in ("story", "article"):
+        for mark in ('class="quotes"', 'class="disagreements"', 'class="update-line"', 'class="timeline"'):
+            assert mark in pages[name], (name, mark)
+        assert "Follow-up:" in pages[name] and "Follows up:" in pages[name]
 
     errors = validate(pages, tmp_path)
 

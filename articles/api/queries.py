@@ -93,11 +93,17 @@ def story_page(*, filters: Filters, after: Position | None, limit: int) -> Page:
 
 
 def story_detail(slug: str) -> stories.StoryPage | None:
-    """A story on the site with its coverage, shown article and its current summary: three queries."""
+    """A story on the site with its coverage, shown article and its current summary: three
+    queries (story_developments adds its timeline and follow-ups: two more)."""
     page = stories.story_for_page(slug)
     if page is not None:
         prefetch_related_objects([page.article], _topics())
     return page
+
+
+def story_developments(story: Story) -> stories.Developments:
+    """The story's timeline and follow-ups, as its page shows them: two queries."""
+    return stories.developments(story)
 
 
 def merged_story_target(slug: str) -> Story | None:

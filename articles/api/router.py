@@ -239,9 +239,10 @@ def stories(request: HttpRequest, query: Query[ListQuery]) -> dict[str, Any]:
 )
 @cached_by()
 def story(request: HttpRequest, slug: str = Slug) -> Any:
-    """One story: the shown article's summary (key takeaway, key points and FAQ with their
-    evidence quotes) and every report of it. A story an editor merged into another answers
-    301 to that story."""
+    """One story: the shown article's summary (key takeaway, key points and FAQ with the
+    sources and quotes that back them, where the sources differ, its AI label and update line),
+    every report of it, its timeline and its follow-ups. A story an editor merged into another
+    answers 301 to that story."""
     page = queries.story_detail(slug)
     if page is None:
         target = queries.merged_story_target(slug)
@@ -253,9 +254,10 @@ def story(request: HttpRequest, slug: str = Slug) -> Any:
         **out.story_item(
             coverage, page.article, key_takeaway=page.summary.key_takeaway if page.summary else None
         ),
-        "summary": out.summary_out(page.summary),
+        "summary": out.summary_out(page.summary, page.article),
         "sources": [out.source_ref(source) for source in coverage.sources],
         "coverage": out.coverage_items(coverage),
+        **out.developments_out(queries.story_developments(page.story)),
     }
 
 
@@ -292,7 +294,7 @@ def article(request: HttpRequest, slug: str = Slug) -> dict[str, Any]:
             article, key_takeaway=summary.key_takeaway if summary else None, story=coverage.story
         ),
         "canonical_url": absolute_url(coverage.canonical_path_of(article)),
-        "summary": out.summary_out(summary),
+        "summary": out.summary_out(summary, article),
         "also_published_by": [
             {"source": out.source_ref(c.source), "original_url": c.url, "reported_at": c.published_at}
             for c in detail.copies

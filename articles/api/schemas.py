@@ -17,8 +17,9 @@ from django.urls import reverse
 from ninja import Field, Schema
 
 from articles.models import Article, Source, Story, Summary, Topic
+from articles.reader import citations
 from articles.reader.queries import Correction, absolute_url
-from articles.reader.stories import Coverage
+from articles.reader.stories import Coverage, Developments, Link
 
 # --- Shapes ---------------------------------------------------------------------------------
 
@@ -73,16 +74,60 @@ class StoryRef(Schema):
     api_url: str
 
 
+class SummarySource(Schema):
+    """One document a summary was written from, numbered as its citations name it."""
+
+    n: int = Field(description="The number citations and disagreements use for this source.")
+    source: str = Field(description="The source's name.")
+    url: str = Field(description="The original report at its source.")
+    title: str = Field(description="The original report's title.")
+
+
+class Citation(Schema):
+    source: int = Field(description="The `n` of the source in the summary's `sources`.")
+    quote: str = Field(description="Words from that source, found in its text word for word.")
+
+
+class StoryLink(Schema):
+    title: str
+    url: str = Field(description="The story's page on this site.")
+    api_url: str
+
+
 class KeyPoint(Schema):
     heading: str = Field(description="What happened, Why it matters or What to watch.")
     text: str
-    evidence: list[str] = Field(description="Quotes from the original article that support the point.")
+    evidence: list[str] = Field(
+        description="Quotes that support the point (a summary of one article: from that article)."
+    )
+    citations: list[Citation] = Field(
+        description="The sources that back the point, each with a verified quote; empty for a "
+        "summary of one article."
+    )
+    single_source: bool = Field(description="Only one source backs the point.")
 
 
 class FaqEntry(Schema):
     question: str
     answer: str
-    evidence: list[str] = Field(description="Quotes from the original article that support the answer.")
+    evidence: list[str] = Field(
+        description="Quotes that support the answer (a summary of one article: from that article)."
+    )
+    citations: list[Citation] = Field(
+        description="The sources that back the answer, each with a verified quote; empty for a "
+        "summary of one article."
+    )
+    single_source: bool = Field(description="Only one source backs the answer.")
+
+
+class Claim(Schema):
+    source: int = Field(description="The `n` of the source in the summary's `sources`.")
+    says: str
+
+
+class Disagreement(Schema):
+    fact: str = Field(description="What the sources report differently: a number, date or name.")
+    claims: list[Claim] = Field(description="What each source says about it.")
 
 
 class SummaryOut(Schema):
@@ -95,10 +140,27 @@ class SummaryOut(Schema):
     reviewed_by_editor: bool = Field(
         description="An editor approved it (false: published automatically from a trusted source)."
     )
+    ai_label: str = Field(
+        description="The label readers see above the summary, e.g. `AI-generated summary, reviewed by an editor`."
+    )
+    digital_source_type: str | None = Field(
+        description="How the text was made, as an IPTC Digital Source Type URI (also in the page's "
+        "JSON-LD `digitalSourceType`); null for an editor's own text."
+    )
     approved_at: datetime
+    update_line: str | None = Field(
+        description="What this version added to the story, in one line (readers see "
+        "`Updated <approved_at>: <update_line>`); null for a first version or a correction."
+    )
     key_takeaway: str
     key_points: list[KeyPoint]
     faq: list[FaqEntry]
+    sources: list[SummarySource] = Field(
+        description="The documents the summary was written from; a summary of one article has "
+        "that article as its one source."
+    )
+    checked_sources: int = Field(description="How many distinct sources its quotes were checked against.")
+    disagreements: list[Disagreement] = Field(description="Facts the sources report differently.")
 
 
 class ArticleItem(Schema):
@@ -170,11 +232,30 @@ class StoryItem(Schema):
     shown: ArticleItem = Field(description="The article whose summary stands for the story.")
 
 
+class TimelineEntry(Schema):
+    happened_at: datetime
+    text: str = Field(description="What developed, in one line.")
+
+
+class FollowUp(Schema):
+    question: str = Field(description="The What to watch point that was answered.")
+    story: StoryLink = Field(description="The other story.")
+
+
 class StoryOut(StoryItem):
     summary: SummaryOut | None = Field(description="The shown article's current summary.")
-    sources: list[SourceRef]
+    sources: list[SourceRef] = Field(description="Every source in the story's coverage.")
     coverage: list[CoverageItem] = Field(
         description="Every report of the story, earliest first, copies included."
+    )
+    timeline: list[TimelineEntry] = Field(
+        description="The story's dated developments, newest first (at most the latest 50)."
+    )
+    follow_ups: list[FollowUp] = Field(
+        description="Later stories an editor confirmed answer one of this story's What to watch points."
+    )
+    follows_up: list[FollowUp] = Field(
+        description="Earlier stories whose What to watch points this story answers."
     )
 
 
@@ -258,32 +339,60 @@ def story_ref(story: Story | None) -> dict[str, Any] | None:
     }
 
 
-def _quotes(row: dict[str, Any]) -> list[str]:
-    return [str(quote) for quote in row.get("evidence") or [] if str(quote).strip()]
+def _backing(backing: citations.Backing) -> dict[str, Any]:
+    return {
+        "citations": [{"source": q.source.n, "quote": q.text} for q in backing.quotes],
+        "single_source": backing.single_source,
+    }
 
 
-def summary_out(summary: Summary | None) -> dict[str, Any] | None:
-    if summary is None:
+def summary_out(summary: Summary | None, article: Article) -> dict[str, Any] | None:
+    """`summary` (the current version of `article`) as readers see it: only verified citations,
+    never the unverified facts the desk sees."""
+    cited = citations.cited(summary, article)
+    if summary is None or cited is None:
         return None
     return {
         "version": summary.version,
         "kind": summary.kind,
         "model": summary.producer if summary.kind == Summary.Kind.AI else None,
-        "reviewed_by_editor": summary.approved_by_id is not None,
+        "reviewed_by_editor": cited.editor_reviewed,
+        "ai_label": cited.ai_label,
+        "digital_source_type": citations.digital_source_type(summary),
         "approved_at": summary.approved_at,
+        "update_line": summary.update_line or None,
         "key_takeaway": summary.key_takeaway,
         "key_points": [
-            {"heading": str(p.get("heading", "")), "text": str(p.get("text", "")), "evidence": _quotes(p)}
-            for p in summary.key_points or []
+            {"heading": p.heading, "text": p.text, "evidence": p.evidence, **_backing(p.backing)}
+            for p in cited.key_points
         ],
         "faq": [
-            {
-                "question": str(r.get("question", "")),
-                "answer": str(r.get("answer", "")),
-                "evidence": _quotes(r),
-            }
-            for r in summary.faq or []
+            {"question": a.question, "answer": a.answer, "evidence": a.evidence, **_backing(a.backing)}
+            for a in cited.faq
         ],
+        "sources": [{"n": s.n, "source": s.name, "url": s.url, "title": s.title} for s in cited.sources],
+        "checked_sources": cited.checked_sources,
+        "disagreements": [
+            {"fact": d.fact, "claims": [{"source": c.source.n, "says": c.says} for c in d.claims]}
+            for d in cited.disagreements
+        ],
+    }
+
+
+def story_link(path: str, title: str, slug: str) -> dict[str, Any]:
+    return {"title": title, "url": absolute_url(path), "api_url": absolute_url(api_path("story", slug))}
+
+
+def developments_out(developments: Developments) -> dict[str, Any]:
+    """A story's timeline and follow-ups (articles/reader/stories.py: developments)."""
+
+    def follow_up(link: Link) -> dict[str, Any]:
+        return {"question": link.question, "story": story_link(link.path, link.title, link.slug)}
+
+    return {
+        "timeline": [{"happened_at": u.happened_at, "text": u.text} for u in developments.timeline],
+        "follow_ups": [follow_up(link) for link in developments.follow_ups],
+        "follows_up": [follow_up(link) for link in developments.follows_up],
     }
 
 

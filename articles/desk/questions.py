@@ -26,7 +26,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from articles.models import AuditEntry, IllegalTransition, OpenQuestion, StaleQuestion, open_question_changed
+from articles.models import AuditEntry, IllegalTransition, OpenQuestion, StaleQuestion
 
 from . import permissions
 from .services import DeskError
@@ -81,7 +81,6 @@ def _decide(
             to_story=proposed_story,
             question=question.text[:300],
         )
-        open_question_changed.send(sender=OpenQuestion, question=question)
     return question
 
 

@@ -41,15 +41,15 @@ from newsroom.pagecache import (
     path_generation_key,
 )
 
+from . import citations, stories
 from . import queries as reader
-from . import stories
 
 logger = logging.getLogger(__name__)
 
 FRAGMENT_PREFIX = "pagecache:fragment:"
 # Bump when a fragment's templates change, or the Article or Summary fields (an article fragment
 # holds both, pickled), so a deploy never serves old markup or rows of an older shape.
-FRAGMENT_TEMPLATE_VERSION = "1"
+FRAGMENT_TEMPLATE_VERSION = "2"
 
 
 def fragment_key(*, name: str, path: str, variant: str = "") -> str:
@@ -148,6 +148,8 @@ def build_article_parts(slug: str) -> dict | None:
         "coverage": coverage,
         "also_covered": also_covered,
         "also_published": also_published,
+        "cited": citations.cited(summary, article),
+        "developments": stories.developments_on_page(article, coverage),
         "related": reader.related_articles(article),
         "json_ld": reader.article_json_ld(article, summary),
         "canonical_url": reader.absolute_url(coverage.canonical_path_of(article)),

@@ -13,17 +13,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
 
 from articles.models import (
     Article,
+    OpenQuestion,
     Source,
     Story,
+    StoryUpdate,
     Summary,
     Topic,
     article_state_changed,
+    open_question_changed,
     story_changed,
 )
 from comments.models import Comment, comment_state_changed
@@ -136,6 +140,53 @@ def story_membership_changed(sender: Any, story_ids: Iterable[int], **kwargs: An
     # robust: the change is committed by then; a failure here is logged, never raised into
     # the grouping or desk code that made it.
     transaction.on_commit(retire, robust=True)
+
+
+def story_detail_paths(story_ids: Iterable[int]) -> set[str]:
+    """The paths of the pages that show these stories' timeline and follow-ups: each story page
+    and its JSON, and its published articles' pages (the one whose summary stands for the
+    story shows them too). A story merged into another counts as that story, whose page shows
+    it. Cards, listings and feeds show neither, so they stay cached. Two queries."""
+    ids = [pk for pk in story_ids if pk is not None]
+    shown = Story.objects.filter(Q(pk__in=ids) | Q(merged_stories__pk__in=ids)).values_list("pk", "slug")
+    paths: set[str] = set()
+    story_pks: set[int] = set()
+    for pk, slug in shown.distinct():
+        story_pks.add(pk)
+        paths.update({reverse("story", args=[slug]), reverse("api-v1:story", args=[slug])})
+    for slug in Article.objects.published().filter(story_id__in=story_pks).values_list("slug", flat=True):
+        paths.add(reverse("article", args=[slug]))
+    return paths
+
+
+def _retire_story_details(story_ids: Iterable[int]) -> None:
+    ids = list(story_ids)
+
+    def retire() -> None:
+        for path in story_detail_paths(ids):
+            invalidate_pages(path=path)
+
+    transaction.on_commit(retire, robust=True)
+
+
+@receiver([post_save, post_delete], sender=StoryUpdate)
+def story_update_written(sender: type[StoryUpdate], instance: StoryUpdate, **kwargs: Any) -> None:
+    """A development on a story's timeline. The pipeline writes it with the publication that
+    retires every page anyway; this covers an entry added or removed on its own (the admin)."""
+    _retire_story_details([instance.story_id])
+
+
+@receiver(open_question_changed)
+def open_question_written(sender: Any, question: OpenQuestion, **kwargs: Any) -> None:
+    """An accepted question puts "Follow-up" on its story's pages and "Follows up" on the
+    answering story's: both retire on commit. Open, proposed and dismissed ones show nowhere."""
+    if question.status == OpenQuestion.Status.ACCEPTED:
+        _retire_story_details([question.story_id, question.answer_story_id])
+
+
+@receiver(post_delete, sender=OpenQuestion)
+def open_question_deleted(sender: type[OpenQuestion], instance: OpenQuestion, **kwargs: Any) -> None:
+    open_question_written(sender, question=instance)
 
 
 # What readers see of a source: cards, source lines and listing titles show these.

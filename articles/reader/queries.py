@@ -27,8 +27,10 @@ from django.db.models.functions import Coalesce
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
-from articles.models import Article, Summary, Topic
+from articles.models import Article, Story, Summary, Topic
 from comments.models import Comment
+
+from . import citations
 
 RELATED_LIMIT = 4
 # Related candidates read per place: enough for four stories when a busy story fills the top.
@@ -142,12 +144,6 @@ SITE_IMAGE = ("img/og-default.png", 1200, 630)
 SITE_LOGO = ("img/logo.png", 512, 512)
 # Google shows at most 110 characters of a headline.
 HEADLINE_MAX = 110
-# IPTC digital source types (https://schema.org/IPTCDigitalSourceEnumeration) by summary kind;
-# an editor's own text has none.
-DIGITAL_SOURCE = {
-    Summary.Kind.AI: "https://schema.org/TrainedAlgorithmicMediaDigitalSource",
-    Summary.Kind.EXTRACTIVE: "https://schema.org/AlgorithmicMediaDigitalSource",
-}
 
 
 def site_image(image: tuple[str, int, int] = SITE_IMAGE) -> dict[str, Any]:
@@ -176,29 +172,38 @@ def _organization(name: str, url: str = "") -> dict[str, Any]:
     return organization
 
 
-def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str, Any]]:
-    """schema.org NewsArticle plus, when the summary has an FAQ, an FAQPage.
-
-    Who wrote what: the page is the site's summary, so its `author` and `publisher` are the
-    site; the software that drafted it is the `creator` (an AI model, or the extractive
-    summarizer), and an editor who approved it is the `editor`. The reporting it summarises
-    is `isBasedOn`: the original's URL, its reporter (or the source when none is named) as
-    `author`, and the source as `publisher`.
-    """
-    url = absolute_url(article.get_absolute_url())
-    site = _organization(settings.SITE_NAME, settings.SITE_URL)
-    source = _organization(article.source.name, article.source.site_url)
-    original: dict[str, Any] = {
+def _based_on(article: Article, summary: Summary | None) -> dict[str, Any] | list[dict[str, Any]]:
+    """What the summary was written from: for a story summary, every numbered source as a
+    NewsArticle (its URL, headline and publisher); else the article's own original."""
+    if summary is not None and summary.sources:
+        return [
+            {
+                "@type": "NewsArticle",
+                "url": source.url,
+                "headline": source.title,
+                "publisher": _organization(source.name),
+            }
+            for source in citations.summary_sources(summary, article)
+            if source.url
+        ]
+    publisher = _organization(article.source.name, article.source.site_url)
+    return {
         "@type": "CreativeWork",
         "url": article.url,
         "headline": article.title,
-        "author": {"@type": "Person", "name": article.author} if article.author else source,
-        "publisher": source,
+        "author": {"@type": "Person", "name": article.author} if article.author else publisher,
+        "publisher": publisher,
     }
+
+
+def _news_article(
+    article: Article, summary: Summary | None, *, url: str, headline: str, keywords: bool = True
+) -> dict[str, Any]:
+    site = _organization(settings.SITE_NAME, settings.SITE_URL)
     news: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
-        "headline": shorten_at_word(article.title),
+        "headline": shorten_at_word(headline),
         "url": url,
         "mainEntityOfPage": url,
         "datePublished": article.published_on_site_at.isoformat(),
@@ -206,9 +211,10 @@ def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str,
         "image": [article.lead_image_url] if article.lead_image_url else [site_image()],
         "author": site,
         "publisher": {**site, "logo": site_image(SITE_LOGO)},
-        "isBasedOn": original,
-        "keywords": [topic.name for topic in article.topics.all()],
+        "isBasedOn": _based_on(article, summary),
     }
+    if keywords:
+        news["keywords"] = [topic.name for topic in article.topics.all()]
     if summary is not None:
         news["description"] = summary.key_takeaway
         news["abstract"] = summary.key_takeaway
@@ -216,11 +222,25 @@ def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str,
             news["creator"] = {"@type": "SoftwareApplication", "name": summary.producer}
         elif summary.kind == Summary.Kind.EXTRACTIVE:
             news["creator"] = {"@type": "SoftwareApplication", "name": _("Extractive summarizer")}
-        if summary.kind in DIGITAL_SOURCE:
-            news["digitalSourceType"] = DIGITAL_SOURCE[summary.kind]
+        if source_type := citations.digital_source_type(summary):
+            news["digitalSourceType"] = source_type
         if summary.approved_by is not None:
             news["editor"] = {"@type": "Person", "name": summary.approved_by.public_name}
-    graphs = [news]
+    return news
+
+
+def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str, Any]]:
+    """schema.org NewsArticle plus, when the summary has an FAQ, an FAQPage.
+
+    Who wrote what: the page is the site's summary, so its `author` and `publisher` are the
+    site; the software that drafted it is the `creator` (an AI model, or the extractive
+    summarizer) with its IPTC `digitalSourceType`, and an editor who approved it is the
+    `editor`. The reporting it summarises is `isBasedOn`: for a story summary every source it
+    was written from; else the original's URL, its reporter (or the source when none is named)
+    as `author`, and the source as `publisher`.
+    """
+    url = absolute_url(article.get_absolute_url())
+    graphs = [_news_article(article, summary, url=url, headline=article.title)]
     if summary is not None and summary.faq:
         graphs.append(
             {
@@ -238,6 +258,16 @@ def article_json_ld(article: Article, summary: Summary | None) -> list[dict[str,
             }
         )
     return graphs
+
+
+def story_json_ld(
+    story: Story, article: Article, summary: Summary | None, *, url: str
+) -> list[dict[str, Any]]:
+    """The story page's NewsArticle: the summary that stands for the story under the story's
+    title at its canonical address. Its FAQ is marked up on the article page only, so no
+    question is marked up twice. No keywords: the page lists no topics (and loads none)."""
+    news = _news_article(article, summary, url=url, headline=story.title, keywords=False)
+    return [news]
 
 
 # --- Corrections log ----------------------------------------------------------------------
@@ -280,7 +310,8 @@ def describe_changes(before: Summary, after: Summary) -> str:
 
 
 def corrections(limit: int = 200) -> list[Correction]:
-    """Every approved version that replaced an earlier approved one on a published article.
+    """Every approved version that replaced an earlier approved one on a published article,
+    except a story update (a version with an update line), which readers see as "Updated".
 
     Two queries whatever the data size: the articles, and their approved versions.
     """
@@ -298,6 +329,8 @@ def corrections(limit: int = 200) -> list[Correction]:
     for article in articles:
         versions = article.approved
         for before, after in zip(versions, versions[1:], strict=False):
+            if after.update_line:
+                continue  # an update of the story (new facts, "Updated: …"), not a correction
             log.append(
                 Correction(
                     article=article,

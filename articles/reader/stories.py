@@ -33,17 +33,20 @@ from typing import Any
 from django.db.models import (
     BigIntegerField,
     Count,
+    Exists,
     F,
     Max,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article, Source, Story, Summary, Topic
+from articles.models import Article, OpenQuestion, Source, Story, StoryUpdate, Summary, Topic
 
 from .queries import READER_DEFERRED, latest_approved, visible_comment_count
 
@@ -267,6 +270,100 @@ def story_for_page(slug: str) -> StoryPage | None:
         .first()
     )
     return StoryPage(coverage=coverage, article=shown, summary=summary)
+
+
+# The newest developments a page lists, so a long-running story's page stays a readable size.
+TIMELINE_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Link:
+    """Another story, as a follow-up line names it: the question answered, its title and page."""
+
+    question: str
+    title: str
+    slug: str
+
+    @property
+    def path(self) -> str:
+        return reverse("story", args=[self.slug])
+
+
+@dataclass(frozen=True)
+class Developments:
+    """A story's life after its first summary: the timeline of dated developments (newest
+    first), the later stories that answered its "What to watch" questions (`follow_ups`), and
+    the earlier stories whose questions it answered (`follows_up`)."""
+
+    timeline: list[StoryUpdate]
+    follow_ups: list[Link]
+    follows_up: list[Link]
+
+
+def _on_site(story: str) -> Exists:
+    """The question's `story` (or the story it was merged into) has an article on the site."""
+    target = Coalesce(OuterRef(f"{story}__merged_into_id"), OuterRef(f"{story}_id"))
+    return Exists(Article.objects.published().filter(story_id=target))
+
+
+def developments(story: Story) -> Developments:
+    """`story`'s timeline and follow-ups: two queries.
+
+    A follow-up is an open question an editor accepted, linking the question's story and the
+    story that answered it; each side shows it once the other side is on the site. A story
+    merged into another stands for that story (its page redirects there), and a question
+    answered within its own story links nowhere.
+    """
+    timeline = list(
+        StoryUpdate.objects.filter(story=story)
+        .only("happened_at", "text")
+        .order_by("-happened_at", "-pk")[:TIMELINE_LIMIT]
+    )
+    ends = ("story", "answer_story")
+    fields = [f"{end}{suffix}" for end in ends for suffix in ("_id", "__slug", "__title", "__merged_into_id")]
+    fields += [f"{end}__merged_into__{name}" for end in ends for name in ("slug", "title")]
+    rows = (
+        OpenQuestion.objects.filter(status=OpenQuestion.Status.ACCEPTED, answer_story__isnull=False)
+        .filter(
+            Q(story=story)
+            | Q(story__merged_into=story)
+            | Q(answer_story=story)
+            | Q(answer_story__merged_into=story)
+        )
+        .annotate(story_on_site=_on_site("story"), answer_on_site=_on_site("answer_story"))
+        .order_by("-status_changed_at", "-pk")
+        .values("text", "story_on_site", "answer_on_site", *fields)
+    )
+    follow_ups: list[Link] = []
+    follows_up: list[Link] = []
+
+    def end(row: dict[str, Any], name: str) -> tuple[int, Link]:
+        merged = row[f"{name}__merged_into_id"] is not None
+        prefix = f"{name}__merged_into__" if merged else f"{name}__"
+        slug, title = row[prefix + "slug"], row[prefix + "title"]
+        target = row[f"{name}__merged_into_id"] if merged else row[f"{name}_id"]
+        return target, Link(question=row["text"], title=title, slug=slug)
+
+    for row in rows:
+        asked_in, asked = end(row, "story")
+        answered_in, answer = end(row, "answer_story")
+        if asked_in == answered_in:
+            continue
+        if asked_in == story.pk and row["answer_on_site"]:
+            follow_ups.append(answer)
+        elif answered_in == story.pk and row["story_on_site"]:
+            follows_up.append(asked)
+    return Developments(timeline=timeline, follow_ups=follow_ups, follows_up=follows_up)
+
+
+def developments_on_page(article: Article, coverage: Coverage) -> Developments | None:
+    """On an article page, the story's developments when the article's summary is the one that
+    stands for its story (for a story of one page, that page is the only one readers reach);
+    None otherwise."""
+    shown = coverage.shown
+    if coverage.story is None or shown is None or shown.pk != article.pk:
+        return None
+    return developments(coverage.story)
 
 
 def articles_with_own_page() -> QuerySet[Article]:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from articles.models import Source, Story, Topic
 from newsroom.pagecache import page_cache_canonical, page_cache_params
 
-from . import fragments, stories
+from . import citations, fragments, stories
 from . import queries as reader
 from .search import MAX_QUERY_LENGTH, search_articles
 
@@ -121,12 +121,16 @@ def story(request: HttpRequest, slug: str) -> HttpResponse:
         if story_row := merged.first():
             return redirect(story_row.merged_into, permanent=True)
         raise Http404("No story on the site with that address.")
+    canonical_url = reader.absolute_url(page.coverage.canonical_path)
     context = {
         "story": page.story,
         "article": page.article,
         "summary": page.summary,
+        "cited": citations.cited(page.summary, page.article),
+        "developments": stories.developments(page.story),
         "coverage": page.coverage,
-        "canonical_url": reader.absolute_url(page.coverage.canonical_path),
+        "canonical_url": canonical_url,
+        "json_ld": reader.story_json_ld(page.story, page.article, page.summary, url=canonical_url),
     }
     return render(request, "articles/story.html", context)
 

@@ -55,7 +55,6 @@ from articles.models import (
     StaleQuestion,
     Story,
     Summary,
-    open_question_changed,
 )
 
 from .grouping import LOOKUP_TERMS
@@ -245,7 +244,6 @@ def _change(question: OpenQuestion, status: str, *, action: str, summary: Summar
         question=question.text[:300],
         version=summary.version if summary is not None else None,
     )
-    open_question_changed.send(sender=OpenQuestion, question=question)
     return True
 
 
@@ -402,7 +400,6 @@ def _propose(question: OpenQuestion, *, article: Article, score: float) -> bool:
             question=question.text[:300],
             score=score,
         )
-        open_question_changed.send(sender=OpenQuestion, question=question)
     return True
 
 

@@ -44,6 +44,19 @@ def site(transactional_db, live_server, plain_static):
     articles[1].save(update_fields=["story"])
     factories.make_article(story=story, duplicate_of=articles[0], url="https://copy.example.com/rail")
     story.recount()
+    # The lead carries a story summary of both: sources, quotes, a disagreement, an update
+    # line; the story has a timeline entry and a follow-up.
+    factories.publish_story_summary(
+        articles[0],
+        articles[:2],
+        by=editor,
+        update_line="A second source reports the vote.",
+        disagreements=[
+            {"fact": "the vote", "claims": [{"source": 1, "says": "7-2"}, {"source": 2, "says": "6-3"}]}
+        ],
+    )
+    factories.make_story_update(story, "The council approved the first phase.")
+    factories.make_follow_up(story, answered_by=articles[2].story, text="When does phase 3 start?")
     from comments.models import Comment
 
     Comment.objects.create(

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import api_token_create
-from articles.models import Article, AuditEntry, Summary
+from articles.models import Article, AuditEntry, OpenQuestion, Summary
 from comments.models import Comment, CommentFlag
 from tests import factories
 
@@ -41,6 +41,9 @@ SECRETS = {
     "feed_url": "secret-feed.example.net",
     "feed_error": "Sassafras feed error",
     "editor_only_story": "Umber story with nothing on the site",
+    "unverified_quote": "Gryphon quote the grounding check could not find",
+    "unverified_fact": "Manticore number no source contains",
+    "open_question": "Chimera question nobody has answered",
 }
 
 
@@ -114,6 +117,29 @@ def api_site(editor, reader, settings):
         title="Ferry timetable changes", source=tribune, topics=[energy], ago=timedelta(hours=1)
     )
 
+    # The ferry story's summary is a story summary of two reports (the Wire's is not on the
+    # site): citations, one of them unverified, a disagreement and an unverified fact; with a
+    # timeline entry, and the answer to one of the rail story's What to watch questions.
+    ferry_wire = factories.make_article(
+        story=ferry.story, source=wire, title="Wire: ferry timetable", url="https://wire.example.com/ferry"
+    )
+    fields = factories.story_summary_fields(
+        [ferry, ferry_wire],
+        disagreements=[
+            {
+                "fact": "the first sailing",
+                "claims": [{"source": 1, "says": "6:00"}, {"source": 2, "says": "6:30"}],
+            }
+        ],
+        unverified_facts=[{"field": "key_points[0]", "kind": "name", "text": SECRETS["unverified_fact"]}],
+    )
+    fields["key_points"][2]["citations"][1]["quote"] = SECRETS["unverified_quote"]
+    story_columns = ("kind", "producer", "key_points", "faq", "sources", "disagreements", "unverified_facts")
+    ferry.summaries.update(**{name: fields[name] for name in story_columns})
+    factories.make_story_update(ferry.story, "The ferry timetable changes from Monday.")
+    factories.make_follow_up(rail, answered_by=ferry.story, text="Will the ferries change too?")
+    OpenQuestion.objects.create(story=rail, text=SECRETS["open_question"])
+
     # Never on the site.
     draft = factories.make_review_article(
         title=SECRETS["in_review_title"],
@@ -153,6 +179,7 @@ def api_site(editor, reader, settings):
         second=second,
         copy=copy,
         ferry=ferry,
+        ferry_wire=ferry_wire,
         in_story_draft=in_story_draft,
         rejected_member=rejected_member,
         draft=draft,

@@ -65,5 +65,33 @@ def test_a_story_and_an_article_cost_a_fixed_number_of_queries(api):
     factories.make_article(story=story)  # coverage of any length is one query
     article = story.articles.filter(status="published").first()
 
-    assert queries(api, f"/api/v1/stories/{story.slug}") <= 3
+    assert queries(api, f"/api/v1/stories/{story.slug}") <= 5  # with its timeline and follow-ups
     assert queries(api, f"/api/v1/articles/{article.slug}") <= 3
+
+
+def _cited_story(n: int):
+    """A story of `n` sources on the site whose lead carries a story summary citing all of them,
+    with `n` timeline entries and `n` follow-ups each way."""
+    story = factories.make_story(title=f"Cited story of {n}")
+    members = [factories.publish(title=f"Report {k} of {n}", story=story) for k in range(n)]
+    factories.publish_story_summary(members[0], members, update_line="More sources.")
+    for k in range(n):
+        factories.make_story_update(story, f"Development {k}")
+        later = factories.publish(title=f"Later {k} of {n}").story
+        factories.make_follow_up(story, answered_by=later)
+        earlier = factories.publish(title=f"Earlier {k} of {n}").story
+        factories.make_follow_up(earlier, answered_by=story)
+    return story
+
+
+def test_a_story_costs_the_same_with_1_and_10_sources_timeline_entries_and_follow_ups(api):
+    counts = []
+    for n in (1, 10):
+        story = _cited_story(n)
+        counts.append(queries(api, f"/api/v1/stories/{story.slug}"))
+        body = api.get(f"/api/v1/stories/{story.slug}").json()
+        developments = [e for e in body["timeline"] if e["text"].startswith("Development ")]
+        assert len(body["summary"]["sources"]) == n and len(developments) == n
+        assert len(body["follow_ups"]) == n and len(body["follows_up"]) == n
+
+    assert counts[0] == counts[1] <= 5

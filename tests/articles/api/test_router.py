@@ -130,6 +130,75 @@ def test_a_story_shows_its_lead_summary_with_evidence_and_its_coverage(api_site,
     assert story["url"].endswith(f"/stories/{api_site.rail.slug}/")
 
 
+def test_a_story_summary_shows_its_numbered_sources_verified_citations_and_disagreements(api_site, api):
+    status, story, _ = get(api, f"/api/v1/stories/{api_site.ferry.story.slug}")
+
+    assert status == 200
+    summary = story["summary"]
+    assert summary["sources"] == [
+        {"n": 1, "source": "Valley Tribune", "url": api_site.ferry.url, "title": api_site.ferry.title},
+        {
+            "n": 2,
+            "source": "Wire Service",
+            "url": api_site.ferry_wire.url,
+            "title": api_site.ferry_wire.title,
+        },
+    ]
+    assert summary["checked_sources"] == 2
+    what_happened, why, watch = summary["key_points"]
+    assert [c["source"] for c in what_happened["citations"]] == [1, 2]
+    assert what_happened["single_source"] is False
+    assert why["single_source"] is True and [c["source"] for c in why["citations"]] == [2]
+    # The citation the grounding check could not verify is not shown.
+    assert watch["citations"] == [
+        {"source": 1, "quote": "The first public hearings on the route are planned for the spring."}
+    ]
+    assert [c["source"] for c in summary["faq"][0]["citations"]] == [1, 2]
+    assert summary["disagreements"] == [
+        {
+            "fact": "the first sailing",
+            "claims": [{"source": 1, "says": "6:00"}, {"source": 2, "says": "6:30"}],
+        }
+    ]
+    # Published by the factory without an editor: the label says so, as the page does.
+    assert summary["reviewed_by_editor"] is False
+    assert summary["ai_label"] == "AI-generated summary, published without editor review"
+    assert (
+        summary["digital_source_type"]
+        == "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    )
+
+
+def test_a_summary_of_one_article_has_that_article_as_its_one_source_and_no_citations(api_site, api):
+    _, story, _ = get(api, f"/api/v1/stories/{api_site.rail.slug}")
+
+    summary = story["summary"]
+    first = api_site.first
+    assert summary["sources"] == [{"n": 1, "source": "City Gazette", "url": first.url, "title": first.title}]
+    assert summary["checked_sources"] == 1 and summary["disagreements"] == []
+    assert all(p["citations"] == [] and p["single_source"] is False for p in summary["key_points"])
+    assert summary["ai_label"] == "Summary written by an editor" and summary["digital_source_type"] is None
+    assert summary["update_line"] is None
+
+
+def test_a_story_lists_its_timeline_and_follow_ups_both_ways(api_site, api):
+    _, rail, _ = get(api, f"/api/v1/stories/{api_site.rail.slug}")
+    _, ferry, _ = get(api, f"/api/v1/stories/{api_site.ferry.story.slug}")
+
+    ferry_link = {
+        "title": api_site.ferry.story.title,
+        "url": f"http://127.0.0.1:8000/stories/{api_site.ferry.story.slug}/",
+        "api_url": f"http://127.0.0.1:8000/api/v1/stories/{api_site.ferry.story.slug}",
+    }
+    # The question still open is not a follow-up.
+    assert rail["follow_ups"] == [{"question": "Will the ferries change too?", "story": ferry_link}]
+    assert rail["follows_up"] == []
+    # The rail story's first publication opened its timeline (Article.publish records it).
+    assert [entry["text"] for entry in rail["timeline"]] == ["The council voted to build a light-rail line."]
+    assert [f["story"]["title"] for f in ferry["follows_up"]] == [api_site.rail.title]
+    assert [entry["text"] for entry in ferry["timeline"]] == ["The ferry timetable changes from Monday."]
+
+
 def test_a_story_with_one_page_names_that_page_as_its_canonical_address(api_site, api):
     status, story, _ = get(api, f"/api/v1/stories/{api_site.ferry.story.slug}")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from articles.models import Article, Story, story_changed
-from articles.reader.invalidation import story_paths
+from articles.models import Article, OpenQuestion, Story, story_changed
+from articles.reader.invalidation import story_detail_paths, story_paths
 from tests import factories
 
 from .conftest import hours_ago
@@ -140,3 +140,118 @@ def test_finding_the_pages_of_a_story_costs_two_queries_whatever_its_size(
         paths = story_paths([rail.story.pk])
 
     assert f"/topics/topic-{size - 1}/" in paths and "/" in paths
+
+
+# --- Timeline, follow-ups and updates ------------------------------------------------------------
+
+
+def _story_details(rail) -> list[str]:
+    """The pages that show the rail story's timeline and follow-ups (and its JSON)."""
+    return [
+        rail.story.get_absolute_url(),
+        rail.gazette.get_absolute_url(),
+        rail.tribune.get_absolute_url(),
+        f"/api/v1/stories/{rail.story.slug}",
+    ]
+
+
+def _listings(rail) -> list[str]:
+    """Pages that show the rail story's card, not its timeline or follow-ups."""
+    return [
+        "/",
+        rail.topic.get_absolute_url(),
+        "/feed/",
+        "/api/v1/stories",
+        f"/api/v1/articles/{rail.gazette.slug}",
+    ]
+
+
+def test_a_new_timeline_entry_retires_the_storys_own_pages_and_nothing_else(
+    client, rail, elsewhere, django_capture_on_commit_callbacks
+):
+    factories.make_story_update(rail.story, "The council approved the line.", happened_at=hours_ago(4))
+    _cached(client, _story_details(rail) + _listings(rail) + elsewhere)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.make_story_update(rail.story, "Hearings are scheduled for March.")
+
+    for path in _story_details(rail):
+        assert client.get(path)["X-Page-Cache"] == "miss", path
+    assert "Hearings are scheduled for March." in client.get(rail.story.get_absolute_url()).content.decode()
+    assert (
+        "Hearings are scheduled for March."
+        in client.get(f"/api/v1/stories/{rail.story.slug}").content.decode()
+    )
+    for path in _listings(rail) + elsewhere:
+        assert client.get(path)["X-Page-Cache"] == "hit", path
+
+
+def test_accepting_an_answer_retires_both_stories_pages_and_a_proposal_retires_none(
+    client, rail, elsewhere, django_capture_on_commit_callbacks
+):
+    later = factories.publish(title="Hearings begin on the light-rail route")
+    question = OpenQuestion.objects.create(story=rail.story, text="When will hearings begin?")
+    answering = [later.story.get_absolute_url(), later.get_absolute_url()]
+    _cached(client, _story_details(rail) + answering + _listings(rail) + elsewhere)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        question.transition_to(OpenQuestion.Status.PROPOSED, answer_story=later.story, answer_article=later)
+    assert callbacks == []
+    for path in _story_details(rail) + answering:
+        assert client.get(path)["X-Page-Cache"] == "hit", path
+
+    with django_capture_on_commit_callbacks(execute=True):
+        question.transition_to(OpenQuestion.Status.ACCEPTED)
+
+    for path in _story_details(rail) + answering:
+        assert client.get(path)["X-Page-Cache"] == "miss", path
+    assert "Follow-up:" in client.get(rail.story.get_absolute_url()).content.decode()
+    assert "Follows up:" in client.get(later.get_absolute_url()).content.decode()
+    for path in _listings(rail) + elsewhere:
+        assert client.get(path)["X-Page-Cache"] == "hit", path
+
+
+def test_a_new_published_version_shows_its_update_line_at_once(
+    client, rail, editor, django_capture_on_commit_callbacks
+):
+    _cached(client, _story_details(rail))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.publish_story_summary(
+            rail.gazette,
+            [rail.gazette, rail.tribune],
+            by=editor,
+            update_line="The Tribune reports a close vote.",
+        )
+
+    for path in (rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        response = client.get(path)
+        assert response["X-Page-Cache"] == "miss", path
+        assert "The Tribune reports a close vote." in response.content.decode()
+
+
+def test_a_timeline_entry_retires_the_stored_fragment_of_the_article_that_shows_it(
+    client, rail, settings, django_capture_on_commit_callbacks
+):
+    settings.PAGE_CACHE_SECONDS = 0
+    settings.FRAGMENT_CACHE_SECONDS = 300
+    client.force_login(factories.make_commenter())
+    factories.make_story_update(rail.story, "The council approved the line.", happened_at=hours_ago(4))
+    url = rail.gazette.get_absolute_url()
+    assert "Hearings are scheduled" not in client.get(url).content.decode()  # stored now
+
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.make_story_update(rail.story, "Hearings are scheduled for March.")
+
+    assert "Hearings are scheduled for March." in client.get(url).content.decode()
+
+
+@pytest.mark.parametrize("size", [1, 10])
+def test_finding_the_pages_of_a_storys_details_costs_two_queries(rail, size, django_assert_num_queries):
+    for n in range(size):
+        factories.publish(title=f"Light rail, part {n}", story=rail.story)
+
+    with django_assert_num_queries(2):
+        paths = story_detail_paths([rail.story.pk, None])
+
+    assert rail.story.get_absolute_url() in paths and len(paths) == 2 + 2 + size

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from articles.models import Article, Summary
+from articles.models import Article, OpenQuestion, Story, Summary
 from tests import factories
 
 from .conftest import hours_ago, publish_in
@@ -289,3 +289,111 @@ def test_a_merged_story_address_leads_to_the_story_it_joined(client, editor):
     response = client.get(old_url)
     assert response.status_code == 301
     assert response["Location"] == kept.get_absolute_url()
+
+
+# --- Updates, the timeline and follow-ups ----------------------------------------------------
+
+
+def _section(html: str, css_class: str) -> str:
+    start = html.index(f'<section class="{css_class}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_an_update_says_when_and_what_it_added_near_the_top_and_is_no_correction(client, rail, editor):
+    update = factories.publish_story_summary(
+        rail.gazette, [rail.gazette, rail.tribune], by=editor, update_line="The Tribune reports a close vote."
+    )
+    stamp = update.approved_at.replace(microsecond=0).isoformat()
+
+    for url in (rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        html = client.get(url).content.decode()
+        line = re.search(r'<p class="update-line">(.*?)</p>', html, re.S)
+        assert line, url
+        assert f'<time datetime="{stamp}"' in line.group(1)
+        assert _text(line.group(1)).startswith("Updated ")
+        assert _text(line.group(1)).endswith(": The Tribune reports a close vote.")
+        assert html.index('class="update-line"') < html.index("Key takeaway")
+        # New facts are an update, not a correction of what readers were told.
+        assert "corrected on" not in html, url
+    log = client.get("/corrections/").content.decode()
+    assert rail.gazette.title not in log
+
+
+def test_a_correction_after_an_update_is_still_a_correction(client, rail, editor):
+    factories.publish_story_summary(
+        rail.gazette, [rail.gazette, rail.tribune], by=editor, update_line="More."
+    )
+    fix = Summary.create_version(
+        article=rail.gazette, **factories.summary_fields(kind="editor", producer="Erin Editor")
+    )
+    rail.gazette.refresh_from_db()
+    rail.gazette.publish(fix, by=editor)
+
+    html = client.get(rail.gazette.get_absolute_url()).content.decode()
+    assert 'class="update-line"' not in html and "This summary was corrected on" in html
+    assert rail.gazette.title in client.get("/corrections/").content.decode()
+
+
+def test_the_timeline_lists_the_storys_developments_newest_first_with_dates(client, rail):
+    first = factories.make_story_update(
+        rail.story, "The council approved the line.", happened_at=hours_ago(4)
+    )
+    factories.make_story_update(rail.story, "The Tribune reports a close vote.", happened_at=hours_ago(1))
+
+    for url in (rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        timeline = _section(client.get(url).content.decode(), "timeline")
+        entries = re.findall(r'<li><time datetime="([^"]+)">[^<]+</time>: ([^<]+)</li>', timeline)
+        assert [text for _, text in entries] == [
+            "The Tribune reports a close vote.",
+            "The council approved the line.",
+        ]
+        assert entries[1][0] == first.happened_at.replace(microsecond=0).isoformat()
+    # The Tribune's page shows its own summary, not the story's: no timeline there.
+    assert 'class="timeline"' not in client.get(rail.tribune.get_absolute_url()).content.decode()
+
+
+def test_a_timeline_of_only_the_first_report_is_not_shown(client, rail, editor):
+    # Publishing opens the story's timeline with its first report, which the summary tells.
+    factories.publish_story_summary(rail.gazette, [rail.gazette, rail.tribune], by=editor)
+    assert rail.story.updates.count() == 1
+
+    for url in (rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        assert 'class="timeline"' not in client.get(url).content.decode(), url
+
+
+def test_an_answered_question_links_the_old_story_to_the_new_one_and_back(client, rail):
+    later = factories.publish(title="Hearings on the light-rail route begin").story
+    factories.make_follow_up(rail.story, answered_by=later, text="When will hearings begin?")
+
+    for url in (rail.story.get_absolute_url(), rail.gazette.get_absolute_url()):
+        follow_ups = _section(client.get(url).content.decode(), "follow-ups")
+        assert f'Follow-up: <a href="{later.get_absolute_url()}">{later.title}</a>' in follow_ups, url
+        assert "When will hearings begin?" in follow_ups
+    answering = _section(client.get(later.get_absolute_url()).content.decode(), "follow-ups")
+    assert f'Follows up: <a href="{rail.story.get_absolute_url()}">{rail.story.title}</a>' in answering
+
+
+def test_a_question_not_yet_accepted_or_answered_off_the_site_shows_nowhere(client, rail):
+    proposed = OpenQuestion.objects.create(story=rail.story, text="Will the budget grow?")
+    elsewhere = factories.publish(title="Budget review").story
+    proposed.transition_to(OpenQuestion.Status.PROPOSED, answer_story=elsewhere)
+    hidden = factories.make_story(articles=1, title="Not on the site yet")
+    factories.make_follow_up(rail.story, answered_by=hidden)
+
+    html = client.get(rail.story.get_absolute_url()).content.decode()
+
+    assert 'class="follow-ups"' not in html
+    assert 'class="follow-ups"' not in client.get(elsewhere.get_absolute_url()).content.decode()
+
+
+def test_a_follow_up_to_a_story_merged_away_links_to_the_story_it_joined(client, rail):
+    answer = factories.publish(title="Hearings begin").story
+    kept = factories.publish(title="Light-rail hearings: the full picture").story
+    factories.make_follow_up(rail.story, answered_by=answer)
+    Article.objects.filter(story=answer).update(story=kept)
+    Story.objects.filter(pk=answer.pk).update(merged_into=kept)
+
+    follow_ups = _section(client.get(rail.story.get_absolute_url()).content.decode(), "follow-ups")
+
+    assert f'<a href="{kept.get_absolute_url()}">{kept.title}</a>' in follow_ups
+    assert "Follows up:" in _section(client.get(kept.get_absolute_url()).content.decode(), "follow-ups")

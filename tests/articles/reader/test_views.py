@@ -302,7 +302,9 @@ def test_json_ld_says_who_wrote_the_summary_and_who_wrote_the_original(client, e
     gazette = {"@type": "Organization", "name": "City Gazette", "url": "https://gazette.example.com/"}
     assert news["author"] == site
     assert news["creator"] == {"@type": "SoftwareApplication", "name": "claude-haiku-4-5"}
-    assert news["digitalSourceType"] == "https://schema.org/TrainedAlgorithmicMediaDigitalSource"
+    assert (
+        news["digitalSourceType"] == "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    )
     assert news["editor"] == {"@type": "Person", "name": "Erin Editor"}
     assert news["isBasedOn"] == {
         "@type": "CreativeWork",
