@@ -74,6 +74,7 @@ def announced():
 
 def test_accepting_a_proposal_answers_the_question_and_records_who_why_and_what(editor, announced):
     question = proposed()
+    announced.clear()  # the proposal itself was announced
     answer = question.answer_article
 
     questions.question_accept(question=question, by=editor, reason="The hearing took place.")
@@ -91,6 +92,7 @@ def test_accepting_a_proposal_answers_the_question_and_records_who_why_and_what(
 
 def test_rejecting_a_proposal_opens_the_question_again_without_it(editor, announced):
     question = proposed()
+    announced.clear()  # the proposal itself was announced
     answer = question.answer_article
 
     questions.question_reject(question=question, by=editor, reason="A hearing, not the vote.")
