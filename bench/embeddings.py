@@ -159,6 +159,7 @@ def main() -> None:
             embedded = {"STORY_EMBEDDINGS_URL": server.url if weight else ""}
             with override_settings(
                 STORY_SIMILARITY_THRESHOLD=threshold,
+                STORY_EMBEDDINGS_THRESHOLD=threshold,
                 STORY_EMBEDDINGS_WEIGHT=weight,
                 STORY_EMBEDDINGS_MODEL=model_name,
                 STORY_EMBEDDINGS_TIMEOUT_SECONDS=600.0,

@@ -404,8 +404,11 @@ STORY_INDEX_KEEP_DAYS = env.int("STORY_INDEX_KEEP_DAYS", default=30)
 STORY_EMBEDDINGS_URL = env.str("STORY_EMBEDDINGS_URL", default="")
 STORY_EMBEDDINGS_MODEL = env.str("STORY_EMBEDDINGS_MODEL", default="")
 STORY_EMBEDDINGS_API_KEY = env.str("STORY_EMBEDDINGS_API_KEY", default="")
-# Share of the embedding similarity in an article's score for a story (the rest is TF-IDF).
+# Share of the embedding similarity in an article's score for a story (the rest is TF-IDF),
+# and the threshold of that mixed score, used instead of STORY_SIMILARITY_THRESHOLD while the
+# backend is on; both from `cluster_eval` (docs/stories.md).
 STORY_EMBEDDINGS_WEIGHT = env.float("STORY_EMBEDDINGS_WEIGHT", default=0.5)
+STORY_EMBEDDINGS_THRESHOLD = env.float("STORY_EMBEDDINGS_THRESHOLD", default=0.25)
 # One request embeds one article at extraction; cluster_eval and stories_regroup send batches.
 STORY_EMBEDDINGS_TIMEOUT_SECONDS = env.float("STORY_EMBEDDINGS_TIMEOUT_SECONDS", default=10.0)
 STORY_EMBEDDINGS_BATCH_SIZE = env.int("STORY_EMBEDDINGS_BATCH_SIZE", default=64)

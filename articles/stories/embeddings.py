@@ -178,6 +178,15 @@ def _shape(data: Any) -> str:
     return f"{len(data)}" if isinstance(data, list) else type(data).__name__
 
 
+def scoring() -> tuple[float, float]:
+    """The threshold and embedding weight placements use: with an embeddings backend
+    (STORY_EMBEDDINGS_URL), STORY_EMBEDDINGS_THRESHOLD and STORY_EMBEDDINGS_WEIGHT (a mixed
+    score has its own scale); without, STORY_SIMILARITY_THRESHOLD and no embeddings."""
+    if settings.STORY_EMBEDDINGS_URL:
+        return settings.STORY_EMBEDDINGS_THRESHOLD, settings.STORY_EMBEDDINGS_WEIGHT
+    return settings.STORY_SIMILARITY_THRESHOLD, 0.0
+
+
 def client_from_settings() -> EmbeddingsClient:
     """A client for the configured endpoint (STORY_EMBEDDINGS_URL, which callers check)."""
     return EmbeddingsClient(

@@ -141,8 +141,7 @@ def evaluate(articles: Sequence[LabelledArticle]) -> Evaluation:
     embeddings backend, and score the result when every article carries a gold cluster."""
     store = MemoryStore()
     window = timedelta(hours=settings.STORY_WINDOW_HOURS)
-    threshold = settings.STORY_SIMILARITY_THRESHOLD
-    weight = settings.STORY_EMBEDDINGS_WEIGHT if settings.STORY_EMBEDDINGS_URL else 0.0
+    threshold, weight = embeddings.scoring()
     embedded = None
     inputs = [item.article for item in arrival_order(articles)]
     if weight:

@@ -206,12 +206,13 @@ def _place(article: Article, store: DatabaseStore, embedding: embeddings.Vector 
             store.place(data, placement, grouped)
             return placement
         # Its original has no story yet (still `new`): group it by its own text meanwhile.
+    threshold, weight = embeddings.scoring()
     return place_article(
         data,
         store,
         window=timedelta(hours=settings.STORY_WINDOW_HOURS),
-        threshold=settings.STORY_SIMILARITY_THRESHOLD,
-        embedding_weight=settings.STORY_EMBEDDINGS_WEIGHT if settings.STORY_EMBEDDINGS_URL else 0.0,
+        threshold=threshold,
+        embedding_weight=weight,
     )
 
 

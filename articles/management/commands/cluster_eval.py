@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from articles.stories.embeddings import scoring
 from articles.stories.evaluation import EvaluationInputError, evaluate, read_articles
 
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         stories = len(set(result.stories.values()))
         self.stdout.write(
             f"{len(articles)} articles → {stories} stories ({result.copies} copies); "
-            f"window {settings.STORY_WINDOW_HOURS:g} h, threshold {settings.STORY_SIMILARITY_THRESHOLD:g}"
+            f"window {settings.STORY_WINDOW_HOURS:g} h, threshold {scoring()[0]:g}"
         )
         if result.embedded is not None:
             e = result.embedded

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from articles.models import Article, CopyBand, EmbeddingCount, Source, Story, StoryTerm, TermCount
 from articles.stories import services
-from articles.stories.embeddings import embedding_text, pack, unit
+from articles.stories.embeddings import embedding_text, pack, scoring, unit
 from articles.stories.grouping import MemoryStore, place_article
 from articles.stories.store import DatabaseStore, count_terms, ranked_profile
 from tests import factories
@@ -106,7 +106,7 @@ def test_with_embeddings_the_database_store_places_a_real_stream_as_the_memory_s
     for article in articles:
         Article.objects.filter(pk=article.pk).update(embedding=pack(vectors[article.pk]))
     window = timedelta(hours=settings.STORY_WINDOW_HOURS)
-    weight = settings.STORY_EMBEDDINGS_WEIGHT
+    threshold, weight = scoring()
 
     def memory_run(embedding_weight: float) -> dict:
         memory = MemoryStore()
@@ -117,7 +117,7 @@ def test_with_embeddings_the_database_store_places_a_real_stream_as_the_memory_s
                 data,
                 memory,
                 window=window,
-                threshold=settings.STORY_SIMILARITY_THRESHOLD,
+                threshold=threshold,
                 embedding_weight=embedding_weight,
             )
             placements[article.pk] = (placement.story, placement.created, placement.copy_of, placement.score)
