@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -37,6 +38,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "newsroom.settings")
 import django  # noqa: E402
 
 django.setup()
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
 from django.test import override_settings  # noqa: E402
 

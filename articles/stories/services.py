@@ -136,8 +136,10 @@ def articles_embed(articles: list[Article]) -> dict[int, embeddings.Vector]:
     is off or paused. Call it outside any transaction that holds the grouping lock: it waits
     on the network. An endpoint failure is logged and pauses the backend for
     EMBEDDINGS_PAUSE_SECONDS; those articles are then grouped by TF-IDF alone."""
+    if not settings.STORY_EMBEDDINGS_URL:
+        return {}
     wanted = [a for a in articles if a.embedding is None]
-    if not wanted or not settings.STORY_EMBEDDINGS_URL or cache.get(_EMBEDDINGS_PAUSED):
+    if not wanted or cache.get(_EMBEDDINGS_PAUSED):
         return {}
     texts = [embeddings.embedding_text(a.title, a.extracted_text or a.feed_summary) for a in wanted]
     with embeddings.client_from_settings() as client:
@@ -158,7 +160,7 @@ def article_group(*, article: Article) -> GroupOutcome:
     With an embeddings backend, the article's vector is fetched first, before the grouping
     lock is taken (articles_embed): the lock is never held across a network call."""
     vector = None
-    if settings.STORY_EMBEDDINGS_URL and article.story_id is None and article.duplicate_of_id is None:
+    if article.story_id is None and article.duplicate_of_id is None and article.status != Article.Status.NEW:
         vector = articles_embed([article]).get(article.pk)
     with transaction.atomic():
         stories_lock()
@@ -332,7 +334,9 @@ def stories_regroup(
     for number, chunk in enumerate(_chunks(plan.sequence, batch_size), start=1):
         changed: set[int] = set()
         # Vectors for articles that have none yet, fetched before the lock is taken.
-        vectors = articles_embed(list(Article.objects.only(*_FIELDS).filter(pk__in=chunk)))
+        vectors = {}
+        if settings.STORY_EMBEDDINGS_URL:
+            vectors = articles_embed(list(Article.objects.only(*_FIELDS).filter(pk__in=chunk)))
         with transaction.atomic():
             stories_lock()
             rows = {a.pk: a for a in Article.objects.only(*_FIELDS).filter(pk__in=chunk)}
