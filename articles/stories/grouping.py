@@ -216,20 +216,19 @@ def _best_story(
     weight: float = 0.0,
 ) -> tuple[Placement, dict[str, float], _Embedded | None]:
     candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
-    tfidf_scores = [_cosine(vector, c.profile) for c in candidates]
+    scores = [_cosine(vector, c.profile) for c in candidates]
     total = store.embedding_total(len(embedding)) if embedding is not None else None
     close: list[float | None] = [None] * len(candidates)
     if embedding is not None:
-        mixed = _embedding_scores(embedding, candidates, total)
-        if mixed is None:
+        similarities = _embedding_scores(embedding, candidates, total)
+        if similarities is None:
             embedding = None  # another dimension than the stories': TF-IDF alone, nothing kept
         elif total is not None and total.articles >= EMBEDDING_WARM_UP:
-            close = mixed
-            tfidf_scores = [
-                t if e is None else (1 - weight) * t + weight * e
-                for t, e in zip(tfidf_scores, close, strict=True)
+            close = similarities
+            scores = [
+                t if e is None else (1 - weight) * t + weight * e for t, e in zip(scores, close, strict=True)
             ]
-    scored = sorted(zip(tfidf_scores, close, candidates, strict=True), key=lambda item: -item[0])
+    scored = sorted(zip(scores, close, candidates, strict=True), key=lambda item: -item[0])
     background = sum(score for score, _, _ in scored[1 : 1 + BACKGROUND]) / BACKGROUND if BACKGROUND else 0.0
     for score, similar, candidate in scored:
         if TITLE_GATE and not title.intersection(_top(candidate.profile, LOOKUP_TERMS)):
