@@ -307,6 +307,9 @@ class Story(models.Model):
     # The grouping's summary of the story: term counts of its distinct articles
     # (articles/stories/similarity.py). Never shown to readers.
     profile = models.JSONField(default=dict, blank=True)
+    # With an embeddings backend (STORY_EMBEDDINGS_URL): the sum of its distinct articles'
+    # sentence vectors, float32 (articles/stories/embeddings.py). Never shown to readers.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
     # Set when an editor merged this story into another: it has no articles left and its
     # page redirects there. Always one hop: a later merge of the target repoints it.
     merged_into = models.ForeignKey(
@@ -571,6 +574,9 @@ class Article(models.Model):
     story_locked = models.BooleanField(default=False)
     # Locality-sensitive fingerprint of the text (articles/stories/fingerprint.py), for copies.
     fingerprint = models.BinaryField(null=True, blank=True, editable=False)
+    # Sentence vector of its title and lead, float32, when an embeddings backend is configured
+    # (articles/stories/embeddings.py): fetched once, reused when it is grouped again.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, db_index=True)
     status_reason = models.TextField(blank=True)
@@ -1072,6 +1078,20 @@ class TermCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.term}: {self.documents}"
+
+
+class EmbeddingCount(models.Model):
+    """How many grouped originals were embedded with vectors of `dimensions` dimensions, and
+    the sum of those vectors (float64): their mean is what all news has in common, which
+    grouping subtracts before comparing (articles/stories/grouping.py). One row per dimension,
+    so a new model starts its own count."""
+
+    dimensions = models.PositiveIntegerField(primary_key=True)
+    articles = models.PositiveIntegerField(default=0)
+    total = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"{self.dimensions} dimensions: {self.articles} articles"
 
 
 def unique_slug(model: type[models.Model], text: str, *, max_length: int = 200) -> str:

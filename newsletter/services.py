@@ -401,7 +401,9 @@ def digest_catalogue(*, until: dt.datetime) -> Catalogue:
     for article in (
         published.filter(story_id__in=wanted)
         .select_related("source", "story")
-        .defer("extracted_text", "feed_summary", "fingerprint", "story__profile")
+        .defer(
+            "extracted_text", "feed_summary", "fingerprint", "embedding", "story__profile", "story__embedding"
+        )
         .prefetch_related(approved, Prefetch("topics", queryset=Topic.objects.only("id")))
         .order_by("published_at", "pk")
     ):

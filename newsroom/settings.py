@@ -399,6 +399,25 @@ STORY_SIMILARITY_THRESHOLD = env.float("STORY_SIMILARITY_THRESHOLD", default=0.1
 # Grouping index rows (story terms, copy bands) older than this are pruned daily
 # (prune_story_index): an article arriving this late with an old date starts its own story.
 STORY_INDEX_KEEP_DAYS = env.int("STORY_INDEX_KEEP_DAYS", default=30)
+# Optional sentence embeddings for grouping, from any OpenAI-compatible /v1/embeddings endpoint
+# (Ollama, vLLM, llama.cpp's server), e.g. http://localhost:11434/v1. Empty: TF-IDF alone.
+STORY_EMBEDDINGS_URL = env.str("STORY_EMBEDDINGS_URL", default="")
+STORY_EMBEDDINGS_MODEL = env.str("STORY_EMBEDDINGS_MODEL", default="")
+STORY_EMBEDDINGS_API_KEY = env.str("STORY_EMBEDDINGS_API_KEY", default="")
+# Share of the embedding similarity in an article's score for a story (the rest is TF-IDF),
+# and the threshold of that mixed score, used instead of STORY_SIMILARITY_THRESHOLD while the
+# backend is on; both from `cluster_eval` (docs/stories.md).
+STORY_EMBEDDINGS_WEIGHT = env.float("STORY_EMBEDDINGS_WEIGHT", default=0.5)
+STORY_EMBEDDINGS_THRESHOLD = env.float("STORY_EMBEDDINGS_THRESHOLD", default=0.25)
+# One request embeds one article at extraction; cluster_eval and stories_regroup send batches.
+STORY_EMBEDDINGS_TIMEOUT_SECONDS = env.float("STORY_EMBEDDINGS_TIMEOUT_SECONDS", default=10.0)
+STORY_EMBEDDINGS_BATCH_SIZE = env.int("STORY_EMBEDDINGS_BATCH_SIZE", default=64)
+if STORY_EMBEDDINGS_URL and not STORY_EMBEDDINGS_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("STORY_EMBEDDINGS_URL must be an absolute http(s) URL.")
+if STORY_EMBEDDINGS_URL and not STORY_EMBEDDINGS_MODEL:
+    raise ImproperlyConfigured("STORY_EMBEDDINGS_URL needs STORY_EMBEDDINGS_MODEL.")
+if not 0 <= STORY_EMBEDDINGS_WEIGHT <= 1:
+    raise ImproperlyConfigured("STORY_EMBEDDINGS_WEIGHT must be between 0 and 1.")
 # Issue #15, docs/summaries.md. One summary per story, written from its distinct sources:
 # only the lead is summarised; another report joining the story updates that summary when
 # it brings something new. False: every original article is summarised on its own.

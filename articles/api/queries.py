@@ -181,7 +181,7 @@ def search(query: str, *, limit: int) -> list[Article]:
     """The reader's search (articles/reader/search.py), each result with its story: three or
     four queries."""
     results = search_articles(query=query, limit=limit)
-    prefetch_related_objects(results, Prefetch("story", queryset=Story.objects.defer("profile")))
+    prefetch_related_objects(results, Prefetch("story", queryset=Story.objects.defer("profile", "embedding")))
     return results
 
 

@@ -115,7 +115,7 @@ def related_articles(article: Article, *, limit: int = RELATED_LIMIT) -> list[Ar
         .filter(pk__in=sharing_a_topic)
         .exclude(pk=article.pk)
         .exclude(duplicate_of_id=article.pk)
-        .defer(*READER_DEFERRED, "fingerprint")
+        .defer(*READER_DEFERRED, "fingerprint", "embedding")
         .select_related("source")
         .annotate(key_takeaway=latest_approved("key_takeaway"))
         .order_by("-published_on_site_at", "-pk")

@@ -51,7 +51,7 @@ from articles.models import Article, OpenQuestion, Source, Story, StoryUpdate, S
 from .queries import READER_DEFERRED, latest_approved, visible_comment_count
 
 # Columns of a story member readers never need: the original's text and the grouping's data.
-MEMBER_DEFERRED = (*READER_DEFERRED, "fingerprint", "story__profile")
+MEMBER_DEFERRED = (*READER_DEFERRED, "fingerprint", "embedding", "story__profile", "story__embedding")
 
 
 def is_on_site(article: Article, now: datetime) -> bool:

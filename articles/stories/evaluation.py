@@ -3,6 +3,10 @@ grouping.place_article with the production settings, in memory (grouping.MemoryS
 the same decisions as the database store, tests/articles/stories/test_store.py proves it), and
 the result is scored with B-cubed precision, recall and F1 against the gold stories.
 
+With an embeddings backend configured (STORY_EMBEDDINGS_URL), every article is embedded first,
+STORY_EMBEDDINGS_BATCH_SIZE texts a request, then placed with its vector as production places
+it; an article the endpoint gave no vector is placed by TF-IDF alone, as in production.
+
 B-cubed (Bagga and Baldwin, 1998) scores every article: its precision is the share of its
 predicted story that belongs to its gold story, its recall the share of its gold story that
 landed in its predicted story; both are averaged over articles, so a big story counts by its
@@ -14,12 +18,13 @@ import json
 import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 
+from . import embeddings
 from .grouping import ArticleInput, MemoryStore, place_article
 
 # A line longer than this is refused rather than parsed: the reader's memory stays bounded.
@@ -47,11 +52,26 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class Embedded:
+    """What the embeddings endpoint did for an evaluation: vectors received for how many
+    articles, in how long (wall-clock time: the model runs elsewhere)."""
+
+    articles: int
+    received: int
+    seconds: float
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.received / self.seconds if self.seconds else float("inf")
+
+
+@dataclass(frozen=True)
 class Evaluation:
     stories: dict[Hashable, Hashable]  # article id → story id
     copies: int
     seconds: float
     scores: Scores | None
+    embedded: Embedded | None = None
 
     @property
     def articles_per_second(self) -> float:
@@ -117,24 +137,39 @@ def arrival_order(articles: Sequence[LabelledArticle]) -> list[LabelledArticle]:
 
 
 def evaluate(articles: Sequence[LabelledArticle]) -> Evaluation:
-    """Group `articles` as production would, with the settings' window and threshold, and
-    score the result when every article carries a gold cluster."""
+    """Group `articles` as production would, with the settings' window, threshold and
+    embeddings backend, and score the result when every article carries a gold cluster."""
     store = MemoryStore()
     window = timedelta(hours=settings.STORY_WINDOW_HOURS)
-    threshold = settings.STORY_SIMILARITY_THRESHOLD
+    threshold, weight = embeddings.scoring()
+    embedded = None
+    inputs = [item.article for item in arrival_order(articles)]
+    if weight:
+        inputs, embedded = _embedded(inputs)
     stories: dict[Hashable, Hashable] = {}
     copies = 0
     started = time.process_time()
-    for item in arrival_order(articles):
-        placement = place_article(item.article, store, window=window, threshold=threshold)
-        stories[item.article.key] = placement.story
+    for article in inputs:
+        placement = place_article(article, store, window=window, threshold=threshold, embedding_weight=weight)
+        stories[article.key] = placement.story
         copies += placement.copy_of is not None
     seconds = time.process_time() - started
     scores = None
     if articles and all(item.cluster is not None for item in articles):
         gold = [item.cluster for item in articles]
         scores = bcubed(gold, [stories[item.article.key] for item in articles])
-    return Evaluation(stories=stories, copies=copies, seconds=seconds, scores=scores)
+    return Evaluation(stories=stories, copies=copies, seconds=seconds, scores=scores, embedded=embedded)
+
+
+def _embedded(inputs: list[ArticleInput]) -> tuple[list[ArticleInput], Embedded]:
+    """The articles with their sentence vectors from the configured endpoint."""
+    started = time.perf_counter()
+    with embeddings.client_from_settings() as client:
+        vectors = client.embed_all([embeddings.embedding_text(a.title, a.text) for a in inputs])
+    seconds = time.perf_counter() - started
+    received = sum(vector is not None for vector in vectors)
+    inputs = [replace(a, embedding=vector) for a, vector in zip(inputs, vectors, strict=True)]
+    return inputs, Embedded(articles=len(inputs), received=received, seconds=seconds)
 
 
 def bcubed(gold: Iterable[Hashable], predicted: Iterable[Hashable]) -> Scores:

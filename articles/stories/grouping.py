@@ -6,6 +6,8 @@ and for `cluster_eval` (MemoryStore).
 2. Same event: otherwise the article's TF-IDF vector is compared with the profile of every
    recent story that shares one of its top terms (window: `window` before its publication
    time); the best story scoring at least `threshold` takes it, else it starts a story.
+   With an embeddings backend (embeddings.py) the article may carry a sentence vector, and
+   the score mixes the TF-IDF cosine with the embedding cosine (see _embedding_scores).
 
 Decisions depend only on the order articles arrive in and on what the store holds, never on
 clocks or hash seeds: replaying the same stream gives the same stories. The store is asked
@@ -15,7 +17,9 @@ number of recent stories, not with the archive.
 
 from __future__ import annotations
 
+import logging
 import math
+from array import array
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +27,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from . import fingerprint as fp
+from .embeddings import Vector, pack, unpack
 from .similarity import term_counts, tfidf, title_terms
+
+logger = logging.getLogger(__name__)
 
 # Terms of an article used to look up candidate stories, and of a story kept in its index.
 LOOKUP_TERMS = 10
@@ -37,6 +44,13 @@ BACKGROUND = 20
 TITLE_GATE = True
 # Terms kept in a story's profile (the sum of its articles' vectors): bounds its size.
 PROFILE_TERMS = 80
+# Embeddings: the mean of every embedded article is subtracted before comparing (sentence
+# vectors of unrelated news are far from orthogonal); until this many articles have been
+# embedded the mean is not known well enough and articles are placed by TF-IDF alone.
+EMBEDDING_WARM_UP = 100
+# With embeddings, a story whose index terms share no word of the article's title still
+# passes the title gate when the two embed this close (centred cosine): a paraphrase.
+EMBEDDING_GATE = 0.6
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,8 @@ class ArticleInput:
     text: str
     published: datetime | None = None
     source: Hashable | None = None
+    # Its sentence vector (unit length, float32 values: embeddings.unit), when embedded.
+    embedding: Vector | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,18 @@ class StoryCandidate:
     key: Hashable
     profile: Mapping[str, float]
     last_seen: datetime | None
+    # The sum of its originals' sentence vectors (embeddings.pack), when they were embedded.
+    embedding: bytes | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddingTotal:
+    """The sum of the sentence vectors of every original embedded so far (float64 values),
+    and how many: their mean is what all news has in common."""
+
+    dimensions: int
+    articles: int
+    total: bytes
 
 
 @dataclass(frozen=True)
@@ -85,6 +113,11 @@ class Grouped:
     terms: list[str]
     fingerprint: bytes | None
     bands: list[int] = field(default_factory=list)
+    # Embeddings (all None when the article has no usable vector): the article's vector and
+    # its story's new vector sum to store (embeddings.pack), and the new running total.
+    embedding: bytes | None = None
+    story_embedding: bytes | None = None
+    embedding_total: EmbeddingTotal | None = None
 
 
 class StoryStore(Protocol):
@@ -97,16 +130,28 @@ class StoryStore(Protocol):
     def recent_stories(self, terms: list[str], since: datetime | None) -> list[StoryCandidate]:
         """Stories last seen since `since` indexed by one of `terms`."""
 
+    def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
+        """The running total of the originals embedded with `dimensions` dimensions, if any."""
+
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Record the article in its story (creating it when placement.created; then
         placement.story is None and the new story's key is returned), count its terms, store
-        its bands and the story's new profile and index terms."""
+        its bands and the story's new profile and index terms; with grouped.embedding, the
+        article's vector, its story's vector sum and the embedding total."""
 
 
 def place_article(
-    article: ArticleInput, store: StoryStore, *, window: timedelta, threshold: float
+    article: ArticleInput,
+    store: StoryStore,
+    *,
+    window: timedelta,
+    threshold: float,
+    embedding_weight: float = 0.0,
 ) -> Placement:
-    """Place `article` into a story through `store` and return where it went."""
+    """Place `article` into a story through `store` and return where it went.
+
+    `embedding_weight` > 0 mixes in the article's sentence vector (article.embedding), when
+    it has one; with 0 or no vector the placement is by TF-IDF alone."""
     since = article.published - window if article.published else None
     signature = fp.fingerprint(article.text)
     bands = fp.band_keys(signature) if signature else []
@@ -116,11 +161,15 @@ def place_article(
     vector = tfidf(counts, documents + 1, {term: frequencies.get(term, 0) + 1 for term in counts})
 
     original = _original(article, signature, bands, since, store) if signature else None
+    embedded: _Embedded | None = None
     if original is not None:
         placement = Placement(story=original.story, created=False, copy_of=original.key, score=1.0)
         profile = None
     else:
-        placement, profile = _best_story(vector, title_terms(article.title), since, store, threshold)
+        embedding = article.embedding if embedding_weight > 0 else None
+        placement, profile, embedded = _best_story(
+            vector, title_terms(article.title), since, store, threshold, embedding, embedding_weight
+        )
     grouped = Grouped(
         vector=vector,
         profile=profile if profile is not None else {},
@@ -129,6 +178,8 @@ def place_article(
         fingerprint=signature,
         bands=bands,
     )
+    if embedded is not None:
+        grouped.embedding, grouped.story_embedding, grouped.embedding_total = embedded
     key = store.place(article, placement, grouped)
     if placement.created:
         placement = Placement(story=key, created=True, score=placement.score)
@@ -150,29 +201,110 @@ def _original(
     return None
 
 
+# What an embedded placement stores: the article's vector, its story's new vector sum, the
+# new running total (grouped.embedding, .story_embedding, .embedding_total).
+_Embedded = tuple[bytes, bytes, EmbeddingTotal]
+
+
 def _best_story(
     vector: Mapping[str, float],
     title: frozenset[str],
     since: datetime | None,
     store: StoryStore,
     threshold: float,
-) -> tuple[Placement, dict[str, float]]:
-    scored = sorted(
-        ((_cosine(vector, c.profile), c) for c in store.recent_stories(_top(vector, LOOKUP_TERMS), since)),
-        key=lambda pair: -pair[0],
-    )
-    background = sum(score for score, _ in scored[1 : 1 + BACKGROUND]) / BACKGROUND if BACKGROUND else 0.0
-    for score, candidate in scored:
+    embedding: Vector | None = None,
+    weight: float = 0.0,
+) -> tuple[Placement, dict[str, float], _Embedded | None]:
+    candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
+    scores = [_cosine(vector, c.profile) for c in candidates]
+    total = store.embedding_total(len(embedding)) if embedding is not None else None
+    close: list[float | None] = [None] * len(candidates)
+    if embedding is not None:
+        similarities = _embedding_scores(embedding, candidates, total)
+        if similarities is None:
+            embedding = None  # another dimension than the stories': TF-IDF alone, nothing kept
+        elif total is not None and total.articles >= EMBEDDING_WARM_UP:
+            close = similarities
+            scores = [
+                t if e is None else (1 - weight) * t + weight * e for t, e in zip(scores, close, strict=True)
+            ]
+    scored = sorted(zip(scores, close, candidates, strict=True), key=lambda item: -item[0])
+    background = sum(score for score, _, _ in scored[1 : 1 + BACKGROUND]) / BACKGROUND if BACKGROUND else 0.0
+    for score, similar, candidate in scored:
         if TITLE_GATE and not title.intersection(_top(candidate.profile, LOOKUP_TERMS)):
-            continue
+            if similar is None or similar < EMBEDDING_GATE:
+                continue
         if score - background >= threshold:
             return (
                 Placement(story=candidate.key, created=False, score=score),
                 _profile(candidate.profile, vector),
+                _embedded(embedding, candidate.embedding, total),
             )
         break
     best_score = scored[0][0] if scored else 0.0
-    return Placement(story=None, created=True, score=best_score), _profile({}, vector)
+    return (
+        Placement(story=None, created=True, score=best_score),
+        _profile({}, vector),
+        _embedded(embedding, None, total),
+    )
+
+
+def _embedding_scores(
+    embedding: Vector, candidates: list[StoryCandidate], total: EmbeddingTotal | None
+) -> list[float | None] | None:
+    """Each candidate's embedding similarity to the article: the cosine of the two after
+    subtracting the mean vector of every article embedded so far (what all news shares,
+    so unrelated articles score about 0 as they do by TF-IDF). None for a story without
+    vectors (grouped while the backend was off or failing): it is scored by TF-IDF alone.
+    Returns None when a story's vectors have another dimension (the model changed)."""
+    mean = [0.0] * len(embedding)
+    if total is not None and total.articles:
+        mean = [value / total.articles for value in _doubles(total.total)]
+    article = [a - m for a, m in zip(embedding, mean, strict=True)]
+    article_norm = math.sqrt(math.sumprod(article, article))
+    scores: list[float | None] = []
+    for candidate in candidates:
+        if candidate.embedding is None:
+            scores.append(None)
+            continue
+        story = unpack(candidate.embedding)
+        if len(story) != len(embedding):
+            logger.warning(
+                "Embedding has %d dimensions, story %s's have %d: placed by TF-IDF alone.",
+                len(embedding),
+                candidate.key,
+                len(story),
+            )
+            return None
+        norm = math.sqrt(math.sumprod(story, story))
+        centred = [s / norm - m for s, m in zip(story, mean, strict=True)] if norm else mean
+        centred_norm = math.sqrt(math.sumprod(centred, centred))
+        denominator = article_norm * centred_norm
+        scores.append(math.sumprod(article, centred) / denominator if denominator else 0.0)
+    return scores
+
+
+def _embedded(
+    embedding: Vector | None, story: bytes | None, total: EmbeddingTotal | None
+) -> _Embedded | None:
+    """What to store for an article placed with `embedding`: its vector, its story's vector
+    sum with it (float32), and the running total with it (float64)."""
+    if embedding is None:
+        return None
+    story_sum = embedding if story is None else [s + a for s, a in zip(unpack(story), embedding, strict=True)]
+    previous = _doubles(total.total) if total is not None else [0.0] * len(embedding)
+    new_total = EmbeddingTotal(
+        dimensions=len(embedding),
+        articles=(total.articles if total is not None else 0) + 1,
+        total=array("d", (t + a for t, a in zip(previous, embedding, strict=True))).tobytes(),
+    )
+    return pack(embedding), pack(story_sum), new_total
+
+
+def _doubles(data: bytes) -> array:
+    values = array("d")
+    values.frombytes(data)
+    return values
 
 
 def _cosine(vector: Mapping[str, float], profile: Mapping[str, float]) -> float:
@@ -211,6 +343,7 @@ class MemoryStore:
         self.bands: dict[int, list[CopyCandidate]] = {}
         self.published: dict[Hashable, datetime | None] = {}
         self.order: dict[Hashable, int] = {}
+        self.embedding_totals: dict[int, EmbeddingTotal] = {}
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
         return self.documents, {term: self.frequency[term] for term in terms if term in self.frequency}
@@ -232,8 +365,18 @@ class MemoryStore:
         for key in sorted(keys):
             story = self.stories[key]
             if since is None or story["last_seen"] is None or story["last_seen"] >= since:
-                found.append(StoryCandidate(key=key, profile=story["profile"], last_seen=story["last_seen"]))
+                found.append(
+                    StoryCandidate(
+                        key=key,
+                        profile=story["profile"],
+                        last_seen=story["last_seen"],
+                        embedding=story.get("embedding"),
+                    )
+                )
         return found
+
+    def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
+        return self.embedding_totals.get(dimensions)
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         self.order[article.key] = len(self.order)
@@ -253,6 +396,9 @@ class MemoryStore:
             for term in story["terms"]:
                 self.index[term].discard(key)
             story["profile"], story["terms"] = grouped.profile, grouped.index_terms
+            if grouped.embedding is not None and grouped.embedding_total is not None:
+                story["embedding"] = grouped.story_embedding
+                self.embedding_totals[grouped.embedding_total.dimensions] = grouped.embedding_total
             for term in grouped.index_terms:
                 self.index.setdefault(term, set()).add(key)
             if grouped.fingerprint:

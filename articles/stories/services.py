@@ -17,6 +17,11 @@ Rules:
   event extracted at the same moment end in one story, not two. Placing one article is a
   dozen indexed queries and no network wait, so the lock costs ingestion little
   (bench/stories.py measures the rate).
+- With an embeddings backend (STORY_EMBEDDINGS_URL), the article's sentence vector is
+  fetched before the lock is taken (article_embedding) and handed to the placement; the
+  network is never waited on while the lock is held. When the endpoint fails, the article is
+  placed by TF-IDF alone (a warning is logged) and the endpoint is left alone for a minute,
+  so an outage never slows extraction by more than one timeout a minute.
 - Automatic grouping never moves an article an editor placed (`story_locked`) and never
   merges or dissolves a story an editor shaped (`editor_locked`). The editors' decisions
   (articles/desk/stories.py) take the grouping lock before their row locks, so the two
@@ -26,28 +31,37 @@ Rules:
 
 from __future__ import annotations
 
+import logging
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from articles.models import Article, CopyBand, Story, StoryTerm, TermCount, story_changed
+from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount, story_changed
 
+from . import embeddings
 from . import fingerprint as fp
 from .grouping import ArticleInput, Grouped, Placement, place_article
 from .similarity import LEAD_CHARACTERS, term_counts
 from .store import DOCUMENTS, DatabaseStore, rebuild_index
 
+logger = logging.getLogger(__name__)
+
 # Key of the transaction-scoped PostgreSQL advisory lock that serialises grouping across the
 # cluster ("stories" as a number). The desk's story decisions take it too, before their row
 # locks (articles/desk/stories.py), so a placement never interleaves with an editor's change.
 GROUPING_LOCK = int.from_bytes(b"stories", "big")
+# After the embeddings endpoint fails, articles are placed without asking it for this long.
+EMBEDDINGS_PAUSE_SECONDS = 60
+_EMBEDDINGS_PAUSED = "stories:embeddings-paused"
 # Articles that may still become a copy: none of them has a summary of its own yet.
 MAY_BE_COPY = (Article.Status.EXTRACTED, Article.Status.FAILED)
 # What grouping reads of an article.
@@ -62,6 +76,7 @@ _FIELDS = (
     "story_id",
     "story_locked",
     "duplicate_of_id",
+    "embedding",
 )
 
 
@@ -99,16 +114,39 @@ class GroupOutcome:
         return asdict(self)
 
 
-def article_input(article: Article) -> ArticleInput:
+def article_input(article: Article, embedding: embeddings.Vector | None = None) -> ArticleInput:
     """What grouping sees of an article: its title, its text (the extracted text, else the
-    feed's summary), its publication time and its source."""
+    feed's summary), its publication time, its source and its sentence vector (`embedding`,
+    else the one stored on it, if any)."""
+    if embedding is None and article.embedding is not None:
+        embedding = embeddings.unpack(article.embedding)
     return ArticleInput(
         key=article.pk,
         title=article.title,
         text=article.extracted_text or article.feed_summary,
         published=article.published_at,
         source=article.source_id,
+        embedding=embedding,
     )
+
+
+def articles_embed(articles: list[Article]) -> dict[int, embeddings.Vector]:
+    """Sentence vectors for the articles that have none stored, from the configured endpoint,
+    STORY_EMBEDDINGS_BATCH_SIZE texts a request: {article pk: vector}. Empty when the backend
+    is off or paused. Call it outside any transaction that holds the grouping lock: it waits
+    on the network. An endpoint failure is logged and pauses the backend for
+    EMBEDDINGS_PAUSE_SECONDS; those articles are then grouped by TF-IDF alone."""
+    if not settings.STORY_EMBEDDINGS_URL:
+        return {}
+    wanted = [a for a in articles if a.embedding is None]
+    if not wanted or cache.get(_EMBEDDINGS_PAUSED):
+        return {}
+    texts = [embeddings.embedding_text(a.title, a.extracted_text or a.feed_summary) for a in wanted]
+    with embeddings.client_from_settings() as client:
+        vectors = client.embed_all(texts)
+    if None in vectors:
+        cache.set(_EMBEDDINGS_PAUSED, 1, timeout=EMBEDDINGS_PAUSE_SECONDS)
+    return {a.pk: vector for a, vector in zip(wanted, vectors, strict=True) if vector is not None}
 
 
 def article_group(*, article: Article) -> GroupOutcome:
@@ -117,7 +155,13 @@ def article_group(*, article: Article) -> GroupOutcome:
 
     Idempotent: an article that already has a story is left alone and its placement is
     returned with placed=False. Sends story_changed (receivers defer to commit). Raises
-    ValueError for an article still `new`: it has no text to group by yet."""
+    ValueError for an article still `new`: it has no text to group by yet.
+
+    With an embeddings backend, the article's vector is fetched first, before the grouping
+    lock is taken (articles_embed): the lock is never held across a network call."""
+    vector = None
+    if article.story_id is None and article.duplicate_of_id is None and article.status != Article.Status.NEW:
+        vector = articles_embed([article]).get(article.pk)
     with transaction.atomic():
         stories_lock()
         current = Article.objects.only(*_FIELDS).get(pk=article.pk)
@@ -133,7 +177,7 @@ def article_group(*, article: Article) -> GroupOutcome:
             )
         if current.status == Article.Status.NEW:
             raise ValueError(f"Article {current.pk} is not extracted yet: nothing to group it by.")
-        placement = _place(current, DatabaseStore(find_copies=current.status in MAY_BE_COPY))
+        placement = _place(current, DatabaseStore(find_copies=current.status in MAY_BE_COPY), vector)
         story_changed.send(sender=Story, story_ids=[placement.story])
     return GroupOutcome(
         article_id=current.pk,
@@ -146,10 +190,11 @@ def article_group(*, article: Article) -> GroupOutcome:
     )
 
 
-def _place(article: Article, store: DatabaseStore) -> Placement:
+def _place(article: Article, store: DatabaseStore, embedding: embeddings.Vector | None = None) -> Placement:
     """One placement under the lock. An article extraction already marked as a duplicate
-    joins its original's story as a copy; any other goes through place_article."""
-    data = article_input(article)
+    joins its original's story as a copy; any other goes through place_article, with its
+    sentence vector when it has one (`embedding`, fetched before the lock, or stored)."""
+    data = article_input(article, embedding)
     if article.duplicate_of_id is not None:
         original_story = (
             Article.objects.filter(pk=article.duplicate_of_id).values_list("story_id", flat=True).first()
@@ -163,11 +208,13 @@ def _place(article: Article, store: DatabaseStore) -> Placement:
             store.place(data, placement, grouped)
             return placement
         # Its original has no story yet (still `new`): group it by its own text meanwhile.
+    threshold, weight = embeddings.scoring()
     return place_article(
         data,
         store,
         window=timedelta(hours=settings.STORY_WINDOW_HOURS),
-        threshold=settings.STORY_SIMILARITY_THRESHOLD,
+        threshold=threshold,
+        embedding_weight=weight,
     )
 
 
@@ -235,7 +282,9 @@ class _RegroupStore(DatabaseStore):
     def new_story(self, article: ArticleInput, grouped: Grouped) -> Story:
         if self.previous in self.reusable and self.previous not in self.taken:
             self.taken.add(self.previous)
-            Story.objects.filter(pk=self.previous).update(profile=grouped.profile)
+            Story.objects.filter(pk=self.previous).update(
+                profile=grouped.profile, embedding=grouped.story_embedding
+            )
             return Story.objects.only("pk", "lead_id", "editor_locked").get(pk=self.previous)
         story = super().new_story(article, grouped)
         self.taken.add(story.pk)
@@ -273,7 +322,7 @@ def stories_regroup(
         )
         for chunk in _chunks(sorted(plan.rebuilt), 500):
             StoryTerm.objects.filter(story_id__in=chunk).delete()
-            Story.objects.filter(pk__in=chunk).update(profile={})
+            Story.objects.filter(pk__in=chunk).update(profile={}, embedding=None)
         originals = [pk for pk in plan.sequence if plan.copy_of[pk] is None]
         for chunk in _chunks(originals, 500):
             CopyBand.objects.filter(article_id__in=chunk).delete()
@@ -284,6 +333,10 @@ def stories_regroup(
     final: set[int] = set()
     for number, chunk in enumerate(_chunks(plan.sequence, batch_size), start=1):
         changed: set[int] = set()
+        # Vectors for articles that have none yet, fetched before the lock is taken.
+        vectors = {}
+        if settings.STORY_EMBEDDINGS_URL:
+            vectors = articles_embed(list(Article.objects.only(*_FIELDS).filter(pk__in=chunk)))
         with transaction.atomic():
             stories_lock()
             rows = {a.pk: a for a in Article.objects.only(*_FIELDS).filter(pk__in=chunk)}
@@ -298,7 +351,7 @@ def stories_regroup(
                     find_copies=article.status in MAY_BE_COPY,
                     exclude_stories=plan.pinned_stories,
                 )
-                placement = _place(article, store)
+                placement = _place(article, store, vectors.get(pk))
                 outcome.articles += 1
                 outcome.copies += placement.copy_of is not None
                 final.add(placement.story)
@@ -397,9 +450,11 @@ def _regroup_plan(since: datetime | None) -> _Plan:
 
 
 def _rebuild_document_frequencies(*, exclude: set[int]) -> int:
-    """TermCount from scratch: every grouped original except `exclude` (which will be counted
-    again as they are re-placed). Reads only the title and the lead each article is grouped by."""
+    """TermCount and EmbeddingCount from scratch: every grouped original except `exclude`
+    (which will be counted again as they are re-placed). Reads only the title and the lead
+    each article is grouped by, and its stored sentence vector."""
     counts: dict[str, int] = defaultdict(int)
+    totals: dict[int, tuple[int, list[float]]] = {}
     documents = 0
     originals = (
         Article.objects.filter(story__isnull=False, duplicate_of__isnull=True)
@@ -408,14 +463,23 @@ def _rebuild_document_frequencies(*, exclude: set[int]) -> int:
             lead=Substr("extracted_text", 1, LEAD_CHARACTERS),
             summary_lead=Substr("feed_summary", 1, LEAD_CHARACTERS),
         )
-        .values_list("pk", "title", "lead", "summary_lead")
+        .values_list("pk", "title", "lead", "summary_lead", "embedding")
     )
-    for pk, title, lead, summary_lead in originals.iterator(chunk_size=2000):
+    for pk, title, lead, summary_lead, embedding in originals.iterator(chunk_size=2000):
         if pk in exclude:
             continue
         documents += 1
         for term in term_counts(title, lead or summary_lead):
             counts[term] += 1
+        if embedding is not None:
+            vector = embeddings.unpack(embedding)
+            articles, total = totals.get(len(vector), (0, [0.0] * len(vector)))
+            totals[len(vector)] = (articles + 1, [t + v for t, v in zip(total, vector, strict=True)])
+    EmbeddingCount.objects.all().delete()
+    EmbeddingCount.objects.bulk_create(
+        EmbeddingCount(dimensions=dimensions, articles=articles, total=array("d", total).tobytes())
+        for dimensions, (articles, total) in totals.items()
+    )
     TermCount.objects.all().delete()
     TermCount.objects.bulk_create(
         [TermCount(term=DOCUMENTS, documents=documents)]

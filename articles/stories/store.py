@@ -7,8 +7,9 @@ CopyBand by key and published_at) or by the article's own terms (TermCount by pr
 so placing one article costs the same dozen queries however large the archive grows.
 
 The caller holds the grouping lock (services.stories_lock) for the whole placement, so one
-placement never reads another's half-written state. The writes are safe without it too:
-document frequencies are counted by one upsert, never read-modify-write.
+placement never reads another's half-written state. The term writes are safe without it too:
+document frequencies are counted by one upsert, never read-modify-write. The embedding total
+(EmbeddingCount) is read and written back, which only the lock makes safe.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Substr
 
-from articles.models import Article, CopyBand, Story, StoryTerm, TermCount
+from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount
 
+from .embeddings import pack, unpack
 from .grouping import (
     LOOKUP_TERMS,
     ArticleInput,
     CopyCandidate,
+    EmbeddingTotal,
     Grouped,
     Placement,
     StoryCandidate,
@@ -92,15 +95,28 @@ class DatabaseStore:
             Story.objects.filter(pk__in=index.values("story_id"), article_count__gt=0)
             .annotate(seen=Subquery(seen))
             .order_by("pk")
-            .values_list("pk", "profile", "seen")
+            .values_list("pk", "profile", "seen", "embedding")
         )
         found = []
-        for pk, profile, last_seen in rows:
+        for pk, profile, last_seen, embedding in rows:
             if pk in self.exclude_stories:
                 continue
             self._last_seen[pk] = last_seen
-            found.append(StoryCandidate(key=pk, profile=ranked_profile(profile), last_seen=last_seen))
+            found.append(
+                StoryCandidate(
+                    key=pk,
+                    profile=ranked_profile(profile),
+                    last_seen=last_seen,
+                    embedding=bytes(embedding) if embedding is not None else None,
+                )
+            )
         return found
+
+    def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
+        row = EmbeddingCount.objects.filter(dimensions=dimensions).first()
+        if row is None:
+            return None
+        return EmbeddingTotal(dimensions=row.dimensions, articles=row.articles, total=bytes(row.total))
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Write the placement: the story (created, or its profile and index replaced), the
@@ -119,6 +135,8 @@ class DatabaseStore:
         columns: dict = {"story_id": story.pk, "fingerprint": grouped.fingerprint}
         if is_copy:
             columns["duplicate_of_id"] = placement.copy_of
+        if grouped.embedding is not None:
+            columns["embedding"] = grouped.embedding
         Article.objects.filter(pk=article.key).update(**columns)
 
         if is_copy:
@@ -132,7 +150,15 @@ class DatabaseStore:
             if last_seen is None or published > last_seen:
                 last_seen = published
             if not placement.created:
-                Story.objects.filter(pk=story.pk).update(profile=grouped.profile)
+                changed: dict = {"profile": grouped.profile}
+                if grouped.story_embedding is not None:
+                    changed["embedding"] = grouped.story_embedding
+                Story.objects.filter(pk=story.pk).update(**changed)
+            if grouped.embedding_total is not None:
+                total = grouped.embedding_total
+                EmbeddingCount.objects.update_or_create(
+                    dimensions=total.dimensions, defaults={"articles": total.articles, "total": total.total}
+                )
             StoryTerm.objects.filter(story_id=story.pk).delete()
             StoryTerm.objects.bulk_create(
                 StoryTerm(story_id=story.pk, term=term, last_seen_at=last_seen)
@@ -153,6 +179,7 @@ class DatabaseStore:
             first_seen_at=article.published,
             last_seen_at=article.published,
             profile=grouped.profile,
+            embedding=grouped.story_embedding,
         )
 
 
@@ -166,7 +193,8 @@ def rebuild_index(story_id: int) -> dict[str, float]:
     the feed's summary), and indexed by grouping's LOOKUP_TERMS heaviest terms, seen until the
     latest publication among all its articles, copies included (place() extends it for a
     copy too). A story without originals gets an empty profile and no index rows, so grouping
-    offers it to no one. Document frequencies are only read: every original was counted when
+    offers it to no one. Its sentence vector is the sum of its originals' stored vectors
+    (story_embedding). Document frequencies are only read: every original was counted when
     it was placed. The caller holds the grouping lock."""
     # Only the lead is read, as in grouping: an article's text may be long.
     members = list(
@@ -176,27 +204,42 @@ def rebuild_index(story_id: int) -> dict[str, float]:
             summary_lead=Substr("feed_summary", 1, LEAD_CHARACTERS),
         )
         .order_by("pk")
-        .values_list("title", "lead", "summary_lead", "duplicate_of_id", "published_at")
+        .values_list("title", "lead", "summary_lead", "duplicate_of_id", "published_at", "embedding")
     )
-    counts = [
-        term_counts(title, lead or summary_lead)
-        for title, lead, summary_lead, copy_of, _ in members
-        if copy_of is None
-    ]
+    originals = [member for member in members if member[3] is None]
+    counts = [term_counts(title, lead or summary_lead) for title, lead, summary_lead, *_ in originals]
     documents, frequencies = DatabaseStore().frequencies({term for terms in counts for term in terms})
     profile: dict[str, float] = {}
     for terms in counts:
         profile = _profile(profile, tfidf(terms, documents, frequencies))
 
-    Story.objects.filter(pk=story_id).update(profile=profile)
+    embedding = story_embedding([member[5] for member in originals])
+    Story.objects.filter(pk=story_id).update(profile=profile, embedding=embedding)
     StoryTerm.objects.filter(story_id=story_id).delete()
     if profile:
-        last_seen = max(published for *_, published in members)
+        last_seen = max(member[4] for member in members)
         StoryTerm.objects.bulk_create(
             StoryTerm(story_id=story_id, term=term, last_seen_at=last_seen)
             for term in _top(profile, LOOKUP_TERMS)
         )
     return profile
+
+
+def story_embedding(vectors: Iterable[bytes | memoryview | None]) -> bytes | None:
+    """The vector sum a story keeps for grouping, from its originals' stored vectors in
+    placement order, added as place() adds them (float32 after each article). Only vectors
+    of the latest one's dimension count: after a change of model the older ones compare
+    with nothing."""
+    stored = [unpack(vector) for vector in vectors if vector is not None]
+    if not stored:
+        return None
+    dimensions = len(stored[-1])
+    total: tuple[float, ...] | None = None
+    for vector in stored:
+        if len(vector) != dimensions:
+            continue
+        total = vector if total is None else unpack(pack([t + v for t, v in zip(total, vector, strict=True)]))
+    return pack(total) if total is not None else None
 
 
 def ranked_profile(profile: Mapping[str, float]) -> dict[str, float]:

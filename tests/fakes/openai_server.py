@@ -1,12 +1,20 @@
-"""A loopback fake of an OpenAI-compatible /v1/chat/completions endpoint (vLLM, Ollama...).
+"""A loopback fake of an OpenAI-compatible server (vLLM, Ollama...): /v1/chat/completions and
+/v1/embeddings.
 
-By default it answers with JSON content matching the requested schema, built from the
+Chat: by default it answers with JSON content matching the requested schema, built from the
 article in the data block; tests queue other replies in `fake.script`.
+
+Embeddings: by default each input text gets a hashed bag-of-words vector (texts sharing words
+point the same way); tests set `fake.embedder` (text -> list of numbers) to say which texts
+mean the same, or queue replies in `fake.embedding_script` (a Reply, bytes sent as the body,
+or a callable taking the request body). `fake.embedding_inputs` records every text embedded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,12 +29,26 @@ from tests.fakes.anthropic_server import (
     tokens,
 )
 
+BAG_DIMENSIONS = 64
+
+
+def bag_of_words(text: str) -> list[float]:
+    """A vector with one hashed coordinate per distinct word: a stand-in for a model that
+    knows nothing but shared words."""
+    vector = [0.0] * BAG_DIMENSIONS
+    for word in set(re.findall(r"[a-z0-9]+", text.lower())):
+        vector[int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest()) % BAG_DIMENSIONS] += 1.0
+    return vector
+
 
 class FakeOpenAI:
     def __init__(self) -> None:
         self.script: list[Reply | dict | str | Callable[[dict], Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.embedder: Callable[[str], list[float]] = bag_of_words
+        self.embedding_script: list[Reply | bytes | Callable[[dict], Any]] = []
+        self.embedding_inputs: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
@@ -74,6 +96,27 @@ class FakeOpenAI:
             },
         )
 
+    def _embeddings(self, body: dict[str, Any]) -> Reply | bytes:
+        step = self.embedding_script.pop(0) if self.embedding_script else None
+        if callable(step):
+            step = step(body)
+        if step is not None:
+            return step
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        self.embedding_inputs.extend(texts)
+        return Reply(
+            200,
+            {
+                "object": "list",
+                "model": body.get("model"),
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": self.embedder(text)}
+                    for i, text in enumerate(texts)
+                ],
+                "usage": {"prompt_tokens": sum(map(tokens, texts)), "total_tokens": sum(map(tokens, texts))},
+            },
+        )
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -87,16 +130,24 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
                 fake.requests.append(body)
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                reply = (
-                    fake._reply(body) if self.path == "/v1/chat/completions" else Reply(404, {"error": "no"})
-                )
-                data = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                if self.path == "/v1/chat/completions":
+                    reply = fake._reply(body)
+                elif self.path == "/v1/embeddings":
+                    reply = fake._embeddings(body)
+                else:
+                    reply = Reply(404, {"error": "no"})
+                if isinstance(reply, bytes):  # a body that is not JSON
+                    reply = Reply(200, reply)
+                data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for key, value in reply.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a timeout test)
 
         return Handler

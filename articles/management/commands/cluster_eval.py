@@ -1,6 +1,7 @@
 """Measure story grouping on labelled articles: `manage.py cluster_eval FILE.jsonl
 [--output OUT.jsonl]`. Runs the production grouping code with the configured settings in
-memory (never on the live database) and prints B-cubed scores and throughput."""
+memory (never on the live database), with the embeddings backend when one is configured, and
+prints B-cubed scores and throughput."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from articles.stories.embeddings import scoring
 from articles.stories.evaluation import EvaluationInputError, evaluate, read_articles
 
 
@@ -41,8 +43,15 @@ class Command(BaseCommand):
         stories = len(set(result.stories.values()))
         self.stdout.write(
             f"{len(articles)} articles → {stories} stories ({result.copies} copies); "
-            f"window {settings.STORY_WINDOW_HOURS:g} h, threshold {settings.STORY_SIMILARITY_THRESHOLD:g}"
+            f"window {settings.STORY_WINDOW_HOURS:g} h, threshold {scoring()[0]:g}"
         )
+        if result.embedded is not None:
+            e = result.embedded
+            self.stdout.write(
+                f"Embeddings: {settings.STORY_EMBEDDINGS_MODEL} at {settings.STORY_EMBEDDINGS_URL}, "
+                f"weight {settings.STORY_EMBEDDINGS_WEIGHT:g}: vectors for {e.received} of {e.articles} "
+                f"articles in {e.seconds:.1f} s ({e.texts_per_second:,.0f} texts/s)"
+            )
         if result.scores is not None:
             s = result.scores
             self.stdout.write(f"B-cubed precision {s.precision:.3f}  recall {s.recall:.3f}  F1 {s.f1:.3f}")

@@ -81,3 +81,11 @@ RAIL_FRENCH_REWRITE = (
     "fermer le pont principal pendant deux étés ; quarante mille usagers verraient leur trajet "
     "divisé par deux.",
 )
+
+# The rail event told without one word of the first report's title: some words of its text
+# and its meaning are shared.
+RAIL_PARAPHRASE = (
+    "Trams to span the water by 2033",
+    "The light-rail line across the river was approved by the council on Tuesday and will cost "
+    "2.4 billion dollars.",
+)

@@ -4,16 +4,20 @@ production grouping code with the configured settings, and the B-cubed scores ar
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from articles.models import Story
 from articles.stories.evaluation import bcubed, evaluate, read_articles
-from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_REWRITE, WIRE
+from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE, WIRE
+from tests.fakes.anthropic_server import Reply
 from tests.fakes.feed_server import fixtures_dir
+from tests.fakes.openai_server import BAG_DIMENSIONS, bag_of_words
 
 
 def write_lines(path: Path, rows: list[dict]) -> Path:
@@ -89,6 +93,59 @@ def test_without_gold_clusters_cluster_eval_groups_and_says_there_are_no_scores(
     call_command("cluster_eval", str(path), stdout=out)
 
     assert "No gold `cluster`" in out.getvalue()
+
+
+def paraphrase_after_fillers(tmp_path: Path, fillers: int = 120) -> Path:
+    """Unrelated bulletins (enough for grouping's embedding warm-up), then the rail event and
+    its paraphrase, which shares no title word with it."""
+    start = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    rows = [
+        {"id": f"f{n}", "title": f"Bulletin x{n:03d}", "text": f"Notice number x{n:03d}.", "cluster": f"f{n}"}
+        for n in range(fillers)
+    ]
+    rows += [
+        {"id": "rail", "title": RAIL[0], "text": RAIL[1], "cluster": "rail"},
+        {"id": "paraphrase", "title": RAIL_PARAPHRASE[0], "text": RAIL_PARAPHRASE[1], "cluster": "rail"},
+    ]
+    for n, row in enumerate(rows):
+        row["published"] = (start + timedelta(minutes=n)).isoformat()
+    return write_lines(tmp_path / "paraphrase.jsonl", rows)
+
+
+def trams_are_rail(text: str) -> list[float]:
+    if "rail" in text.lower() or "tram" in text.lower():
+        return [1.0] + [0.0] * (BAG_DIMENSIONS - 1)
+    return bag_of_words(text)
+
+
+def test_cluster_eval_with_embeddings_embeds_in_batches_and_places_with_the_vectors(
+    tmp_path, fake_embeddings
+):
+    fake_embeddings.embedder = trams_are_rail
+    path = paraphrase_after_fillers(tmp_path)
+    out = StringIO()
+
+    call_command("cluster_eval", str(path), stdout=out)
+    with_vectors = evaluate(read_articles(path)).stories
+
+    assert [len(body["input"]) for body in fake_embeddings.requests] == [64, 58, 64, 58]
+    assert "weight 0.5: vectors for 122 of 122 articles" in out.getvalue()
+    assert with_vectors["rail"] == with_vectors["paraphrase"]
+    with override_settings(STORY_EMBEDDINGS_URL=""):
+        alone = evaluate(read_articles(path)).stories
+    assert alone["rail"] != alone["paraphrase"]
+
+
+def test_cluster_eval_groups_by_tfidf_alone_when_the_endpoint_fails(tmp_path, fake_embeddings, caplog):
+    fake_embeddings.embedding_script.append(Reply(500, {"error": {"message": "out of memory"}}))
+    out = StringIO()
+
+    call_command("cluster_eval", str(labelled_events(tmp_path)), stdout=out)
+
+    printed = out.getvalue()
+    assert "vectors for 0 of 6 articles" in printed
+    assert "B-cubed precision 1.000  recall 1.000  F1 1.000" in printed
+    assert "HTTP 500" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -4,18 +4,26 @@ articles; the cost of one placement does not grow with the archive."""
 
 from __future__ import annotations
 
+import logging
+import socket
+import time
+from array import array
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from articles.models import Article, CopyBand, Story, StoryTerm, TermCount, story_changed
+from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount, story_changed
+from articles.stories import embeddings, services
 from articles.stories import fingerprint as fp
-from articles.stories import services
 from tests import factories
-from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_REWRITE, WIRE
+from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE, WIRE
+from tests.fakes.anthropic_server import Reply
+from tests.fakes.openai_server import bag_of_words
 
 pytestmark = pytest.mark.django_db
 
@@ -361,3 +369,178 @@ def test_grouping_one_article_costs_the_same_queries_with_100_or_1000_old_storie
     with_1000 = queries_to_group(later)
 
     assert with_100 == with_1000 <= 20
+
+
+# --- With an embeddings backend --------------------------------------------------------------
+
+
+def warm(dimensions: int = 4, articles: int = 1000) -> None:
+    """A site that has embedded `articles` originals whose vectors average to nothing: past
+    grouping's warm-up, so vectors take part in placements."""
+    EmbeddingCount.objects.create(dimensions=dimensions, articles=articles, total=bytes(8 * dimensions))
+
+
+def rail_or_not(text: str) -> list[float]:
+    """An embedding model that knows trams and light rail mean one thing."""
+    return [1.0, 0.0, 0.0, 0.0] if "rail" in text.lower() or "tram" in text.lower() else [0.0, 0.0, 1.0, 0.0]
+
+
+def test_the_vector_is_fetched_through_the_endpoint_before_the_grouping_lock_is_taken(
+    fake_embeddings, monkeypatch
+):
+    events: list[str] = []
+
+    def embed(body: dict) -> None:
+        events.append("embeddings request")  # then the fake answers as usual
+
+    def lock() -> None:
+        events.append("grouping lock")
+        real_lock()
+
+    real_lock = services.stories_lock
+    monkeypatch.setattr(services, "stories_lock", lock)
+    fake_embeddings.embedding_script.append(embed)
+    article = report(RAIL)
+
+    group(article)
+
+    assert events == ["embeddings request", "grouping lock"]
+    assert fake_embeddings.embedding_inputs == [embeddings.embedding_text(*RAIL)]
+    vector = embeddings.unpack(article.embedding)
+    assert vector == embeddings.unit(bag_of_words(embeddings.embedding_text(*RAIL)))
+    assert bytes(Story.objects.get(pk=article.story_id).embedding) == bytes(article.embedding)
+    assert EmbeddingCount.objects.get(dimensions=len(vector)).articles == 1
+
+
+def test_a_paraphrase_joins_the_story_when_the_endpoint_embeds_the_two_alike(fake_embeddings):
+    warm()
+    fake_embeddings.embedder = rail_or_not
+    first, paraphrase = report(RAIL), report(RAIL_PARAPHRASE, hours=1)
+
+    group(first)
+    outcome = group(paraphrase)
+
+    assert not outcome.created and paraphrase.story_id == first.story_id
+    story = Story.objects.get(pk=first.story_id)
+    assert embeddings.unpack(story.embedding) == (2.0, 0.0, 0.0, 0.0)  # the sum of its two vectors
+    assert EmbeddingCount.objects.get(dimensions=4).articles == 1002
+
+
+def test_without_the_backend_the_same_paraphrase_starts_a_story_of_its_own():
+    first, paraphrase = report(RAIL), report(RAIL_PARAPHRASE, hours=1)
+
+    group(first)
+    outcome = group(paraphrase)
+
+    assert outcome.created and paraphrase.embedding is None
+
+
+def closed_port_url() -> str:
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{spare.getsockname()[1]}/v1"
+
+
+def slow_reply(body: dict) -> Reply:
+    time.sleep(3)  # the fixture's timeout is 2 s
+    return Reply(200, {})
+
+
+@pytest.mark.parametrize(
+    "failure",
+    ["endpoint down", "timeout", "malformed JSON", "HTTP 500"],
+)
+def test_when_the_endpoint_fails_the_article_is_grouped_by_tfidf_alone(
+    fake_embeddings, settings, caplog, failure
+):
+    warm()
+    fake_embeddings.embedder = rail_or_not
+    first = report(RAIL)
+    group(first)
+    if failure == "endpoint down":
+        settings.STORY_EMBEDDINGS_URL = closed_port_url()
+    else:
+        fake_embeddings.embedding_script.append(
+            {
+                "timeout": slow_reply,
+                "malformed JSON": b'{"data": [{"embedding": [1,',
+                "HTTP 500": Reply(500, {}),
+            }[failure]
+        )
+    rewrite, paraphrase = report(RAIL_REWRITE, hours=1), report(RAIL_PARAPHRASE, hours=2)
+
+    with caplog.at_level(logging.WARNING):
+        rewrite_outcome, paraphrase_outcome = group(rewrite), group(paraphrase)
+
+    assert "Embeddings endpoint failed, grouping by TF-IDF alone" in caplog.text
+    # The rewrite shares title words and joins by TF-IDF; the paraphrase needed its vector.
+    assert rewrite.story_id == first.story_id and rewrite_outcome.placed
+    assert paraphrase_outcome.created
+    assert rewrite.embedding is None and paraphrase.embedding is None
+    # After the failure the endpoint was left alone: one failed request, not one per article.
+    assert len(fake_embeddings.requests) == (1 if failure == "endpoint down" else 2)
+
+
+def test_a_vector_of_another_dimension_than_the_stories_is_not_used_nor_kept(fake_embeddings, caplog):
+    warm()
+    fake_embeddings.embedder = rail_or_not
+    first = report(RAIL)
+    group(first)
+    fake_embeddings.embedder = lambda text: [1.0, 0.0, 0.0]  # the operator switched models
+    paraphrase = report(RAIL_PARAPHRASE, hours=1)
+
+    with caplog.at_level(logging.WARNING):
+        outcome = group(paraphrase)
+
+    assert outcome.created and paraphrase.embedding is None
+    assert "Embedding has 3 dimensions, story" in caplog.text
+    assert not EmbeddingCount.objects.filter(dimensions=3).exists()
+
+
+def test_the_endpoint_is_asked_again_once_the_pause_after_a_failure_is_over(fake_embeddings):
+    fake_embeddings.embedding_script.append(Reply(503, {}))
+    group(report(RAIL))
+    group(report(MUSEUM, hours=1))
+    assert len(fake_embeddings.requests) == 1
+
+    cache.clear()  # the pause expires
+    article = report(RAIL_REWRITE, hours=2)
+    group(article)
+
+    assert len(fake_embeddings.requests) == 2 and article.embedding is not None
+
+
+def test_regrouping_reuses_the_stored_vectors_and_asks_only_for_missing_ones(fake_embeddings):
+    fake_embeddings.embedder = rail_or_not
+    first, rewrite, museum = report(RAIL), report(RAIL_REWRITE, hours=1), report(MUSEUM, hours=2)
+    for article in (first, rewrite):
+        group(article)
+    with override_settings(STORY_EMBEDDINGS_URL=""):
+        group(museum)  # grouped while the backend was off: no vector
+    asked = list(fake_embeddings.embedding_inputs)
+
+    services.stories_regroup()
+
+    assert fake_embeddings.embedding_inputs == [*asked, embeddings.embedding_text(*MUSEUM)]
+    for article in (first, rewrite, museum):
+        article.refresh_from_db()
+    assert first.story_id == rewrite.story_id != museum.story_id
+    assert embeddings.unpack(museum.embedding) == (0.0, 0.0, 1.0, 0.0)
+    # The running total is rebuilt from the articles themselves, each counted once.
+    total = EmbeddingCount.objects.get(dimensions=4)
+    assert total.articles == 3
+    assert tuple(array("d", bytes(total.total))) == (2.0, 0.0, 1.0, 0.0)
+
+
+def test_reindexing_a_story_sums_the_vectors_of_its_originals(fake_embeddings):
+    warm()
+    fake_embeddings.embedder = rail_or_not
+    first, paraphrase, museum = report(RAIL), report(RAIL_PARAPHRASE, hours=1), report(MUSEUM, hours=2)
+    for article in (first, paraphrase, museum):
+        group(article)
+    Article.objects.filter(pk=museum.pk).update(story=first.story_id)  # an editor moves it
+
+    services.story_reindex(story=first.story)
+
+    story = Story.objects.get(pk=first.story_id)
+    assert embeddings.unpack(story.embedding) == (2.0, 0.0, 1.0, 0.0)

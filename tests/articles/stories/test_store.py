@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from articles.models import Article, CopyBand, Source, Story, StoryTerm, TermCount
+from articles.models import Article, CopyBand, EmbeddingCount, Source, Story, StoryTerm, TermCount
 from articles.stories import services
+from articles.stories.embeddings import embedding_text, pack, scoring, unit
 from articles.stories.grouping import MemoryStore, place_article
 from articles.stories.store import DatabaseStore, count_terms, ranked_profile
 from tests import factories
 from tests.fakes.feed_server import fixtures_dir
+from tests.fakes.openai_server import BAG_DIMENSIONS, bag_of_words
 
 pytestmark = pytest.mark.django_db
 
 FIXTURES = fixtures_dir()
 STREAM_SIZE = 200
+# Grouping starts mixing in vectors after its warm-up (grouping.EMBEDDING_WARM_UP articles).
+EMBEDDED_STREAM_SIZE = 300
 
 
 def fixture_stream(name: str, limit: int = STREAM_SIZE) -> list[dict]:
@@ -90,6 +95,45 @@ def test_the_database_store_places_a_real_stream_exactly_as_the_memory_store_doe
     assert Story.objects.count() == stories
     assert sum(s.article_count for s in Story.objects.all()) == len(articles)
     assert TermCount.objects.get(term="").documents == memory.documents
+
+
+def test_with_embeddings_the_database_store_places_a_real_stream_as_the_memory_store_does(fake_embeddings):
+    # Vectors stored on the rows beforehand (as a re-grouping finds them): no request is made,
+    # and both stores see the same float32 values. Past the warm-up they change placements.
+    rows = fixture_stream("allsides-roundups-dev.jsonl", limit=EMBEDDED_STREAM_SIZE)
+    articles = store_articles(rows)
+    vectors = {a.pk: unit(bag_of_words(embedding_text(a.title, a.extracted_text))) for a in articles}
+    for article in articles:
+        Article.objects.filter(pk=article.pk).update(embedding=pack(vectors[article.pk]))
+    window = timedelta(hours=settings.STORY_WINDOW_HOURS)
+    threshold, weight = scoring()
+
+    def memory_run(embedding_weight: float) -> dict:
+        memory = MemoryStore()
+        placements = {}
+        for article in articles:
+            data = replace(services.article_input(article), embedding=vectors[article.pk])
+            placement = place_article(
+                data,
+                memory,
+                window=window,
+                threshold=threshold,
+                embedding_weight=embedding_weight,
+            )
+            placements[article.pk] = (placement.story, placement.created, placement.copy_of, placement.score)
+        return placements
+
+    expected = memory_run(weight)
+    actual = {}
+    for article in Article.objects.filter(pk__in=vectors).order_by("pk"):
+        outcome = services.article_group(article=article)
+        actual[article.pk] = (outcome.story_id, outcome.created, outcome.copy_of, outcome.score)
+
+    assert partition(actual) == partition(expected)
+    assert partition(expected) != partition(memory_run(0.0))  # the vectors took part
+    assert fake_embeddings.requests == []
+    originals = sum(1 for p in expected.values() if p[2] is None)
+    assert EmbeddingCount.objects.get(dimensions=BAG_DIMENSIONS).articles == originals
 
 
 def test_document_frequencies_count_each_term_once_per_article_on_one_upsert():
