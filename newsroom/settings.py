@@ -136,7 +136,7 @@ def _cache(redis_url: str, *, name: str, max_entries: int) -> dict:
     """Redis when a URL is set, else this process's memory, bounded to `max_entries`."""
     if redis_url:
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "newsroom.cache.RedisCache",  # one redis.Redis per pool, not per call
             "LOCATION": redis_url,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="newsroom"),
             "TIMEOUT": 300,
