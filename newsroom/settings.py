@@ -98,6 +98,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "newsroom.context_processors.site",
             ],
+            # {% frozen %}: partials that are the same on every page, rendered once (issue #16).
+            "libraries": {"frozen": "newsroom.frozen"},
         },
     },
 ]
