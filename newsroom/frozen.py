@@ -18,6 +18,7 @@ without a restart.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 
 from django import template
@@ -36,20 +37,37 @@ def _site() -> dict[str, str]:
     return {"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL}
 
 
+def split_at_values(render: Callable[[dict[str, str]], str], names: Iterable[str]) -> tuple[tuple, tuple]:
+    """Call `render` with a random stand-in for each named value: the text between the values,
+    and the name of each value in the order they came. Text written before the stand-ins were
+    drawn cannot contain them, so only the places `render` put them are found."""
+    marker = secrets.token_hex(8)
+    parts = render({name: f"{marker}{name}{marker}" for name in names}).split(marker)
+    return tuple(parts[0::2]), tuple(parts[1::2])
+
+
+def join_values(pieces: tuple[str, ...], order: tuple[str, ...], values: Mapping[str, object]) -> str:
+    """The text split_at_values() split, with `values` put back (each escaped unless safe)."""
+    out = [pieces[0]]
+    for name, piece in zip(order, pieces[1:], strict=True):
+        out.append(conditional_escape(values[name]))
+        out.append(piece)
+    return "".join(out)
+
+
 @lru_cache(maxsize=128)
 def _pieces(template_name: str, names: tuple[str, ...], language: str, script_prefix: str) -> tuple:
     """The partial's text between its values, and which value goes after each piece. The
     language and script prefix are part of the key: they change what the partial renders."""
-    marker = secrets.token_hex(8)
-    stand_ins = {name: f"{marker}{name}{marker}" for name in names}
-    parts = loader.render_to_string(template_name, {**_site(), **stand_ins}).split(marker)
-    order = tuple(parts[1::2])
+    pieces, order = split_at_values(
+        lambda stand_ins: loader.render_to_string(template_name, {**_site(), **stand_ins}), names
+    )
     if set(order) != set(names):
         raise ImproperlyConfigured(
             f"{template_name}: every value of a frozen partial must appear as it is, unfiltered "
             f"(expected {sorted(names)}, found {sorted(set(order))})"
         )
-    return tuple(parts[0::2]), order
+    return pieces, order
 
 
 @register.simple_tag
@@ -57,8 +75,4 @@ def frozen(template_name: str, **values: object) -> SafeString:
     if settings.DEBUG:
         return mark_safe(loader.render_to_string(template_name, {**_site(), **values}))  # noqa: S308
     pieces, order = _pieces(template_name, tuple(sorted(values)), get_language(), get_script_prefix())
-    out = [pieces[0]]
-    for name, piece in zip(order, pieces[1:], strict=True):
-        out.append(conditional_escape(values[name]))
-        out.append(piece)
-    return mark_safe("".join(out))  # noqa: S308 - our template's output and escaped values
+    return mark_safe(join_values(pieces, order, values))  # noqa: S308 - our template's output and escaped values
