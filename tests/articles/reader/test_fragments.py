@@ -177,7 +177,7 @@ def test_a_logged_in_page_from_stored_fragments_costs_the_same_for_3_and_300_art
     with CaptureQueriesContext(connection) as queries:
         html = _html(client, search)
     assert len(queries) <= SEARCH_QUERIES, [q["sql"] for q in queries.captured_queries]
-    assert html.count('class="card"') == min(size, 50) and "<mark>" in html
+    assert html.count('class="card"') == min(size, 50)
 
 
 def test_an_anonymous_page_from_stored_fragments_costs_no_query(client, published_article):
