@@ -51,13 +51,17 @@ def user_has_verified_email(user: Any) -> bool:
     return EmailAddress.objects.filter(user=user, verified=True).exists()
 
 
-def comment_permission_problem(user: Any) -> str | None:
-    """Why `user` may not post, flag or reply right now; None when they may."""
+def comment_permission_problem(user: Any, *, known_verified: bool = False) -> str | None:
+    """Why `user` may not post, flag or reply right now; None when they may.
+
+    `known_verified` skips the query for a verified address: for pages that only decide whether
+    to show the form and remember an earlier answer (comments/discussion.py); every write asks.
+    """
     if not getattr(user, "is_authenticated", False):
         return _("Log in to join the discussion.")
     if user.is_banned:
         return _("Your account can no longer post comments.")
-    if not user_has_verified_email(user):
+    if not known_verified and not user_has_verified_email(user):
         return _("Please verify your email address before joining the discussion.")
     return None
 

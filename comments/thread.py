@@ -20,7 +20,10 @@ class Node:
     # Text shown instead of the body ("[deleted]", "[removed]"), or "" for the body itself.
     placeholder: str = ""
     pending: bool = False  # held for moderation: only its author sees it, marked as waiting
+    mine: bool = False  # the reader wrote it: they may delete it
     can_edit: bool = False
+    # Live and not too deep: it has a replies list (the same for every reader), even when empty.
+    accepts_replies: bool = False
     can_reply: bool = False
     can_flag: bool = False
     flagged: bool = False
@@ -45,7 +48,7 @@ def make_node(
     now=None,
 ) -> Node:
     mine = getattr(user, "is_authenticated", False) and comment.author_id == user.pk
-    node = Node(comment=comment)
+    node = Node(comment=comment, mine=bool(mine))
     if comment.is_deleted or comment.author_id is None:
         node.placeholder = "[deleted]"
     elif comment.status == Comment.Status.REMOVED:
@@ -59,7 +62,8 @@ def make_node(
     node.can_edit = bool(
         mine and not node.placeholder and comment_can_edit(comment=comment, user=user, now=now)
     )
-    node.can_reply = bool(may_post and live and comment.depth + 1 < MAX_DEPTH)
+    node.accepts_replies = live and comment.depth + 1 < MAX_DEPTH
+    node.can_reply = bool(may_post and node.accepts_replies)
     node.can_flag = bool(may_post and live and not mine)
     node.flagged = comment.pk in flagged_ids
     return node

@@ -76,7 +76,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the logged-in user's row from the cache (accounts/cached_user.py).
+    "accounts.cached_user.CachedUserAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -98,6 +99,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "newsroom.context_processors.site",
             ],
+            # {% frozen %}: partials that are the same on every page, rendered once (issue #16).
+            "libraries": {"frozen": "newsroom.frozen"},
         },
     },
 ]
@@ -136,7 +139,7 @@ def _cache(redis_url: str, *, name: str, max_entries: int) -> dict:
     """Redis when a URL is set, else this process's memory, bounded to `max_entries`."""
     if redis_url:
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "newsroom.cache.RedisCache",  # one redis.Redis per pool, not per call
             "LOCATION": redis_url,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="newsroom"),
             "TIMEOUT": 300,

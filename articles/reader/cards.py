@@ -24,8 +24,10 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from newsroom.frozen import join_values, split_at_values
 from newsroom.pagecache import GENERATION_KEY, get_many, new_generation, page_cache
 
+from .queries import published_cards
 from .stories import StoryCard
 
 logger = logging.getLogger(__name__)
@@ -166,3 +168,79 @@ def rendered_story_cards(
         context=lambda card: {"card": card, **options},
         digest=lambda card, generation: _story_card_digest(card, generation=generation, **options),
     )
+
+
+def _search_card_key(item, *, heading_level: int) -> str:
+    # Everything a search card shows besides its title and takeaway changes with the global
+    # generation (an edit, a publication, topics, a renamed source) except the comment count,
+    # which is part of the key; the generation is checked inside the entry, so one MGET does.
+    return _digest(
+        "search",
+        CARD_TEMPLATE_VERSION,
+        get_language(),
+        timezone.get_current_timezone_name(),
+        heading_level,
+        item.pk,
+        item.comment_count,
+    )
+
+
+def search_cards(hits: list, *, heading_level: int = 3) -> list[SafeString]:
+    """Search results (`SearchHit`s, articles/reader/search.py) as `_card.html`s.
+
+    A card is stored per article without its title and takeaway, which the search highlights
+    for each query: they are put into the stored card's text. When every card is stored this
+    costs one MGET; the missing ones are loaded (two queries), rendered and stored.
+    """
+    if not hits:
+        return []
+    template = loader.get_template("articles/_card.html")
+    values = {hit.pk: {"title": hit.title_html, "takeaway": hit.snippet} for hit in hits}
+
+    def split(article) -> dict:
+        def render(stand_ins: dict[str, str]) -> str:
+            article.title_html = mark_safe(stand_ins["title"])  # noqa: S308 - a stand-in
+            # Without a takeaway the card has no paragraph for one, as in a listing.
+            article.snippet = mark_safe(stand_ins["takeaway"]) if article.key_takeaway else ""  # noqa: S308
+            return template.render({"article": article, "heading_level": heading_level})
+
+        pieces, order = split_at_values(render, ["title", "takeaway"])
+        return {"pieces": pieces, "order": order}
+
+    timeout = settings.CARD_CACHE_SECONDS
+    keys = [_search_card_key(hit, heading_level=heading_level) for hit in hits]
+    found: dict = {}
+    generation = None
+    if timeout > 0:
+        try:
+            found = get_many([GENERATION_KEY, *keys])
+            generation = found.get(GENERATION_KEY) or _card_generation()
+        except Exception:
+            logger.exception("Card cache unavailable; rendering cards")
+            timeout = 0
+    cards: dict[int, dict] = {}
+    for hit, key in zip(hits, keys, strict=True):
+        entry = found.get(key)
+        if entry is not None and entry["generation"] == generation:
+            cards[hit.pk] = entry["card"]
+    missing = [hit.pk for hit in hits if hit.pk not in cards]
+    if missing:
+        built = {
+            article.pk: (article, split(article)) for article in published_cards().filter(pk__in=missing)
+        }
+        cards.update({pk: card for pk, (_article, card) in built.items()})
+        stored = {
+            # Keyed by the comment count the card shows, which a comment may have just moved.
+            _search_card_key(article, heading_level=heading_level): {"generation": generation, "card": card}
+            for article, card in built.values()
+        }
+        if timeout > 0 and stored:
+            try:
+                page_cache().set_many(stored, timeout=timeout)
+            except Exception:
+                logger.exception("Could not store cards in the cache")
+    return [
+        mark_safe(join_values(cards[hit.pk]["pieces"], cards[hit.pk]["order"], values[hit.pk]))  # noqa: S308
+        for hit in hits
+        if hit.pk in cards  # an article taken down since the search ran has no card
+    ]

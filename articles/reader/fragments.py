@@ -3,12 +3,13 @@
 A logged-in reader bypasses the page cache (newsroom/pagecache.py): their page carries their
 name, a CSRF token and their own edit links. Most of it does not: an article's story block
 (topics, takeaway, key points, FAQ, source line, coverage), its related cards and sign-up
-box, the discussion as an anonymous reader sees it; a listing's heading, chips, story cards
-and pagination. Those are rendered once and stored in the "pages" cache alias; a page is
-then one MGET (the fragment and its two generations) plus the per-reader part rendered
-fresh: the header with the reader's name, and for a logged-in reader the discussion with
-its form and their own edit, delete and flag links. A fragment never holds anything from a
-request: it is built from the database alone, without the reader, the session or a nonce.
+box, the discussion with a slot for each reader's own controls (comments/discussion.py); a
+listing's heading, chips, story cards and pagination. Those are rendered once and stored in
+the "pages" cache alias; a page is then one MGET (the fragment and its two generations) plus
+the per-reader part: the header with the reader's name, and the discussion's slots filled for
+the reader (their form and token, their own edit and delete links, flag and reply buttons,
+moderators' links). A fragment never holds anything from a request: it is built from the
+database alone, without the reader, the session or a nonce.
 
 Validity is the page cache's, so invalidation is exact in the same way: an entry remembers
 the global generation and its page's path generation it was built under, and is ignored
@@ -26,13 +27,12 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
-from django.template import Context, Template, loader
+from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
+from comments.discussion import build_shared_discussion
 from newsroom.pagecache import (
     GENERATION_KEY,
     get_many,
@@ -126,14 +126,12 @@ def _site() -> dict[str, str]:
     return {"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL}
 
 
-_ANONYMOUS_DISCUSSION = Template("{% load comments_tags %}{% discussion article %}")
-
-
 def build_article_parts(slug: str) -> dict | None:
     """Everything on an article page that is the same for every reader, or None (no such page).
 
-    The article and its summary ride along (pickled) for the per-reader discussion; the
-    discussion itself is stored as an anonymous reader sees it (no form, no token).
+    The article and its summary ride along (pickled) for the per-reader parts; the discussion
+    is stored as every reader shares it, with slots for each reader's own controls
+    (comments/discussion.py).
     """
     article = reader.article_for_page(slug)
     if article is None:
@@ -154,15 +152,12 @@ def build_article_parts(slug: str) -> dict | None:
         "json_ld": reader.article_json_ld(article, summary),
         "canonical_url": reader.absolute_url(coverage.canonical_path_of(article)),
     }
-    anonymous = _ANONYMOUS_DISCUSSION.render(
-        Context({"article": article, "summary": summary, "user": AnonymousUser(), "request": None})
-    )
     return {
         "article": article,
         "summary": summary,
         "meta": loader.render_to_string("articles/_article_meta.html", context),
         "story": loader.render_to_string("articles/_article_story.html", context),
-        "discussion": mark_safe(anonymous),  # noqa: S308 - autoescaped template output
+        "discussion": build_shared_discussion(article=article, summary=summary),
         "after": loader.render_to_string("articles/_article_after.html", context),
     }
 

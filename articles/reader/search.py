@@ -12,6 +12,7 @@ Snippets are built with private-use marker characters, escaped, and only then tu
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
@@ -21,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from articles.models import Article, Summary
 
-from .queries import latest_approved, published_cards
+from .queries import latest_approved, published_cards, visible_comment_count
 
 SEARCH_CONFIG = "english"
 MAX_QUERY_LENGTH = 200
@@ -41,8 +42,21 @@ def _python_marks(text: str, words: list[str]) -> str:
     return pattern.sub(lambda m: f"{_START}{m.group(0)}{_STOP}", text)
 
 
-def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
-    """Published articles matching `query`, best first, each with a `.snippet` (safe HTML)."""
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result as the results page shows it: which article, and its highlighted
+    title and takeaway; the rest of its card comes from the card cache (cards.search_cards)."""
+
+    pk: int
+    slug: str
+    comment_count: int
+    title_html: SafeString
+    snippet: SafeString
+    rank: float | None = None
+
+
+def search_hits(*, query: str, limit: int = MAX_RESULTS) -> list[SearchHit]:
+    """Published articles matching `query`, best first: one query."""
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
@@ -51,15 +65,28 @@ def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
     return _search_fallback(query, limit)
 
 
-def _search_postgres(query: str, limit: int) -> list[Article]:
-    """Two queries: rank the matching ids, then load those cards with their headlines.
+def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
+    """The hits as articles ready for a card (the JSON API's search), each with its `.snippet`
+    and `.title_html` (safe HTML) and `.rank`: three queries."""
+    hits = search_hits(query=query, limit=limit)
+    articles = {article.pk: article for article in published_cards().filter(pk__in=[h.pk for h in hits])}
+    results = []
+    for hit in hits:
+        article = articles.get(hit.pk)
+        if article is None:  # taken down between the two queries
+            continue
+        article.snippet, article.title_html, article.rank = hit.snippet, hit.title_html, hit.rank
+        results.append(article)
+    return results
 
-    The match is `title @@ q OR current takeaway @@ q`, each side over the exact expression
+
+def _search_postgres(query: str, limit: int) -> list[SearchHit]:
+    """The match is `title @@ q OR current takeaway @@ q`, each side over the exact expression
     of a GIN index (migration 0002_reader_search_indexes), their ids joined with UNION so
     PostgreSQL reads both indexes and then only the matching articles by primary key
-    (tests/articles/reader/test_search.py checks the plan with EXPLAIN). Ranking weighs title (A) above
-    takeaway (B) and runs only on matching rows; ts_headline, the expensive part, only on
-    the page of results.
+    (tests/articles/reader/test_search.py checks the plan with EXPLAIN). Ranking weighs title (A)
+    above takeaway (B) and runs only on matching rows; ts_headline, the expensive part, and the
+    comment count are computed after the LIMIT, for the page of results only.
     """
     ts_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
     takeaway_matches = (
@@ -84,21 +111,15 @@ def _search_postgres(query: str, limit: int) -> list[Article]:
     weighted = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
         "key_takeaway", weight="B", config=SEARCH_CONFIG
     )
-    ranked = list(
+    rows = (
         # The ids that match, from the two GIN indexes, as one UNION: `title @@ q OR pk IN (…)`
         # cannot use an index for the OR and would scan every article.
         Article.objects.published()
         .filter(pk__in=title_matches.union(takeaway_matches))
         .annotate(key_takeaway=latest_approved("key_takeaway"))
         .annotate(rank=SearchRank(weighted, ts_query))
-        .order_by("-rank", "-published_on_site_at", "-pk")
-        .values_list("pk", "rank")[:limit]
-    )
-    ranks = dict(ranked)
-    results = list(
-        published_cards()
-        .filter(pk__in=ranks)
         .annotate(
+            comment_count=visible_comment_count(),
             headline=SearchHeadline(
                 F("key_takeaway"),
                 ts_query,
@@ -106,19 +127,25 @@ def _search_postgres(query: str, limit: int) -> list[Article]:
                 start_sel=_START,
                 stop_sel=_STOP,
                 highlight_all=True,  # a takeaway is one short paragraph: show all of it
-            )
+            ),
         )
+        .order_by("-rank", "-published_on_site_at", "-pk")
+        .values_list("pk", "slug", "comment_count", "title", "headline", "rank")[:limit]
     )
-    order = {pk: position for position, (pk, _) in enumerate(ranked)}
-    results.sort(key=lambda article: order[article.pk])
-    for article in results:
-        article.rank = ranks[article.pk]
-        article.snippet = _highlight(article.headline or "")
-        article.title_html = _highlight(article.title)
-    return results
+    return [
+        SearchHit(
+            pk=pk,
+            slug=slug,
+            comment_count=comments,
+            title_html=_highlight(title),
+            snippet=_highlight(headline or ""),
+            rank=rank,
+        )
+        for pk, slug, comments, title, headline, rank in rows
+    ]
 
 
-def _search_fallback(query: str, limit: int) -> list[Article]:
+def _search_fallback(query: str, limit: int) -> list[SearchHit]:
     words = [w.strip("\"'") for w in query.split()]
     wanted = [w for w in words if w and not w.startswith("-")]
     unwanted = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
@@ -129,8 +156,20 @@ def _search_fallback(query: str, limit: int) -> list[Article]:
         condition &= ~(Q(title__icontains=word) | Q(key_takeaway__icontains=word))
     if not wanted:
         return []
-    results = list(published_cards().filter(condition)[:limit])
-    for article in results:
-        article.snippet = _highlight(_python_marks(article.key_takeaway or "", wanted))
-        article.title_html = _highlight(_python_marks(article.title, wanted))
-    return results
+    rows = (
+        Article.objects.published()
+        .annotate(key_takeaway=latest_approved("key_takeaway"), comment_count=visible_comment_count())
+        .filter(condition)
+        .order_by("-published_on_site_at", "-pk")
+        .values_list("pk", "slug", "comment_count", "title", "key_takeaway")[:limit]
+    )
+    return [
+        SearchHit(
+            pk=pk,
+            slug=slug,
+            comment_count=comments,
+            title_html=_highlight(_python_marks(title, wanted)),
+            snippet=_highlight(_python_marks(takeaway or "", wanted)),
+        )
+        for pk, slug, comments, title, takeaway in rows
+    ]

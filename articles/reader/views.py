@@ -16,7 +16,7 @@ from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import citations, fragments, stories
 from . import queries as reader
-from .search import MAX_QUERY_LENGTH, search_articles
+from .search import MAX_QUERY_LENGTH, search_hits
 
 PAGE_SIZE = 20
 
@@ -141,7 +141,7 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     # The words search_articles() really looks for: "a  b", " a b" and "a b" are one search.
     page_cache_canonical(request, q=" ".join(query.split())[:MAX_QUERY_LENGTH] or None)
-    results = search_articles(query=query) if query else []
+    results = search_hits(query=query) if query else []
     return render(request, "articles/search.html", {"query": query, "results": results})
 
 

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from articles.reader.cards import rendered_cards, rendered_story_cards
+from articles.reader.cards import search_cards as stored_search_cards
 
 register = template.Library()
 
@@ -82,6 +83,13 @@ def cards(articles: Any, heading_level: int = 2, hide_topics: bool = False) -> l
     Usage: {% cards page heading_level=3 as rendered %}{% for card in rendered %}{{ card }}...
     """
     return rendered_cards(articles, heading_level=heading_level, hide_topics=hide_topics)
+
+
+@register.simple_tag
+def search_cards(hits: Any, heading_level: int = 3) -> list[SafeString]:
+    """Search results' `_card.html`s, stored cards with each hit's highlighted title and takeaway
+    put in (articles/reader/cards.py). Usage as for `cards`."""
+    return stored_search_cards(list(hits), heading_level=heading_level)
 
 
 @register.simple_tag

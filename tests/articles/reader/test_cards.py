@@ -115,3 +115,80 @@ def test_a_story_that_gains_a_source_gets_a_new_card_and_other_stories_keep_thei
     assert "old rail card" not in html
     assert "5 sources" in html and "Evening Star" in html
     assert "ferry card from the cache" in html
+
+
+# --- Search results: cards stored per article, each search's highlights put in -----------------
+
+
+def _search(client, words: str) -> str:
+    response = client.get("/search/", {"q": words})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _mark_search_card(article, words: str) -> None:
+    """Write a marker into the stored search card of `article`: it shows while that entry is served."""
+    from articles.reader.cards import _search_card_key
+    from articles.reader.search import search_hits
+
+    (hit,) = [hit for hit in search_hits(query=words) if hit.pk == article.pk]
+    key = _search_card_key(hit, heading_level=3)
+    entry = page_cache().get(key)
+    assert entry is not None, "no stored search card"
+    pieces = entry["card"]["pieces"]
+    entry["card"]["pieces"] = (pieces[0] + "<p>card from the cache</p>", *pieces[1:])
+    page_cache().set(key, entry)
+
+
+def test_a_search_is_answered_from_stored_cards_with_its_own_highlights(
+    client, published_article, uncached_pages
+):
+    _search(client, "light rail")
+    _mark_search_card(published_article, "light rail")
+    html = _search(client, "council")
+    assert "card from the cache" in html
+    # The stored card has no title or takeaway of its own: each search puts in its own.
+    assert published_article.summaries.get().key_takeaway.split()[0] in html
+
+
+def test_a_new_comment_updates_the_count_on_a_search_card_at_once(
+    client, published_article, reader, uncached_pages, django_capture_on_commit_callbacks
+):
+    assert "1 comment" not in _search(client, "light rail")
+    with django_capture_on_commit_callbacks(execute=True):
+        Comment.objects.create(
+            article=published_article, author=reader, body="First!", body_html="<p>First!</p>"
+        )
+    assert "1 comment" in _search(client, "light rail")
+
+
+def test_a_renamed_source_retires_the_stored_search_cards(
+    client, published_article, uncached_pages, django_capture_on_commit_callbacks
+):
+    _search(client, "light rail")
+    _mark_search_card(published_article, "light rail")
+    with django_capture_on_commit_callbacks(execute=True):
+        source = published_article.source
+        source.name = "The Renamed Gazette"
+        source.save()
+    html = _search(client, "light rail")
+    assert "The Renamed Gazette" in html and "card from the cache" not in html
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["built", "stored"])
+def test_a_search_card_is_the_card_template_rendered_with_the_searchs_highlights(
+    published_article, settings, stored
+):
+    from django.template.loader import render_to_string
+
+    from articles.reader.cards import search_cards
+    from articles.reader.search import search_articles, search_hits
+
+    settings.CARD_CACHE_SECONDS = 600
+    published_article.summaries.update(key_takeaway="Trams & <b>light rail</b> across the river.")
+    if stored:
+        search_cards(search_hits(query="light rail"))
+    [article] = search_articles(query="light rail")
+    expected = render_to_string("articles/_card.html", {"article": article, "heading_level": 3})
+    assert search_cards(search_hits(query="light rail")) == [expected]
+    assert "<mark>" in expected and "&lt;b&gt;" in expected
