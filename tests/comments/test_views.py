@@ -257,7 +257,7 @@ def test_logged_in_pages_are_never_cacheable(logged_in, commenter, published_art
 
 
 @pytest.mark.parametrize("who", ["anonymous", "commenter"])
-def test_the_article_page_stays_within_eight_queries_with_hundreds_of_comments(
+def test_the_article_page_stays_within_ten_queries_with_hundreds_of_comments(
     client, commenter, other_commenter, published_article, django_assert_max_num_queries, who
 ):
     # Three hundred comments from twenty authors, threaded three deep, some held or deleted.
@@ -292,7 +292,9 @@ def test_the_article_page_stays_within_eight_queries_with_hundreds_of_comments(
     assert Comment.objects.filter(article=published_article).count() == 300
     if who == "commenter":
         client.force_login(commenter)
-    with django_assert_max_num_queries(8):
+    # The reader site's queries (with the story's timeline and follow-ups), one for the whole
+    # discussion, and on a session's first request the reader's user row: never per comment.
+    with django_assert_max_num_queries(10):
         response = client.get(published_article.get_absolute_url())
     assert response.status_code == 200
     assert response.content.decode().count('class="comment') >= 280
