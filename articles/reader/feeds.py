@@ -90,6 +90,11 @@ class LatestSummariesFeed(Feed):
         # otherwise "5 < 6 GW" opens a tag and "AT&T" an entity in the reader's renderer.
         description = escape(item.article.key_takeaway or "")
         sources = coverage_line(item)
+        if update := update_note(item):
+            # An updated story is the same item (same GUID, later updated date) led by what changed.
+            return f"<p>{escape(update)}</p><p>{description}</p>" + (
+                f"<p>{escape(sources)}</p>" if sources else ""
+            )
         return f"<p>{description}</p><p>{escape(sources)}</p>" if sources else description
 
     def item_link(self, item: StoryCard) -> str:
@@ -112,6 +117,12 @@ class LatestSummariesFeed(Feed):
 
     def item_categories(self, item: StoryCard) -> list[str]:
         return [topic.name for topic in item.article.topics.all()]
+
+
+def update_note(item: StoryCard) -> str:
+    """ "Updated: …" when the summary readers see is an update of the story, else ""."""
+    line = getattr(item.article, "update_line", "") or ""
+    return _("Updated: %(line)s") % {"line": line} if line else ""
 
 
 def story_guid(item: StoryCard) -> str:
@@ -174,7 +185,7 @@ def json_feed(request: HttpRequest) -> JsonResponse:
             "url": absolute_url(canonical_path(card)),
             "external_url": article.url,
             "title": article.title,
-            "content_text": f"{takeaway}\n\n{sources}" if sources else takeaway,
+            "content_text": "\n\n".join(part for part in (update_note(card), takeaway, sources) if part),
             "summary": takeaway,
             "date_published": article.published_on_site_at.isoformat(),
             "authors": [{"name": source.name} for source in card.coverage.sources],

@@ -163,7 +163,9 @@ def _members(condition: Q, *, for_cards: bool) -> QuerySet[Article]:
     )
     if for_cards:
         members = members.annotate(
-            key_takeaway=latest_approved("key_takeaway"), comment_count=visible_comment_count()
+            key_takeaway=latest_approved("key_takeaway"),
+            update_line=latest_approved("update_line"),
+            comment_count=visible_comment_count(),
         )
     return members
 

@@ -303,3 +303,29 @@ def test_without_a_hub_feeds_name_none_but_still_their_canonical_address(client,
     assert b'rel="hub"' not in raw
     assert f'href="http://127.0.0.1:8000{url}" rel="self"'.encode() in raw
     assert "hubs" not in json.loads(client.get("/feed.json").content)
+
+
+@pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
+def test_an_updated_story_is_the_same_item_led_by_its_update_line(client, rail, uncached, url):
+    guid = _story_guid(rail)
+    before = client.get(url).content
+    assert b"Updated:" not in before
+
+    factories.publish_story_summary(
+        rail.gazette,
+        [rail.gazette, rail.tribune],
+        by=factories.make_user(staff=True),
+        update_line="Police named the driver.",
+    )
+    content = client.get(url).content
+
+    assert content.count(_raw_guid(url, guid)) == 1  # the same item, not a second one
+    if url.endswith(".json"):
+        (item,) = [i for i in json.loads(content)["items"] if i["id"] == guid]
+        assert item["content_text"].startswith("Updated: Police named the driver.\n\n")
+        assert item["date_modified"] > item["date_published"]
+    else:
+        parsed = feedparser.parse(content)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        (entry,) = [e for e in parsed.entries if e.id == guid]
+        assert _as_shown(entry.summary_detail).startswith("Updated: Police named the driver.")
