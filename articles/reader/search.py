@@ -15,12 +15,14 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from articles.models import Article, Summary
+from articles.models import Article
+from comments.models import Comment
 
 from .queries import latest_approved, published_cards, visible_comment_count
 
@@ -80,58 +82,67 @@ def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
     return results
 
 
+# The ranking query, written out: Django spent ~10 ms of CPU building it with the ORM (its
+# subqueries are copied for every reference), twenty times what running it costs the web
+# process (issue #16). The match is `title @@ q OR current takeaway @@ q`, each side over the
+# exact expression of a GIN index (migration 0002_reader_search_indexes), their ids joined with
+# UNION so PostgreSQL reads both indexes and then only the matching articles by primary key:
+# `title @@ q OR pk IN (…)` cannot use an index for the OR and would scan every article
+# (tests/articles/reader/test_search.py checks the plan with EXPLAIN). "Published" and "approved"
+# are Article.objects.published() and Summary.objects.approved(); only an article's latest
+# approved summary counts, so a takeaway an editor corrected away never matches. Ranking weighs
+# the title (A) above the takeaway (B) and runs only on matching rows; ts_headline, the expensive
+# part, and the comment count are computed after the LIMIT, for the page of results only.
+_QUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %(words)s)"
+
+
+def _document(column: str) -> str:
+    # Exactly the GIN indexes' expression for the title and takeaway columns.
+    return f"to_tsvector('{SEARCH_CONFIG}'::regconfig, COALESCE({column}, ''))"
+
+
+_RANKED = f"""
+SELECT a.id, a.slug, a.title,
+       ts_headline('{SEARCH_CONFIG}'::regconfig, current.key_takeaway, {_QUERY}, %(headline)s),
+       ts_rank(setweight({_document("a.title")}, 'A') || setweight({_document("current.key_takeaway")}, 'B'),
+               {_QUERY}) AS rank,
+       (SELECT COUNT(*) FROM comments_comment c WHERE c.article_id = a.id AND c.status = %(visible)s)
+  FROM articles_article a
+       LEFT JOIN LATERAL (
+           SELECT s.key_takeaway FROM articles_summary s
+            WHERE s.article_id = a.id AND s.approved_at IS NOT NULL
+            ORDER BY s.version DESC LIMIT 1
+       ) current ON true
+ WHERE a.status = %(published)s AND a.published_on_site_at <= %(now)s
+   AND a.id IN (
+       SELECT t.id FROM articles_article t WHERE {_document("t.title")} @@ {_QUERY}
+       UNION
+       SELECT s.article_id FROM articles_summary s
+        WHERE s.approved_at IS NOT NULL AND {_document("s.key_takeaway")} @@ {_QUERY}
+          AND NOT EXISTS (
+              SELECT 1 FROM articles_summary newer
+               WHERE newer.article_id = s.article_id AND newer.approved_at IS NOT NULL
+                 AND newer.version > s.version
+          )
+   )
+ ORDER BY rank DESC, a.published_on_site_at DESC, a.id DESC
+ LIMIT %(limit)s
+"""
+
+
 def _search_postgres(query: str, limit: int) -> list[SearchHit]:
-    """The match is `title @@ q OR current takeaway @@ q`, each side over the exact expression
-    of a GIN index (migration 0002_reader_search_indexes), their ids joined with UNION so
-    PostgreSQL reads both indexes and then only the matching articles by primary key
-    (tests/articles/reader/test_search.py checks the plan with EXPLAIN). Ranking weighs title (A)
-    above takeaway (B) and runs only on matching rows; ts_headline, the expensive part, and the
-    comment count are computed after the LIMIT, for the page of results only.
-    """
-    ts_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-    takeaway_matches = (
-        Summary.objects.approved()
-        .annotate(document=SearchVector("key_takeaway", config=SEARCH_CONFIG))
-        .filter(document=ts_query)
-        # Only the current version: a takeaway an editor corrected away must not match.
-        .exclude(
-            Exists(
-                Summary.objects.approved().filter(
-                    article=OuterRef("article"), version__gt=OuterRef("version")
-                )
-            )
-        )
-        .values("article_id")
-    )
-    title_matches = (
-        Article.objects.annotate(title_document=SearchVector("title", config=SEARCH_CONFIG))
-        .filter(title_document=ts_query)
-        .values("pk")
-    )
-    weighted = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
-        "key_takeaway", weight="B", config=SEARCH_CONFIG
-    )
-    rows = (
-        # The ids that match, from the two GIN indexes, as one UNION: `title @@ q OR pk IN (…)`
-        # cannot use an index for the OR and would scan every article.
-        Article.objects.published()
-        .filter(pk__in=title_matches.union(takeaway_matches))
-        .annotate(key_takeaway=latest_approved("key_takeaway"))
-        .annotate(rank=SearchRank(weighted, ts_query))
-        .annotate(
-            comment_count=visible_comment_count(),
-            headline=SearchHeadline(
-                F("key_takeaway"),
-                ts_query,
-                config=SEARCH_CONFIG,
-                start_sel=_START,
-                stop_sel=_STOP,
-                highlight_all=True,  # a takeaway is one short paragraph: show all of it
-            ),
-        )
-        .order_by("-rank", "-published_on_site_at", "-pk")
-        .values_list("pk", "slug", "comment_count", "title", "headline", "rank")[:limit]
-    )
+    params = {
+        "words": query,
+        # A takeaway is one short paragraph: highlight every match and show all of it.
+        "headline": f"StartSel={_START}, StopSel={_STOP}, HighlightAll=true",
+        "visible": Comment.Status.VISIBLE,
+        "published": Article.Status.PUBLISHED,
+        "now": timezone.now(),
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RANKED, params)
+        rows = cursor.fetchall()
     return [
         SearchHit(
             pk=pk,
@@ -141,7 +152,7 @@ def _search_postgres(query: str, limit: int) -> list[SearchHit]:
             snippet=_highlight(headline or ""),
             rank=rank,
         )
-        for pk, slug, comments, title, headline, rank in rows
+        for pk, slug, title, headline, rank, comments in rows
     ]
 
 
