@@ -24,6 +24,8 @@ from functools import lru_cache
 from django import template
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template import loader
 from django.urls import get_script_prefix
 from django.utils.html import conditional_escape
@@ -68,6 +70,13 @@ def _pieces(template_name: str, names: tuple[str, ...], language: str, script_pr
             f"(expected {sorted(names)}, found {sorted(set(order))})"
         )
     return pieces, order
+
+
+@receiver(setting_changed)
+def _forget_partials(**kwargs: object) -> None:
+    """A changed setting (static storage, site name, URLs, in tests or a reload) may change
+    what a partial renders: render each again on next use."""
+    _pieces.cache_clear()
 
 
 @register.simple_tag
