@@ -11,7 +11,8 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from accounts.models import User
@@ -50,6 +51,20 @@ def make_user(
     )
     if group:
         user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_editor_by_permission() -> User:
+    """A staff user who may approve summaries, by permission rather than by group: in a
+    transactional test a previous test's flush may have left no groups and no permission
+    rows, so the permission is created when missing."""
+    user = make_user(staff=True)
+    permission, _ = Permission.objects.get_or_create(
+        content_type=ContentType.objects.get_for_model(Article),
+        codename="approve_article",
+        defaults={"name": "Can approve and publish summaries"},
+    )
+    user.user_permissions.add(permission)
     return user
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from articles.desk import questions
@@ -23,17 +21,7 @@ pytestmark = [pytest.mark.services, needs_postgres, pytest.mark.django_db(transa
 Status = OpenQuestion.Status
 
 
-def make_editor():
-    """An editor by permission: a transactional test's flush leaves no groups."""
-    user = factories.make_user(staff=True)
-    # get_or_create: a transactional test after another's flush may find no permission rows.
-    permission, _ = Permission.objects.get_or_create(
-        content_type=ContentType.objects.get_for_model(Article),
-        codename="approve_article",
-        defaults={"name": "Can approve and publish summaries"},
-    )
-    user.user_permissions.add(permission)
-    return user
+make_editor = factories.make_editor_by_permission
 
 
 ROUNDS = 5
