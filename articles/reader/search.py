@@ -84,41 +84,36 @@ def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
 
 # The ranking query, written out: Django spent ~10 ms of CPU building it with the ORM (its
 # subqueries are copied for every reference), twenty times what running it costs the web
-# process (issue #16). The match is `title @@ q OR current takeaway @@ q`, each side over the
-# exact expression of a GIN index (migration 0002_reader_search_indexes), their ids joined with
-# UNION so PostgreSQL reads both indexes and then only the matching articles by primary key:
-# `title @@ q OR pk IN (…)` cannot use an index for the OR and would scan every article
-# (tests/articles/reader/test_search.py checks the plan with EXPLAIN). "Published" and "approved"
-# are Article.objects.published() and Summary.objects.approved(); only an article's latest
-# approved summary counts, so a takeaway an editor corrected away never matches. Ranking weighs
-# the title (A) above the takeaway (B) and runs only on matching rows; ts_headline, the expensive
-# part, and the comment count are computed after the LIMIT, for the page of results only.
+# process (issue #16). The match is `title @@ q OR current takeaway @@ q`, each side over a
+# stored, GIN-indexed tsvector column (migration 0011_stored_search_documents, PostgreSQL keeps
+# it in step with the text), their ids joined with UNION so PostgreSQL reads both indexes and
+# then only the matching articles by primary key: `title @@ q OR pk IN (…)` cannot use an index
+# for the OR and would scan every article (tests/articles/reader/test_search.py checks the plan
+# with EXPLAIN). "Published" and "approved" are Article.objects.published() and
+# Summary.objects.approved(); only an article's latest approved summary counts, so a takeaway
+# an editor corrected away never matches. Ranking weighs the title (A) above the takeaway (B)
+# from the same stored vectors (no text is parsed at query time) and runs only on matching
+# rows; ts_headline, the expensive part, and the comment count are computed after the LIMIT,
+# for the page of results only.
 _QUERY = f"websearch_to_tsquery('{SEARCH_CONFIG}'::regconfig, %(words)s)"
-
-
-def _document(column: str) -> str:
-    # Exactly the GIN indexes' expression for the title and takeaway columns.
-    return f"to_tsvector('{SEARCH_CONFIG}'::regconfig, COALESCE({column}, ''))"
-
 
 _RANKED = f"""
 SELECT a.id, a.slug, a.title,
        ts_headline('{SEARCH_CONFIG}'::regconfig, current.key_takeaway, {_QUERY}, %(headline)s),
-       ts_rank(setweight({_document("a.title")}, 'A') || setweight({_document("current.key_takeaway")}, 'B'),
-               {_QUERY}) AS rank,
+       ts_rank(a.search_title || COALESCE(current.search_takeaway, ''::tsvector), {_QUERY}) AS rank,
        (SELECT COUNT(*) FROM comments_comment c WHERE c.article_id = a.id AND c.status = %(visible)s)
   FROM articles_article a
        LEFT JOIN LATERAL (
-           SELECT s.key_takeaway FROM articles_summary s
+           SELECT s.key_takeaway, s.search_takeaway FROM articles_summary s
             WHERE s.article_id = a.id AND s.approved_at IS NOT NULL
             ORDER BY s.version DESC LIMIT 1
        ) current ON true
  WHERE a.status = %(published)s AND a.published_on_site_at <= %(now)s
    AND a.id IN (
-       SELECT t.id FROM articles_article t WHERE {_document("t.title")} @@ {_QUERY}
+       SELECT t.id FROM articles_article t WHERE t.search_title @@ {_QUERY}
        UNION
        SELECT s.article_id FROM articles_summary s
-        WHERE s.approved_at IS NOT NULL AND {_document("s.key_takeaway")} @@ {_QUERY}
+        WHERE s.approved_at IS NOT NULL AND s.search_takeaway @@ {_QUERY}
           AND NOT EXISTS (
               SELECT 1 FROM articles_summary newer
                WHERE newer.article_id = s.article_id AND newer.approved_at IS NOT NULL
