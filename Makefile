@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-stories bench-followups bench-summaries bench-summary-cost bench-http bench-digest load clean
+.PHONY: install run test test-fast lint format migrations-check worker beat bench bench-db bench-ingest bench-stories bench-followups bench-summaries bench-summary-cost bench-http bench-digest load clean wrk
 
 $(STAMP): requirements.txt requirements-dev.txt
 	PYENV_VERSION=$${PYENV_VERSION:-3.13.0} $(PYTHON) -m venv $(VENV)
@@ -92,13 +92,19 @@ bench-summaries: install bench-db
 bench-summary-cost: install
 	$(PY) bench/summaries.py --cost
 
-bench-http: install bench-db
+# bench/http.py loads the site with wrk (Debian's package) from a separate process; without
+# it, it falls back to an in-process httpx client that saturates first (ratios near 1x).
+wrk:
+	@command -v wrk >/dev/null || (apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)) \
+		|| echo "wrk could not be installed: bench/http.py falls back to httpx"
+
+bench-http: install bench-db wrk
 	$(BENCH_ENV) $(PY) bench/http.py
 
 bench-digest: install bench-db
 	$(BENCH_ENV) $(PY) bench/digest.py
 
-bench: install bench-db
+bench: install bench-db wrk
 	$(BENCH_ENV) $(PY) bench/run_all.py
 
 load: install
