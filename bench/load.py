@@ -4,7 +4,9 @@
     python bench/load.py --seconds 15 --readers 200 --writers 20   # the CI smoke
 
 Pass criteria (exit 1 otherwise): zero 5xx, zero lost writes (every comment the script got a
-success for is in the database, and no other), p99 under 300 ms. Needs DATABASE_URL and REDIS_URL
+success for is in the database, and no other), no request left unanswered within --timeout
+seconds, p99 under --p99-budget-ms (300 ms; 0 reports the latency without gating on it, as CI
+does: there the load generator shares two cores with the server and whatever else runs). Needs DATABASE_URL and REDIS_URL
 (defaults: a `newsroom_load` database and Redis db 14 on this machine).
 """
 
@@ -126,10 +128,10 @@ async def reader(
 
 
 async def writer(
-    base: str, session_key: str, articles: list[str], stop_at: float, stats: Stats, n: int
+    base: str, session_key: str, articles: list[str], stop_at: float, stats: Stats, n: int, timeout: float
 ) -> None:
     cookies = {"sessionid": session_key}
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=timeout) as client:
         i = 0
         while time.monotonic() < stop_at:
             i += 1
@@ -188,12 +190,12 @@ async def run_load(base: str, paths: list[str], articles: list[str], sessions: l
     stop_at = time.monotonic() + args.ramp_up + args.seconds
     think = (args.think_min, args.think_max)
     limits = httpx.Limits(max_connections=args.readers, max_keepalive_connections=args.readers)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=args.timeout) as client:
         tasks = [
             asyncio.create_task(reader(client, paths, stop_at, stats, think)) for _ in range(args.readers)
         ]
         tasks += [
-            asyncio.create_task(writer(base, key, articles, stop_at, stats, n))
+            asyncio.create_task(writer(base, key, articles, stop_at, stats, n, args.timeout))
             for n, key in enumerate(sessions)
         ]
         await asyncio.gather(*tasks)
@@ -205,7 +207,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--readers", type=int, default=200)
     parser.add_argument("--writers", type=int, default=20)
-    parser.add_argument("--p99-budget-ms", type=float, default=300.0)
+    parser.add_argument("--p99-budget-ms", type=float, default=300.0, help="0: report p99, do not gate")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds before a request counts as failed"
+    )
     parser.add_argument("--ramp-up", type=float, default=3.0, help="seconds before latencies count")
     parser.add_argument("--think-min", type=float, default=0.5, help="seconds a reader waits between pages")
     parser.add_argument("--think-max", type=float, default=2.0)
@@ -269,7 +274,7 @@ def main() -> int:
         server_errors == 0
         and not lost
         and not phantom
-        and p99 < args.p99_budget_ms
+        and (not args.p99_budget_ms or p99 < args.p99_budget_ms)
         and not stats.errors
         and succeeded
     )
