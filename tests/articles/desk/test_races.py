@@ -89,15 +89,9 @@ def _story(articles: int):
 
 
 def _editors():
-    """Two editors. A transactional test flushes the Editors group its migration made, so
-    each gets the approve permission itself (the story services check it)."""
-    from django.contrib.auth.models import Permission
-
-    approve = Permission.objects.get(content_type__app_label="articles", codename="approve_article")
-    editors = factories.make_user(staff=True), factories.make_user(staff=True)
-    for editor in editors:
-        editor.user_permissions.add(approve)
-    return editors
+    """Two editors who may approve (the story services check it), by permission: a transactional
+    test's flush may have left neither the Editors group nor the permission row."""
+    return factories.make_editor_by_permission(), factories.make_editor_by_permission()
 
 
 def test_two_editors_merging_one_story_into_two_others_end_with_it_in_exactly_one():
