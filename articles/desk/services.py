@@ -379,12 +379,28 @@ def _message(exc: Exception) -> str:
     return "; ".join(messages) if messages else str(exc)
 
 
+def _scheduling_editor(article: Article, summary: Summary) -> Any:
+    """Who scheduled `summary` for publication (the latest "schedule" entry), if that entry
+    names this version."""
+    entry = (
+        AuditEntry.objects.filter(article=article, action="schedule")
+        .select_related("actor")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if entry is None or entry.details.get("version") != summary.version:
+        return None
+    return entry.actor
+
+
 def publish_scheduled_due(*, now: datetime | None = None) -> list[int]:
     """Publish every in-review article whose scheduled time has come; returns their ids.
 
     Each article is re-read under a row lock and published through the guarded transition
     (in_review → published, which also clears scheduled_for), so two beat ticks or two
-    workers never publish the same article twice.
+    workers never publish the same article twice. The editor who scheduled the version being
+    published is its approving editor (readers see it as editor-reviewed); a version that
+    arrived after the schedule was set is published without one.
     """
     now = now or timezone.now()
     published: list[int] = []
@@ -396,7 +412,12 @@ def publish_scheduled_due(*, now: datetime | None = None) -> list[int]:
             if article.status != Article.Status.IN_REVIEW or article.scheduled_for != when or summary is None:
                 continue  # rescheduled, cancelled, rejected or published meanwhile
             try:
-                article.publish(summary, automatic=True, reason=f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.")
+                article.publish(
+                    summary,
+                    by=_scheduling_editor(article, summary),
+                    automatic=True,
+                    reason=f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.",
+                )
             except (StaleState, IllegalTransition):
                 continue  # rejected or published by an editor meanwhile
             published.append(article_id)

@@ -123,8 +123,8 @@ class CitedSummary:
 
 def editor_reviewed(summary: Summary) -> bool:
     """An editor approved this version or wrote it. `Article.publish` records the approving
-    editor in `approved_by`; the auto-publish rule (and a scheduled publication, see
-    docs/reader.md) leaves it empty."""
+    editor in `approved_by` (for a scheduled publication, the editor who scheduled that
+    version); the auto-publish rule leaves it empty."""
     return summary.approved_by_id is not None or summary.kind == Summary.Kind.EDITOR
 
 

@@ -297,6 +297,33 @@ def test_running_the_scheduled_publisher_twice_publishes_once(article, editor):
     assert AuditEntry.objects.filter(article=article, action="publish").count() == 1
 
 
+def test_a_scheduled_publication_is_approved_by_the_editor_who_scheduled_it(article, editor, client):
+    services.article_schedule(
+        article=article, editor=editor, when=timezone.now() + timedelta(minutes=1), based_on_version=1
+    )
+
+    assert services.publish_scheduled_due(now=timezone.now() + timedelta(minutes=2)) == [article.pk]
+
+    summary = article.summaries.get(version=1)
+    assert summary.approved_by == editor
+    publish = AuditEntry.objects.get(article=article, action="publish")
+    assert (publish.actor, publish.automatic) == (editor, True)
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert "(sentences selected from the original, no AI model), reviewed by an editor</p>" in html
+    assert "without editor review" not in html
+
+
+def test_a_version_newer_than_the_schedule_is_published_without_an_approving_editor(article, editor):
+    services.article_schedule(
+        article=article, editor=editor, when=timezone.now() + timedelta(minutes=1), based_on_version=1
+    )
+    Summary.create_version(article=article, **factories.summary_fields())  # after the schedule was set
+
+    assert services.publish_scheduled_due(now=timezone.now() + timedelta(minutes=2)) == [article.pk]
+
+    assert article.summaries.get(version=2).approved_by is None
+
+
 def test_a_rejected_article_is_not_published_by_its_old_schedule(article, editor):
     services.article_schedule(
         article=article, editor=editor, when=timezone.now() + timedelta(minutes=1), based_on_version=1
