@@ -14,10 +14,10 @@ database alone, without the reader, the session or a nonce.
 Validity is the page cache's, so invalidation is exact in the same way: an entry remembers
 the global generation and its page's path generation it was built under, and is ignored
 once either moves (articles/reader/invalidation.py bumps them on commit). So a publish, an
-edit, a correction or a topic change retires every fragment; a comment or a story change
-retires the fragments of the pages that show it. FRAGMENT_CACHE_SECONDS bounds what no
-signal covers (a renamed source, comment counts on listing cards), as PAGE_CACHE_SECONDS
-does for whole pages; 0 builds every fragment every time.
+edit, a correction, a topic change or a renamed source retires every fragment; a comment or
+a story change retires the fragments of the pages that show it. FRAGMENT_CACHE_SECONDS bounds
+what no signal covers (comment counts on listing cards), as PAGE_CACHE_SECONDS does for whole
+pages; 0 builds every fragment every time.
 """
 
 from __future__ import annotations
