@@ -38,7 +38,7 @@ def test_the_periodic_task_publishes_scheduled_articles_once_their_time_has_come
     assert later.status == Article.Status.IN_REVIEW
     entry = AuditEntry.objects.get(article=article, action="publish")
     assert entry.automatic is True
-    assert entry.actor is None
+    assert entry.actor == editor  # who scheduled it approved it
     actions = AuditEntry.objects.filter(article=article).order_by("id").values_list("action", flat=True)
     assert list(actions) == ["schedule", "publish"]
 
