@@ -502,6 +502,16 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         # its summary instead (summarizers/updates.py).
         return due.filter(story__lead_id=models.F("pk")) if settings.STORY_SUMMARIES else due
 
+    def covered_by_story(self) -> ArticleQuerySet:
+        """Originals whose story another report leads: with story summaries they are never
+        summarised on their own (the story's summary covers them, updated when they bring
+        something new). None without story summaries."""
+        if not settings.STORY_SUMMARIES:
+            return self.none()
+        return self.filter(duplicate_of__isnull=True, story__isnull=False).exclude(
+            story__lead_id=models.F("pk")
+        )
+
     def stuck_summarizing(self, older_than_seconds: int) -> ArticleQuerySet:
         cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
         return self.filter(status=Article.Status.SUMMARIZING, status_changed_at__lt=cutoff)

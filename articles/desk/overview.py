@@ -34,6 +34,9 @@ class DeskOverview:
     # Copies (near-identical text at another URL) that arrived today: each is an article the
     # pipeline did not send to a model (ArticleQuerySet.due_for_summary skips copies).
     copies_today: int
+    # Other reports of a story that arrived today: the story's one summary covers them
+    # (Article.objects.covered_by_story), so none is summarised on its own.
+    covered_today: int
 
     @property
     def budget_used_percent(self) -> int:
@@ -104,4 +107,5 @@ def desk_overview(*, now: datetime | None = None) -> DeskOverview:
         ).count(),
         model_calls_today=ModelCall.objects.filter(created_at__gte=today).count(),
         copies_today=Article.objects.filter(duplicate_of__isnull=False, fetched_at__gte=today).count(),
+        covered_today=Article.objects.covered_by_story().filter(fetched_at__gte=today).count(),
     )

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 
-from articles.models import Article, AuditEntry, ModelCall, StaleState, Story, Summary, Topic
+from articles.models import Article, AuditEntry, ModelCall, StaleState, Summary, Topic
 
 from . import budget, faithfulness
 from .backends import cost_of, get_summarizer
@@ -419,9 +419,7 @@ def _validate(data, request: SummaryRequest) -> ValidationOutcome:
 
 def _covered_by_story(article: Article) -> bool:
     """With story summaries, an article that does not lead its story is not summarised."""
-    if not settings.STORY_SUMMARIES or article.story_id is None:
-        return False
-    return Story.objects.filter(pk=article.story_id).exclude(lead_id=article.pk).exists()
+    return Article.objects.covered_by_story().filter(pk=article.pk).exists()
 
 
 def batch_backlog_ready(summarizer: Summarizer) -> bool:

@@ -1082,7 +1082,7 @@ def test_the_review_screen_links_to_the_articles_story(login, db):
     assert story_url(story) in html
 
 
-def test_the_desk_home_links_the_stories_awaiting_review_and_counts_calls_avoided_by_copies(login, db):
+def test_the_desk_home_links_the_stories_awaiting_review_and_counts_what_copies_and_stories_cover(login, db):
     story_of(
         ("Storm hits coast", "Coast Daily", Article.Status.IN_REVIEW),
         ("Storm batters coast", "River Post", Article.Status.IN_REVIEW),
@@ -1098,6 +1098,8 @@ def test_the_desk_home_links_the_stories_awaiting_review_and_counts_calls_avoide
 
     assert "1 story awaiting review" in html and STORIES_WAITING_URL.replace("&", "&amp;") in html
     assert "Model calls avoided by copy detection <strong>3</strong>" in html
+    # The story's second report is covered by the summary of its lead; copies count above only.
+    assert "Reports covered by their story's summary <strong>1</strong>" in html
     assert "≈ $0.09 saved at today's average of $0.0300 per call" in html
 
 
