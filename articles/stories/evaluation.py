@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -42,6 +42,8 @@ class EvaluationInputError(ValueError):
 class LabelledArticle:
     article: ArticleInput
     cluster: str | None
+    # Its `published` had no time zone and was read as UTC.
+    assumed_utc: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,18 @@ class Evaluation:
 
 
 def read_articles(path: Path) -> list[LabelledArticle]:
-    """Articles from a JSON-lines file: `id`, `title`, `text`, `published` (ISO 8601 or null),
-    optional `source` and gold `cluster`. Blank lines are skipped; anything else that is not
-    such an object raises EvaluationInputError naming the line."""
+    """Articles from a JSON-lines file: `id`, `title`, `text`, `published` (ISO 8601 or null;
+    a time without a zone is read as UTC), optional `source` and gold `cluster`. A byte-order
+    mark and blank lines are skipped; anything else that is not such an object raises
+    EvaluationInputError naming the line."""
     articles: list[LabelledArticle] = []
     seen: set[str] = set()
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if len(raw) > MAX_LINE_BYTES:
                 raise EvaluationInputError(f"line {number}: longer than {MAX_LINE_BYTES} bytes")
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
             if not raw.strip():
                 continue
             try:
@@ -113,8 +118,9 @@ def _labelled(row: object, number: int, seen: set[str]) -> LabelledArticle:
         when = datetime.fromisoformat(published) if published else None
     except (TypeError, ValueError):
         raise EvaluationInputError(f"line {number}: `published` is not an ISO 8601 time") from None
-    if when is not None and when.tzinfo is None:
-        raise EvaluationInputError(f"line {number}: `published` needs a time zone")
+    assumed_utc = when is not None and when.tzinfo is None
+    if assumed_utc:
+        when = when.replace(tzinfo=UTC)
     cluster = row.get("cluster")
     return LabelledArticle(
         article=ArticleInput(
@@ -125,6 +131,7 @@ def _labelled(row: object, number: int, seen: set[str]) -> LabelledArticle:
             source=row.get("source") if isinstance(row.get("source"), (str, int)) else None,
         ),
         cluster=str(cluster) if cluster is not None else None,
+        assumed_utc=assumed_utc,
     )
 
 

@@ -45,6 +45,8 @@ class Command(BaseCommand):
             f"{len(articles)} articles → {stories} stories ({result.copies} copies); "
             f"window {settings.STORY_WINDOW_HOURS:g} h, threshold {scoring()[0]:g}"
         )
+        if assumed := sum(item.assumed_utc for item in articles):
+            self.stdout.write(f"{assumed} `published` times had no time zone: read as UTC.")
         if result.embedded is not None:
             e = result.embedded
             self.stdout.write(

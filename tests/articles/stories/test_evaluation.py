@@ -155,10 +155,6 @@ def test_cluster_eval_groups_by_tfidf_alone_when_the_endpoint_fails(tmp_path, fa
         ("[1, 2]", "line 2: not a JSON object"),
         ('{"id": "a", "title": "again"}', "line 2: `id` must be a unique"),
         ('{"id": "b", "title": "T", "published": "yesterday"}', "line 2: `published` is not an ISO 8601"),
-        (
-            '{"id": "b", "title": "T", "published": "2026-11-02T08:00:00"}',
-            "line 2: `published` needs a time zone",
-        ),
     ],
 )
 def test_a_bad_line_stops_cluster_eval_with_its_number_and_why(tmp_path, line, error):
@@ -167,6 +163,24 @@ def test_a_bad_line_stops_cluster_eval_with_its_number_and_why(tmp_path, line, e
 
     with pytest.raises(CommandError, match=error):
         call_command("cluster_eval", str(path), stdout=StringIO())
+
+
+def test_times_without_a_zone_are_read_as_utc_and_a_byte_order_mark_is_skipped(tmp_path):
+    path = tmp_path / "naive.jsonl"
+    lines = [
+        '{"id": 1, "title": "Quake hits the city", "published": "2026-11-02T08:00:00", "cluster": "q"}',
+        '{"id": 2, "title": "Quake hits the city again", "published": "2026-11-02T09:00:00Z", "cluster": "q"}',
+        '{"id": 3, "title": "Cup final tonight", "text": null, "published": "2026-11-02T07:00:00", "cluster": "c"}',
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    out = StringIO()
+
+    call_command("cluster_eval", str(path), "--output", str(tmp_path / "out.jsonl"), stdout=out)
+
+    assert "2 `published` times had no time zone: read as UTC." in out.getvalue()
+    assert "3 articles" in out.getvalue()
+    stories = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in stories] == [1, 2, 3]
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
