@@ -29,6 +29,10 @@ from .queries import latest_approved, published_cards, visible_comment_count
 SEARCH_CONFIG = "english"
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 50
+# The results page: RESULTS_PER_PAGE at a time, at most MAX_PAGES deep (a reader who has not
+# found it by then needs other words, and a deep OFFSET costs a ranking of every match).
+RESULTS_PER_PAGE = 20
+MAX_PAGES = 10
 _START, _STOP = "\ue000", "\ue001"
 
 
@@ -57,14 +61,14 @@ class SearchHit:
     rank: float | None = None
 
 
-def search_hits(*, query: str, limit: int = MAX_RESULTS) -> list[SearchHit]:
-    """Published articles matching `query`, best first: one query."""
+def search_hits(*, query: str, limit: int = MAX_RESULTS, offset: int = 0) -> list[SearchHit]:
+    """Published articles matching `query`, best first, `offset` of them skipped: one query."""
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
     if settings.IS_POSTGRES:
-        return _search_postgres(query, limit)
-    return _search_fallback(query, limit)
+        return _search_postgres(query, limit, offset)
+    return _search_fallback(query, limit, offset)
 
 
 def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
@@ -121,11 +125,11 @@ SELECT a.id, a.slug, a.title,
           )
    )
  ORDER BY rank DESC, a.published_on_site_at DESC, a.id DESC
- LIMIT %(limit)s
+ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
-def _search_postgres(query: str, limit: int) -> list[SearchHit]:
+def _search_postgres(query: str, limit: int, offset: int) -> list[SearchHit]:
     params = {
         "words": query,
         # A takeaway is one short paragraph: highlight every match and show all of it.
@@ -134,6 +138,7 @@ def _search_postgres(query: str, limit: int) -> list[SearchHit]:
         "published": Article.Status.PUBLISHED,
         "now": timezone.now(),
         "limit": limit,
+        "offset": offset,
     }
     with connection.cursor() as cursor:
         cursor.execute(_RANKED, params)
@@ -151,7 +156,7 @@ def _search_postgres(query: str, limit: int) -> list[SearchHit]:
     ]
 
 
-def _search_fallback(query: str, limit: int) -> list[SearchHit]:
+def _search_fallback(query: str, limit: int, offset: int) -> list[SearchHit]:
     words = [w.strip("\"'") for w in query.split()]
     wanted = [w for w in words if w and not w.startswith("-")]
     unwanted = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
@@ -167,7 +172,7 @@ def _search_fallback(query: str, limit: int) -> list[SearchHit]:
         .annotate(key_takeaway=latest_approved("key_takeaway"), comment_count=visible_comment_count())
         .filter(condition)
         .order_by("-published_on_site_at", "-pk")
-        .values_list("pk", "slug", "comment_count", "title", "key_takeaway")[:limit]
+        .values_list("pk", "slug", "comment_count", "title", "key_takeaway")[offset : offset + limit]
     )
     return [
         SearchHit(

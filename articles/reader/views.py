@@ -16,7 +16,7 @@ from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import citations, fragments, stories
 from . import queries as reader
-from .search import MAX_QUERY_LENGTH, search_hits
+from .search import MAX_PAGES, MAX_QUERY_LENGTH, RESULTS_PER_PAGE, search_hits
 
 PAGE_SIZE = 20
 
@@ -136,13 +136,37 @@ def story(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-@page_cache_params("q")
+@page_cache_params("q", "page")
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
+    page = _search_page_number(request.GET.get("page"))
     # The words search_articles() really looks for: "a  b", " a b" and "a b" are one search.
-    page_cache_canonical(request, q=" ".join(query.split())[:MAX_QUERY_LENGTH] or None)
-    results = search_hits(query=query) if query else []
-    return render(request, "articles/search.html", {"query": query, "results": results})
+    words = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    page_cache_canonical(request, q=words or None, page=page if page > 1 and words else None)
+    results: list = []
+    if words:
+        # One more than a page tells whether a next page exists, without counting every match.
+        results = search_hits(query=words, limit=RESULTS_PER_PAGE + 1, offset=(page - 1) * RESULTS_PER_PAGE)
+    has_next = len(results) > RESULTS_PER_PAGE and page < MAX_PAGES
+    context = {
+        "query": query,
+        "words": words,
+        "results": results[:RESULTS_PER_PAGE],
+        "page_number": page,
+        "has_next": has_next,
+        # The number of matches is known when they all fit on the first page.
+        "complete": page == 1 and not has_next,
+    }
+    return render(request, "articles/search.html", context)
+
+
+def _search_page_number(raw: str | None) -> int:
+    """The results page asked for: 1 for a missing or malformed number, at most MAX_PAGES."""
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_PAGES)
 
 
 @require_GET

@@ -84,6 +84,51 @@ def test_the_search_page_shows_results_with_a_labelled_form(client, db):
     assert client.get("/search/").status_code == 200
 
 
+def _result_titles(html: str) -> list[str]:
+    from lxml import html as lxml_html
+
+    return [" ".join(h.text_content().split()) for h in lxml_html.fromstring(html).xpath("//main//h3")]
+
+
+def test_search_results_come_twenty_a_page_with_links_between_the_pages(client, db):
+    for n in range(45):
+        _published(f"Ferry timetable {n:02d}", "Boats leave more often.", hours_ago=n)
+
+    first = client.get("/search/?q=ferry").content.decode()
+    second = client.get("/search/?q=ferry&page=2").content.decode()
+    third = client.get("/search/?q=ferry&page=3").content.decode()
+
+    assert "Results for “ferry”, page 1" in first
+    assert '<a rel="next" href="?q=ferry&amp;page=2">More results</a>' in first
+    assert 'rel="prev"' not in first
+    assert '<a rel="prev" href="?q=ferry">Previous results</a>' in second
+    assert '<a rel="next" href="?q=ferry&amp;page=3">' in second
+    assert 'rel="next"' not in third and '<a rel="prev" href="?q=ferry&amp;page=2">' in third
+    pages = [_result_titles(html) for html in (first, second, third)]
+    assert [len(titles) for titles in pages] == [20, 20, 5]
+    every = [title for titles in pages for title in titles]
+    assert sorted(every) == sorted(f"Ferry timetable {n:02d}" for n in range(45))  # each once
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "abc", "1e9", ""])
+def test_a_malformed_results_page_number_shows_the_first_page(client, db, page):
+    _published("Ferry timetable changes", "Boats leave more often.")
+
+    html = client.get(f"/search/?q=ferry&page={page}").content.decode()
+
+    assert "1 result for “ferry”" in html
+    assert _result_titles(html) == ["Ferry timetable changes"]
+
+
+def test_a_page_past_the_results_says_so_and_leads_back(client, db):
+    _published("Ferry timetable changes", "Boats leave more often.")
+
+    html = client.get("/search/?q=ferry&page=4").content.decode()
+
+    assert "No more summaries match your search." in html
+    assert '<a rel="prev" href="?q=ferry&amp;page=3">Previous results</a>' in html
+
+
 def test_a_corrected_takeaway_no_longer_matches_its_old_wording(db, editor):
     article = _published("Budget vote", "The council approved a zeppelin port.")
     assert [a.pk for a in search_articles(query="zeppelin")] == [article.pk]
