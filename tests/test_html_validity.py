@@ -127,6 +127,7 @@ def _pages(site) -> dict[str, str]:
         "topic": topic.get_absolute_url(),
         "source": f"/sources/{article.source.slug}/",
         "search": "/search/?q=Ørsted",
+        "search-past-the-results": "/search/?q=Ørsted&page=2",  # with the pagination links
         "corrections": reverse("corrections"),
         "api-docs": reverse("api_docs"),
         "digest": f"/digest/{timezone.now().date().isoformat()}/",
