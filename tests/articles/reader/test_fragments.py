@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 
 from articles.models import Article, Story, Summary, story_changed
 from articles.reader.fragments import fragment_key
+from articles.reader.search import RESULTS_PER_PAGE
 from comments.models import Comment
 from newsroom.pagecache import page_cache
 from tests import factories
@@ -177,7 +178,7 @@ def test_a_logged_in_page_from_stored_fragments_costs_the_same_for_3_and_300_art
     with CaptureQueriesContext(connection) as queries:
         html = _html(client, search)
     assert len(queries) <= SEARCH_QUERIES, [q["sql"] for q in queries.captured_queries]
-    assert html.count('class="card"') == min(size, 50)
+    assert html.count('class="card"') == min(size, RESULTS_PER_PAGE)
 
 
 def test_an_anonymous_page_from_stored_fragments_costs_no_query(client, published_article):
