@@ -307,6 +307,9 @@ class Story(models.Model):
     # The grouping's summary of the story: term counts of its distinct articles
     # (articles/stories/similarity.py). Never shown to readers.
     profile = models.JSONField(default=dict, blank=True)
+    # The grouping's vectors of its latest distinct articles (grouping.MEMBERS, oldest first),
+    # which new articles are scored against. Never shown to readers.
+    member_vectors = models.JSONField(default=list, blank=True)
     # With an embeddings backend (STORY_EMBEDDINGS_URL): the sum of its distinct articles'
     # sentence vectors, float32 (articles/stories/embeddings.py). Never shown to readers.
     embedding = models.BinaryField(null=True, blank=True, editable=False)

@@ -398,7 +398,7 @@ if TDM_POLICY_URL and not TDM_POLICY_URL.startswith(("https://", "http://")):
 # its publication; the default and the threshold come from `cluster_eval` on labelled data.
 STORY_WINDOW_HOURS = env.float("STORY_WINDOW_HOURS", default=48)
 # Lowest similarity (0-1) at which an article joins the best-matching recent story.
-STORY_SIMILARITY_THRESHOLD = env.float("STORY_SIMILARITY_THRESHOLD", default=0.175)
+STORY_SIMILARITY_THRESHOLD = env.float("STORY_SIMILARITY_THRESHOLD", default=0.16)
 # Grouping index rows (story terms, copy bands) older than this are pruned daily
 # (prune_story_index): an article arriving this late with an old date starts its own story.
 STORY_INDEX_KEEP_DAYS = env.int("STORY_INDEX_KEEP_DAYS", default=30)

@@ -97,9 +97,12 @@ def _retire(story: Story, *, into: Story) -> None:
     earlier pointers to it are repointed (one hop, always), and its index terms go so that
     grouping never offers an empty story to a new article."""
     Story.objects.filter(merged_into=story).update(merged_into=into)
-    Story.objects.filter(pk=story.pk).update(merged_into=into, editor_locked=True, lead=None, profile={})
+    Story.objects.filter(pk=story.pk).update(
+        merged_into=into, editor_locked=True, lead=None, profile={}, member_vectors=[]
+    )
     StoryTerm.objects.filter(story=story).delete()
-    story.merged_into, story.editor_locked, story.lead, story.profile = into, True, None, {}
+    story.merged_into, story.editor_locked, story.lead = into, True, None
+    story.profile, story.member_vectors = {}, []
     story.recount()
 
 

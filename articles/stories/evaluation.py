@@ -160,6 +160,8 @@ def evaluate(articles: Sequence[LabelledArticle]) -> Evaluation:
         placement = place_article(article, store, window=window, threshold=threshold, embedding_weight=weight)
         stories[article.key] = placement.story
         copies += placement.copy_of is not None
+    # A story merged into another by consolidation holds none of its articles any more.
+    stories = {key: store.story_of(story) for key, story in stories.items()}
     seconds = time.process_time() - started
     scores = None
     if articles and all(item.cluster is not None for item in articles):

@@ -3,9 +3,11 @@ and for `cluster_eval` (MemoryStore).
 
 1. Copies: an article whose fingerprint matches a recent article's (fingerprint.is_copy)
    joins that article's story as a copy of it (the original, never a copy of a copy).
-2. Same event: otherwise the article's TF-IDF vector is compared with the profile of every
-   recent story that shares one of its top terms (window: `window` before its publication
-   time); the best story scoring at least `threshold` takes it, else it starts a story.
+2. Same event: otherwise the article's TF-IDF vector is compared with every recent story
+   that shares one of its top terms (window: `window` before its publication time): with
+   the story's latest members, its score is the mean of its NEAREST closest members'
+   cosines (_member_score); the best story standing `threshold` above the background of
+   the others takes it, else it starts a story.
    With an embeddings backend (embeddings.py) the article may carry a sentence vector, and
    the score mixes the TF-IDF cosine with the embedding cosine (see _embedding_scores).
 
@@ -22,7 +24,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -44,6 +46,20 @@ BACKGROUND = 20
 TITLE_GATE = True
 # Terms kept in a story's profile (the sum of its articles' vectors): bounds its size.
 PROFILE_TERMS = 80
+# A story also keeps the vectors of its latest MEMBERS originals, each cut to its
+# MEMBER_TERMS heaviest terms, and an article scores against a story by the mean cosine of
+# its NEAREST closest members (a story of NEAREST or fewer: its closest member's): a big story that has drifted over a day is still found by
+# the reports it holds, where its summed profile would blur them; a small story scores by
+# its members alone, not by a sum that grows more general (and more attractive) with
+# every article it takes.
+MEMBERS = 40
+MEMBER_TERMS = 20
+NEAREST = 2
+# Consolidation: when an article could join several stories (each clears the threshold above
+# the background and passes the title gate) and the story it joined, with it, has a profile
+# this close (cosine) to another of them, the two are one story reported in fragments: the
+# younger is merged into the older. Never a story an editor shaped.
+MERGE_SIMILARITY = 0.4
 # Embeddings: the mean of every embedded article is subtracted before comparing (sentence
 # vectors of unrelated news are far from orthogonal); until this many articles have been
 # embedded the mean is not known well enough and articles are placed by TF-IDF alone.
@@ -71,6 +87,11 @@ class StoryCandidate:
     last_seen: datetime | None
     # The sum of its originals' sentence vectors (embeddings.pack), when they were embedded.
     embedding: bytes | None = None
+    # An editor shaped it (Story.editor_locked): grouping never merges it with another.
+    locked: bool = False
+    # The vectors of its latest MEMBERS originals, oldest first (member_vector); empty for
+    # a story grouped before they were kept, which is scored by its profile.
+    members: tuple[Mapping[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,8 @@ class Placement:
     created: bool
     copy_of: Hashable | None = None
     score: float = 0.0
+    # Stories merged into `story` by consolidation once the article was in (now empty).
+    merged: tuple[Hashable, ...] = ()
 
 
 @dataclass
@@ -113,6 +136,8 @@ class Grouped:
     terms: list[str]
     fingerprint: bytes | None
     bands: list[int] = field(default_factory=list)
+    # The story's member vectors with the article's (an original), oldest first.
+    members: list[dict[str, float]] = field(default_factory=list)
     # Embeddings (all None when the article has no usable vector): the article's vector and
     # its story's new vector sum to store (embeddings.pack), and the new running total.
     embedding: bytes | None = None
@@ -132,6 +157,13 @@ class StoryStore(Protocol):
 
     def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
         """The running total of the originals embedded with `dimensions` dimensions, if any."""
+
+    def merge(
+        self, keep: Hashable, gone: Hashable, profile: dict[str, float], members: list[dict[str, float]]
+    ) -> None:
+        """Move every article of story `gone` into story `keep`, which takes `profile` and
+        `members`, is indexed by the profile's LOOKUP_TERMS heaviest terms and is seen until
+        the later of the two; `gone` is left empty and offered to no article again."""
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Record the article in its story (creating it when placement.created; then
@@ -162,12 +194,14 @@ def place_article(
 
     original = _original(article, signature, bands, since, store) if signature else None
     embedded: _Embedded | None = None
+    members: list[dict[str, float]] = []
+    rivals: list[StoryCandidate] = []
     if original is not None:
         placement = Placement(story=original.story, created=False, copy_of=original.key, score=1.0)
         profile = None
     else:
         embedding = article.embedding if embedding_weight > 0 else None
-        placement, profile, embedded = _best_story(
+        placement, profile, embedded, members, rivals = _best_story(
             vector, title_terms(article.title), since, store, threshold, embedding, embedding_weight
         )
     grouped = Grouped(
@@ -177,13 +211,54 @@ def place_article(
         terms=sorted(counts),
         fingerprint=signature,
         bands=bands,
+        members=members,
     )
     if embedded is not None:
         grouped.embedding, grouped.story_embedding, grouped.embedding_total = embedded
     key = store.place(article, placement, grouped)
     if placement.created:
         placement = Placement(story=key, created=True, score=placement.score)
+    elif rivals and profile is not None:
+        placement = _consolidate(placement, profile, members, rivals, store)
     return placement
+
+
+def _consolidate(
+    placement: Placement,
+    profile: dict[str, float],
+    members: list[dict[str, float]],
+    rivals: list[StoryCandidate],
+    store: StoryStore,
+) -> Placement:
+    """Merge the story the article joined (its new `profile` and `members`) with each other
+    story the article could have joined whose profile is MERGE_SIMILARITY close to it, in
+    story key order; the older story (lower key) takes the younger's articles. Returns the
+    placement in the story that holds the article at the end."""
+    key = placement.story
+    merged: list[Hashable] = []
+    for rival in sorted(rivals, key=lambda c: c.key):
+        if _similarity(profile, rival.profile) < MERGE_SIMILARITY:
+            continue
+        if rival.key < key:
+            keep, gone = rival.key, key
+            profile = _profile(rival.profile, profile)
+            members = [*rival.members, *members][-MEMBERS:]
+        else:
+            keep, gone = key, rival.key
+            profile = _profile(profile, rival.profile)
+            members = [*members, *rival.members][-MEMBERS:]
+        store.merge(keep, gone, profile, members)
+        merged.append(gone)
+        key = keep
+    if not merged:
+        return placement
+    return Placement(story=key, created=False, score=placement.score, merged=tuple(merged))
+
+
+def _similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """The cosine of two profiles, summed in term order (the same whatever their key order)."""
+    norms = math.sqrt(_dot(a, a) * _dot(b, b))
+    return _dot(a, b) / norms if norms else 0.0
 
 
 def _original(
@@ -214,9 +289,14 @@ def _best_story(
     threshold: float,
     embedding: Vector | None = None,
     weight: float = 0.0,
-) -> tuple[Placement, dict[str, float], _Embedded | None]:
+) -> tuple[Placement, dict[str, float], _Embedded | None, list[dict[str, float]], list[StoryCandidate]]:
     candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
-    scores = [_cosine(vector, c.profile) for c in candidates]
+    if weight > 0:
+        # The embeddings mix and its threshold were measured with the profile's cosine.
+        scores = [_cosine(vector, c.profile) for c in candidates]
+    else:
+        scores = [_member_score(vector, c) for c in candidates]
+    member = member_vector(vector)
     total = store.embedding_total(len(embedding)) if embedding is not None else None
     close: list[float | None] = [None] * len(candidates)
     if embedding is not None:
@@ -239,6 +319,8 @@ def _best_story(
                 Placement(story=candidate.key, created=False, score=score),
                 _profile(candidate.profile, vector),
                 _embedded(embedding, candidate.embedding, total),
+                [*candidate.members, member][-MEMBERS:],
+                _rivals(candidate, scored, title, background, threshold) if weight <= 0 else [],
             )
         break
     best_score = scored[0][0] if scored else 0.0
@@ -246,7 +328,62 @@ def _best_story(
         Placement(story=None, created=True, score=best_score),
         _profile({}, vector),
         _embedded(embedding, None, total),
+        [member],
+        [],
     )
+
+
+def _rivals(
+    chosen: StoryCandidate,
+    scored: list[tuple[float, float | None, StoryCandidate]],
+    title: frozenset[str],
+    background: float,
+    threshold: float,
+) -> list[StoryCandidate]:
+    """The other stories the article could have joined (above the background by the
+    threshold, past the title gate), none of them shaped by an editor; none when the chosen
+    one was."""
+    if chosen.locked:
+        return []
+    return [
+        candidate
+        for score, _, candidate in scored
+        if candidate.key != chosen.key
+        and not candidate.locked
+        and score - background >= threshold
+        and title.intersection(_top(candidate.profile, LOOKUP_TERMS))
+    ]
+
+
+def _member_score(vector: Mapping[str, float], candidate: StoryCandidate) -> float:
+    """The mean cosine of the article with the story's NEAREST closest members; with no more
+    members than that, the closest one's (the mean of all of a small story's members would
+    measure how alike they are, not how close the article is: a story an editor merged from
+    reports in two languages takes a report in either). A story without member vectors
+    scores by its profile."""
+    if not candidate.members:
+        return _cosine(vector, candidate.profile)
+    similarities = [_dot(vector, member) for member in candidate.members]
+    if len(similarities) <= NEAREST:
+        return max(similarities)
+    closest = sorted(similarities, reverse=True)[:NEAREST]
+    return sum(closest) / NEAREST
+
+
+def _dot(vector: Mapping[str, float], member: Mapping[str, float]) -> float:
+    # Over the shared terms only, added in term order: the same sum whatever order the two
+    # dicts hold their keys in (jsonb reorders them, set order follows the hash seed).
+    common = vector.keys() & member.keys()
+    if not common:
+        return 0.0
+    shared = sorted(common)
+    return math.sumprod([vector[term] for term in shared], [member[term] for term in shared])
+
+
+def member_vector(vector: Mapping[str, float]) -> dict[str, float]:
+    """What a story keeps of a member's unit vector: its MEMBER_TERMS heaviest terms, rounded
+    for storage (not normalised again: a cosine with it counts the member's main terms)."""
+    return {term: round(weight, 5) for term, weight in _ranked(vector)[:MEMBER_TERMS]}
 
 
 def _embedding_scores(
@@ -344,6 +481,14 @@ class MemoryStore:
         self.published: dict[Hashable, datetime | None] = {}
         self.order: dict[Hashable, int] = {}
         self.embedding_totals: dict[int, EmbeddingTotal] = {}
+        # Stories merged away by consolidation: where their articles went.
+        self.merged_into: dict[Hashable, Hashable] = {}
+
+    def story_of(self, key: Hashable) -> Hashable:
+        """Where story `key`'s articles are now (itself unless it was merged away)."""
+        while key in self.merged_into:
+            key = self.merged_into[key]
+        return key
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
         return self.documents, {term: self.frequency[term] for term in terms if term in self.frequency}
@@ -354,7 +499,7 @@ class MemoryStore:
             for candidate in self.bands.get(band, ()):
                 published = self.published[candidate.key]
                 if since is None or published is None or published >= since:
-                    found.setdefault(candidate.key, candidate)
+                    found.setdefault(candidate.key, replace(candidate, story=self.story_of(candidate.story)))
         return sorted(found.values(), key=lambda c: self.order[c.key])
 
     def recent_stories(self, terms: list[str], since: datetime | None) -> list[StoryCandidate]:
@@ -371,12 +516,31 @@ class MemoryStore:
                         profile=story["profile"],
                         last_seen=story["last_seen"],
                         embedding=story.get("embedding"),
+                        members=tuple(story["members"]),
                     )
                 )
         return found
 
     def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
         return self.embedding_totals.get(dimensions)
+
+    def merge(
+        self, keep: Hashable, gone: Hashable, profile: dict[str, float], members: list[dict[str, float]]
+    ) -> None:
+        kept, emptied = self.stories[keep], self.stories[gone]
+        for key, story in ((keep, kept), (gone, emptied)):
+            for term in story["terms"]:
+                self.index[term].discard(key)
+        kept["profile"], kept["members"] = profile, members
+        kept["terms"] = _top(profile, LOOKUP_TERMS)
+        for term in kept["terms"]:
+            self.index.setdefault(term, set()).add(keep)
+        if emptied["last_seen"] is not None and (
+            kept["last_seen"] is None or emptied["last_seen"] > kept["last_seen"]
+        ):
+            kept["last_seen"] = emptied["last_seen"]
+        emptied.update(profile={}, members=[], terms=[])
+        self.merged_into[gone] = keep
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         self.order[article.key] = len(self.order)
@@ -388,7 +552,7 @@ class MemoryStore:
         key = placement.story
         if placement.created:
             key = len(self.stories) + 1
-            self.stories[key] = {"profile": {}, "last_seen": article.published, "terms": []}
+            self.stories[key] = {"profile": {}, "last_seen": article.published, "terms": [], "members": []}
         story = self.stories[key]
         if article.published and (story["last_seen"] is None or article.published > story["last_seen"]):
             story["last_seen"] = article.published
@@ -396,6 +560,7 @@ class MemoryStore:
             for term in story["terms"]:
                 self.index[term].discard(key)
             story["profile"], story["terms"] = grouped.profile, grouped.index_terms
+            story["members"] = grouped.members
             if grouped.embedding is not None and grouped.embedding_total is not None:
                 story["embedding"] = grouped.story_embedding
                 self.embedding_totals[grouped.embedding_total.dimensions] = grouped.embedding_total

@@ -178,7 +178,7 @@ def article_group(*, article: Article) -> GroupOutcome:
         if current.status == Article.Status.NEW:
             raise ValueError(f"Article {current.pk} is not extracted yet: nothing to group it by.")
         placement = _place(current, DatabaseStore(find_copies=current.status in MAY_BE_COPY), vector)
-        story_changed.send(sender=Story, story_ids=[placement.story])
+        story_changed.send(sender=Story, story_ids=[placement.story, *placement.merged])
     return GroupOutcome(
         article_id=current.pk,
         story_id=placement.story,
@@ -283,7 +283,7 @@ class _RegroupStore(DatabaseStore):
         if self.previous in self.reusable and self.previous not in self.taken:
             self.taken.add(self.previous)
             Story.objects.filter(pk=self.previous).update(
-                profile=grouped.profile, embedding=grouped.story_embedding
+                profile=grouped.profile, member_vectors=grouped.members, embedding=grouped.story_embedding
             )
             return Story.objects.only("pk", "lead_id", "editor_locked").get(pk=self.previous)
         story = super().new_story(article, grouped)
@@ -322,7 +322,7 @@ def stories_regroup(
         )
         for chunk in _chunks(sorted(plan.rebuilt), 500):
             StoryTerm.objects.filter(story_id__in=chunk).delete()
-            Story.objects.filter(pk__in=chunk).update(profile={}, embedding=None)
+            Story.objects.filter(pk__in=chunk).update(profile={}, member_vectors=[], embedding=None)
         originals = [pk for pk in plan.sequence if plan.copy_of[pk] is None]
         for chunk in _chunks(originals, 500):
             CopyBand.objects.filter(article_id__in=chunk).delete()
@@ -355,6 +355,8 @@ def stories_regroup(
                 outcome.articles += 1
                 outcome.copies += placement.copy_of is not None
                 final.add(placement.story)
+                final.difference_update(placement.merged)
+                changed.update(placement.merged)
                 if placement.story != plan.story_before[pk]:
                     outcome.moved += 1
                 if placement.story != article.story_id:

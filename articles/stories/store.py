@@ -26,6 +26,7 @@ from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm,
 from .embeddings import pack, unpack
 from .grouping import (
     LOOKUP_TERMS,
+    MEMBERS,
     ArticleInput,
     CopyCandidate,
     EmbeddingTotal,
@@ -34,6 +35,7 @@ from .grouping import (
     StoryCandidate,
     _profile,
     _top,
+    member_vector,
 )
 from .similarity import LEAD_CHARACTERS, term_counts, tfidf
 
@@ -95,10 +97,10 @@ class DatabaseStore:
             Story.objects.filter(pk__in=index.values("story_id"), article_count__gt=0)
             .annotate(seen=Subquery(seen))
             .order_by("pk")
-            .values_list("pk", "profile", "seen", "embedding")
+            .values_list("pk", "profile", "seen", "embedding", "member_vectors", "editor_locked")
         )
         found = []
-        for pk, profile, last_seen, embedding in rows:
+        for pk, profile, last_seen, embedding, members, locked in rows:
             if pk in self.exclude_stories:
                 continue
             self._last_seen[pk] = last_seen
@@ -108,6 +110,8 @@ class DatabaseStore:
                     profile=ranked_profile(profile),
                     last_seen=last_seen,
                     embedding=bytes(embedding) if embedding is not None else None,
+                    members=tuple(members or ()),
+                    locked=locked,
                 )
             )
         return found
@@ -150,7 +154,7 @@ class DatabaseStore:
             if last_seen is None or published > last_seen:
                 last_seen = published
             if not placement.created:
-                changed: dict = {"profile": grouped.profile}
+                changed: dict = {"profile": grouped.profile, "member_vectors": grouped.members}
                 if grouped.story_embedding is not None:
                     changed["embedding"] = grouped.story_embedding
                 Story.objects.filter(pk=story.pk).update(**changed)
@@ -159,6 +163,7 @@ class DatabaseStore:
                 EmbeddingCount.objects.update_or_create(
                     dimensions=total.dimensions, defaults={"articles": total.articles, "total": total.total}
                 )
+            self._last_seen[story.pk] = last_seen
             StoryTerm.objects.filter(story_id=story.pk).delete()
             StoryTerm.objects.bulk_create(
                 StoryTerm(story_id=story.pk, term=term, last_seen_at=last_seen)
@@ -172,6 +177,31 @@ class DatabaseStore:
         story.recount()
         return story.pk
 
+    def merge(
+        self, keep: Hashable, gone: Hashable, profile: dict[str, float], members: list[dict[str, float]]
+    ) -> None:
+        """Consolidation (grouping._consolidate): story `gone`'s articles move into `keep`,
+        which takes the merged profile and members and is indexed until the later of the two
+        stories' last_seen; `gone` is left empty, without index, pointing to `keep`
+        (merged_into, as an editor's merge leaves it: its URL redirects there)."""
+        seen = [self._last_seen[key] for key in (keep, gone) if self._last_seen.get(key) is not None]
+        last_seen = max(seen) if seen else None
+        self._last_seen[keep] = last_seen
+        Article.objects.filter(story_id=gone).update(story_id=keep)
+        Story.objects.filter(pk=keep).update(profile=profile, member_vectors=members)
+        StoryTerm.objects.filter(story_id__in=[keep, gone]).delete()
+        if last_seen is not None:
+            StoryTerm.objects.bulk_create(
+                StoryTerm(story_id=keep, term=term, last_seen_at=last_seen)
+                for term in _top(profile, LOOKUP_TERMS)
+            )
+        Story.objects.filter(merged_into_id=gone).update(merged_into_id=keep)
+        Story.objects.filter(pk=gone).update(
+            merged_into_id=keep, lead=None, profile={}, member_vectors=[], embedding=None
+        )
+        for pk in (keep, gone):
+            Story.objects.only("pk", "lead_id", "editor_locked").get(pk=pk).recount()
+
     def new_story(self, article: ArticleInput, grouped: Grouped) -> Story:
         """The story an article starts (Story.recount then sets its title and lead)."""
         return Story.objects.create(
@@ -179,14 +209,15 @@ class DatabaseStore:
             first_seen_at=article.published,
             last_seen_at=article.published,
             profile=grouped.profile,
+            member_vectors=grouped.members,
             embedding=grouped.story_embedding,
         )
 
 
 def rebuild_index(story_id: int) -> dict[str, float]:
-    """Replace a story's profile and index terms with those its articles give it now, and
-    return the profile: what place() would have stored had grouping placed exactly these
-    articles, weighted by today's document frequencies.
+    """Replace a story's profile, member vectors and index terms with those its articles give
+    it now, and return the profile: what place() would have stored had grouping placed
+    exactly these articles, weighted by today's document frequencies.
 
     The originals (copies add nothing to a profile) are folded in placement order (pk) with
     grouping's own _profile, from the title and lead grouping reads (the extracted text, else
@@ -210,11 +241,13 @@ def rebuild_index(story_id: int) -> dict[str, float]:
     counts = [term_counts(title, lead or summary_lead) for title, lead, summary_lead, *_ in originals]
     documents, frequencies = DatabaseStore().frequencies({term for terms in counts for term in terms})
     profile: dict[str, float] = {}
-    for terms in counts:
-        profile = _profile(profile, tfidf(terms, documents, frequencies))
+    vectors = [tfidf(terms, documents, frequencies) for terms in counts]
+    for vector in vectors:
+        profile = _profile(profile, vector)
+    kept = [member_vector(vector) for vector in vectors[-MEMBERS:]]
 
     embedding = story_embedding([member[5] for member in originals])
-    Story.objects.filter(pk=story_id).update(profile=profile, embedding=embedding)
+    Story.objects.filter(pk=story_id).update(profile=profile, member_vectors=kept, embedding=embedding)
     StoryTerm.objects.filter(story_id=story_id).delete()
     if profile:
         last_seen = max(member[4] for member in members)

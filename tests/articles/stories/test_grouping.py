@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 from array import array
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from articles.stories.embeddings import unit, unpack
-from articles.stories.grouping import ArticleInput, EmbeddingTotal, MemoryStore, place_article
+from articles.stories.grouping import (
+    MEMBERS,
+    ArticleInput,
+    EmbeddingTotal,
+    MemoryStore,
+    StoryCandidate,
+    place_article,
+)
 from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
@@ -63,6 +73,166 @@ def test_an_article_with_neither_title_words_nor_text_starts_a_story_of_its_own(
     stories = place_all([(*RAIL, "a"), ("", "", "b"), ("!!!", "", "c")])
 
     assert len(set(stories)) == 3
+
+
+class OneStoryStore(MemoryStore):
+    """A store whose only recent story is `story`."""
+
+    def __init__(self, story: StoryCandidate) -> None:
+        super().__init__()
+        self.story = story
+
+    def recent_stories(self, terms, since):
+        return [self.story]
+
+    def place(self, article, placement, grouped):
+        self.grouped = grouped
+        return 100 if placement.created else placement.story
+
+
+# A story of the days after a bridge was closed, summed over many reports about the bridge;
+# one of its reports was about the extra ferries.
+BRIDGE_PROFILE = {
+    "bridge": 8.0,
+    "closure": 6.0,
+    "repair": 6.0,
+    "crash": 4.0,
+    "ship": 4.0,
+    "harbour": 3.0,
+    "inquiry": 3.0,
+    "insurer": 3.0,
+    "ferry": 0.5,
+    "extra": 0.5,
+    "sailing": 0.5,
+}
+FERRY_REPORT = {"ferry": 0.5, "extra": 0.5, "sailing": 0.5, "harbour": 0.5}
+BRIDGE_REPORT = {"bridge": 0.7, "harbour": 0.7}
+INQUIRY_REPORT = {"inquiry": 0.8, "bridge": 0.6}
+
+
+def place_ferries(store: MemoryStore):
+    # Five title terms of equal weight (one document so far): 1/sqrt(5) each.
+    article = ArticleInput(key=99, title="Harbour ferries run extra sailings", text="", published=START)
+    return place_article(article, store, window=WINDOW, threshold=0.16)
+
+
+def test_a_story_takes_an_article_close_to_one_of_its_reports_though_its_summed_profile_is_far():
+    members = (BRIDGE_REPORT, INQUIRY_REPORT, FERRY_REPORT, BRIDGE_REPORT, INQUIRY_REPORT)
+    story = StoryCandidate(key=7, profile=BRIDGE_PROFILE, last_seen=START, members=members)
+
+    store = OneStoryStore(story)
+    placement = place_ferries(store)
+
+    weight = 1 / math.sqrt(5)
+    # The mean cosine of its two closest reports: the ferries (4 terms) and a bridge report.
+    assert placement.story == 7
+    assert placement.score == pytest.approx((4 * weight * 0.5 + weight * 0.7) / 2)
+    # It becomes the story's latest member, its terms rounded for storage.
+    assert store.grouped.members == [
+        *members,
+        dict.fromkeys(["extra", "ferry", "harbour", "run", "sailing"], 0.44721),
+    ]
+
+
+def test_a_story_of_two_members_scores_by_the_closer_one():
+    # An editor merged a German report into the story: the two share no word.
+    german = {"hafen": 0.7, "fähre": 0.7}
+    store = OneStoryStore(
+        StoryCandidate(key=7, profile=BRIDGE_PROFILE, last_seen=START, members=(german, FERRY_REPORT))
+    )
+
+    placement = place_ferries(store)
+
+    assert placement.story == 7
+    assert placement.score == pytest.approx(4 * 0.5 / math.sqrt(5))
+
+
+def test_a_story_keeps_only_its_latest_members():
+    members = tuple({"harbour": 0.7, f"day{n}": 0.7} for n in range(MEMBERS))
+    store = OneStoryStore(StoryCandidate(key=7, profile=BRIDGE_PROFILE, last_seen=START, members=members))
+
+    place_ferries(store)
+
+    assert len(store.grouped.members) == MEMBERS
+    assert store.grouped.members[:-1] == list(members[1:])  # the oldest went
+
+
+def test_a_story_without_member_vectors_is_scored_by_its_profile():
+    # Grouped before stories kept their members: the profile's cosine (about 0.14) decides.
+    placement = place_ferries(OneStoryStore(StoryCandidate(key=7, profile=BRIDGE_PROFILE, last_seen=START)))
+
+    assert placement.created
+    assert placement.score == pytest.approx(0.144, abs=0.001)
+
+
+class StoriesStore(MemoryStore):
+    """A store whose recent stories are `stories`; records what consolidation merges."""
+
+    def __init__(self, *stories: StoryCandidate) -> None:
+        super().__init__()
+        self.candidates, self.merges = list(stories), []
+
+    def recent_stories(self, terms, since):
+        return self.candidates
+
+    def merge(self, keep, gone, profile, members):
+        self.merges.append((keep, gone, members))
+
+    def place(self, article, placement, grouped):
+        return 100 if placement.created else placement.story
+
+
+FERRIES = {"ferry": 1.0, "harbour": 1.0, "sailing": 1.0, "extra": 0.5}
+FERRIES_RUN = {"ferry": 0.5, "harbour": 0.5, "sailing": 0.4, "run": 0.5}
+
+
+def ferry_stories(*, joined: int = 3, rival: int = 5, rival_profile=None, locked: bool = False):
+    return StoriesStore(
+        StoryCandidate(key=joined, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,)),
+        StoryCandidate(
+            key=rival,
+            profile=rival_profile or {**FERRIES_RUN, "ferry": 1.0},
+            last_seen=START,
+            members=(FERRIES_RUN,),
+            locked=locked,
+        ),
+    )
+
+
+def test_an_article_that_fits_two_close_stories_merges_the_younger_into_the_older():
+    store = ferry_stories()
+
+    placement = place_ferries(store)
+
+    assert (placement.story, placement.merged) == (3, (5,))
+    assert [(keep, gone) for keep, gone, _ in store.merges] == [(3, 5)]
+    # The older story's members first, then the younger's.
+    assert store.merges[0][2][0] == FERRY_REPORT and store.merges[0][2][-1] == FERRIES_RUN
+
+
+def test_a_story_younger_than_the_one_it_merges_with_goes_into_it():
+    store = ferry_stories(joined=8, rival=5)
+
+    placement = place_ferries(store)
+
+    assert (placement.story, placement.merged) == (5, (8,))
+
+
+def test_stories_apart_in_profile_stay_apart_though_one_article_fits_both():
+    far = {"ferry": 1.0, "timetable": 5.0, "winter": 5.0, "harbour": 0.2}
+    store = ferry_stories(rival_profile=far)
+
+    placement = place_ferries(store)
+
+    assert (placement.story, placement.merged, store.merges) == (3, (), [])
+
+
+def test_a_story_an_editor_shaped_is_never_merged_by_grouping():
+    store = ferry_stories(locked=True)
+
+    placement = place_ferries(store)
+
+    assert (placement.story, placement.merged, store.merges) == (3, (), [])
 
 
 def embedded_store(*, articles: int = 1000, mean: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)) -> MemoryStore:

@@ -224,10 +224,13 @@ def test_reindexing_a_story_grouping_just_built_of_an_original_and_its_copy_chan
     group(copy)
     assert copy.duplicate_of_id == original.pk
     before = index_of(original.story_id)
+    members = Story.objects.values_list("member_vectors", flat=True).get(pk=original.story_id)
 
     services.story_reindex(story=original.story)
 
     assert index_of(original.story_id) == before
+    assert Story.objects.values_list("member_vectors", flat=True).get(pk=original.story_id) == members
+    assert len(members) == 1  # the original's vector; a copy adds none
     assert before[1][0][1] == copy.published_at  # seen until its copy, as grouping left it
 
 
@@ -240,6 +243,7 @@ def test_reindexing_a_story_left_without_originals_takes_it_out_of_the_index():
     profile = services.story_reindex(story=rail.story)
 
     assert profile == {} and index_of(rail.story_id) == ({}, [])
+    assert Story.objects.values_list("member_vectors", flat=True).get(pk=rail.story_id) == []
     assert index_of(museum.story_id)[1]  # the other story keeps its index
 
 

@@ -24,7 +24,8 @@ from tests.fakes.openai_server import BAG_DIMENSIONS, bag_of_words
 pytestmark = pytest.mark.django_db
 
 FIXTURES = fixtures_dir()
-STREAM_SIZE = 200
+# Long enough that consolidation merges stories in each stream (UCI: first at article 201-300).
+STREAM_SIZE = 300
 # Grouping starts mixing in vectors after its warm-up (grouping.EMBEDDING_WARM_UP articles).
 EMBEDDED_STREAM_SIZE = 300
 
@@ -95,6 +96,17 @@ def test_the_database_store_places_a_real_stream_exactly_as_the_memory_store_doe
     assert Story.objects.count() == stories
     assert sum(s.article_count for s in Story.objects.all()) == len(articles)
     assert TermCount.objects.get(term="").documents == memory.documents
+    # Consolidation merged stories on the way (each stream has one merge at least), and
+    # where every article ends is the same too.
+    assert memory.merged_into
+    final = {pk: (memory.story_of(story), False, None, 0.0) for pk, (story, *_) in expected.items()}
+    stored = dict(Article.objects.filter(pk__in=expected).values_list("pk", "story_id"))
+    assert partition({pk: (stored[pk], False, None, 0.0) for pk in expected}) == partition(final)
+    # Each memory story's row: the story its first article went to in the database.
+    row_of = {story: actual[pk][0] for pk, (story, *_) in reversed(expected.items())}
+    for gone in memory.merged_into:
+        row = Story.objects.get(pk=row_of[gone])
+        assert row.article_count == 0 and row.merged_into_id == row_of[memory.story_of(gone)]
 
 
 def test_with_embeddings_the_database_store_places_a_real_stream_as_the_memory_store_does(fake_embeddings):
@@ -158,6 +170,42 @@ def test_a_story_left_without_articles_is_no_candidate_for_a_new_one():
     found = DatabaseStore().recent_stories(["rail"], now - timedelta(hours=1))
 
     assert [c.key for c in found] == [live.pk]
+
+
+def test_a_story_an_editor_shaped_is_offered_as_locked_so_grouping_never_merges_it():
+    now = timezone.now()
+    shaped, automatic = factories.make_story(articles=1), factories.make_story(articles=1)
+    Story.objects.filter(pk=shaped.pk).update(editor_locked=True)
+    for story in (shaped, automatic):
+        StoryTerm.objects.create(story=story, term="rail", last_seen_at=now)
+
+    found = DatabaseStore().recent_stories(["rail"], now - timedelta(hours=1))
+
+    assert [(c.key, c.locked) for c in found] == [(shaped.pk, True), (automatic.pk, False)]
+
+
+def test_a_merge_moves_the_articles_and_leaves_the_younger_story_empty_pointing_to_the_older():
+    now = timezone.now()
+    older, younger = factories.make_story(articles=2), factories.make_story(articles=1)
+    for story in (older, younger):
+        StoryTerm.objects.create(story=story, term="rail", last_seen_at=now)
+    store = DatabaseStore()
+    store.recent_stories(["rail"], now - timedelta(hours=1))
+    profile, members = {"rail": 1.5, "river": 0.5}, [{"rail": 0.9}, {"river": 0.8}]
+
+    store.merge(older.pk, younger.pk, profile, members)
+
+    older.refresh_from_db()
+    younger.refresh_from_db()
+    assert (older.article_count, older.profile, older.member_vectors) == (3, profile, members)
+    assert (younger.article_count, younger.merged_into_id, younger.profile, younger.member_vectors) == (
+        0,
+        older.pk,
+        {},
+        [],
+    )
+    assert set(StoryTerm.objects.values_list("story_id", "term")) == {(older.pk, "rail"), (older.pk, "river")}
+    assert [c.key for c in store.recent_stories(["rail"], now - timedelta(hours=1))] == [older.pk]
 
 
 def test_copy_candidates_are_recent_originals_sharing_a_band_in_placement_order():
