@@ -40,6 +40,7 @@ import django  # noqa: E402
 django.setup()
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
+from django.conf import settings  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
 from articles import demo_content  # noqa: E402
@@ -155,7 +156,10 @@ def main() -> None:
             "demo": read_articles(demo_file(Path(scratch))),
             **{name.split("-")[0]: read_articles(fixtures / "stories" / name) for name in FILES},
         }
-        grid = [(0.0, 0.175)] + [tuple(map(float, pair.split(":"))) for pair in args.grid.split(",")]
+        # First row: TF-IDF alone at its default threshold, the figure the mixes are compared with.
+        grid = [(0.0, settings.STORY_SIMILARITY_THRESHOLD)] + [
+            tuple(map(float, pair.split(":"))) for pair in args.grid.split(",")
+        ]
         print(f"model {model_name}; B-cubed F1 (precision/recall); grouping CPU time per set")
         for weight, threshold in grid:
             embedded = {"STORY_EMBEDDINGS_URL": server.url if weight else ""}

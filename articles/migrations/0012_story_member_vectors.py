@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('articles', '0010_story_embeddings'),
+        ('articles', '0011_stored_search_documents'),
     ]
 
     operations = [

@@ -45,7 +45,16 @@ from django.db.models import Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount, story_changed
+from articles.models import (
+    Article,
+    AuditEntry,
+    CopyBand,
+    EmbeddingCount,
+    Story,
+    StoryTerm,
+    TermCount,
+    story_changed,
+)
 
 from . import embeddings
 from . import fingerprint as fp
@@ -178,6 +187,17 @@ def article_group(*, article: Article) -> GroupOutcome:
         if current.status == Article.Status.NEW:
             raise ValueError(f"Article {current.pk} is not extracted yet: nothing to group it by.")
         placement = _place(current, DatabaseStore(find_copies=current.status in MAY_BE_COPY), vector)
+        for gone in placement.merged:
+            # Shaped like an editor's merge (desk/stories.py), so the desk's story history shows it.
+            AuditEntry.record(
+                "story_merge",
+                automatic=True,
+                article=current,
+                target=Story(pk=placement.story),
+                reason="Grouping: this report fits both stories, which report the same event.",
+                from_story=gone,
+                to_story=placement.story,
+            )
         story_changed.send(sender=Story, story_ids=[placement.story, *placement.merged])
     return GroupOutcome(
         article_id=current.pk,

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from articles.models import Article, CopyBand, EmbeddingCount, Source, Story, StoryTerm, TermCount
+from articles.models import Article, AuditEntry, CopyBand, EmbeddingCount, Source, Story, StoryTerm, TermCount
 from articles.stories import services
 from articles.stories.embeddings import embedding_text, pack, scoring, unit
 from articles.stories.grouping import MemoryStore, place_article
@@ -107,6 +107,12 @@ def test_the_database_store_places_a_real_stream_exactly_as_the_memory_store_doe
     for gone in memory.merged_into:
         row = Story.objects.get(pk=row_of[gone])
         assert row.article_count == 0 and row.merged_into_id == row_of[memory.story_of(gone)]
+    # Each automatic merge is in the audit trail, as an editor's merge is.
+    merges = AuditEntry.objects.filter(action="story_merge")
+    assert sorted(e.details["from_story"] for e in merges) == sorted(
+        row_of[gone] for gone in memory.merged_into
+    )
+    assert all(e.automatic and e.actor is None and e.target_type == "articles.story" for e in merges)
 
 
 def test_with_embeddings_the_database_store_places_a_real_stream_as_the_memory_store_does(fake_embeddings):
