@@ -187,6 +187,7 @@ def curl_headers(headers: dict[str, str]) -> list[str]:
 def wire_bytes(port: int, path: str, headers: dict[str, str]) -> dict[str, int]:
     """Body bytes on the wire for one page, per Accept-Encoding (raw: curl does not decode)."""
     sizes = {}
+    headers = {name: value for name, value in headers.items() if name.lower() != "accept-encoding"}
     for coding in ("identity", "gzip", "br"):
         out = subprocess.run(
             ["curl", "-s", "-o", "/dev/null", *curl_headers(headers), "-H", f"Accept-Encoding: {coding}", "-w",
@@ -237,8 +238,12 @@ def main() -> int:
     slug, session_key, csrf = subprocess.run(
         [sys.executable, "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout.split()[-3:]
-    reader = {"Cookie": f"sessionid={session_key}; csrftoken={csrf}"}
-    anonymous: dict[str, str] = {}
+    # Every row is loaded as a browser asks for pages: with its Accept-Encoding (a browser always
+    # sends one), so cached pages go out in the encoding stored for them and a logged-in page
+    # is gzipped per request, as readers get them. The bytes per encoding are measured below.
+    browser = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    reader = {**browser, "Cookie": f"sessionid={session_key}; csrftoken={csrf}"}
+    anonymous = browser
     article = f"/a/{slug}/"
     # (label, path, headers, page cache on?, target); each server loads its rows in turn.
     pages = [
