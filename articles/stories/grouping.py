@@ -52,7 +52,7 @@ PROFILE_TERMS = 80
 # the reports it holds, where its summed profile would blur them; a small story scores by
 # its members alone, not by a sum that grows more general (and more attractive) with
 # every article it takes.
-MEMBERS = 40
+MEMBERS = 80
 MEMBER_TERMS = 20
 NEAREST = 2
 # Consolidation: when an article could join several stories (each clears the threshold above

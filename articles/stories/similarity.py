@@ -18,6 +18,9 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 LEAD_CHARACTERS = 400
 # Title words count this many times a lead word: a title names the event.
 TITLE_WEIGHT = 2.0
+# Term frequency saturates as in BM25 with k1 = SATURATION: a title word (counted
+# TITLE_WEIGHT) weighs 1.5 lead words, a word repeated in the lead little more than once.
+SATURATION = 2.0
 # Longest term kept (StoryTerm.term holds 64 characters).
 MAX_TERM = 64
 
@@ -53,6 +56,8 @@ def fold(word: str) -> str:
 def _terms(text: str) -> list[str]:
     kept = []
     for word in _WORD.findall(text.lower()):
+        if word in STOP_WORDS:
+            continue
         term = fold(word)[:MAX_TERM]
         if len(term) > 1 and term not in STOP_WORDS:
             kept.append(term)
@@ -75,12 +80,17 @@ def term_counts(title: str, text: str) -> Counter[str]:
 
 
 def tfidf(counts: Mapping[str, float], documents: int, frequencies: Mapping[str, int]) -> dict[str, float]:
-    """Unit-length TF-IDF vector: sublinear term frequency times smoothed inverse document
-    frequency, from `documents` grouped so far and each term's document frequency."""
+    """Unit-length TF-IDF vector: saturating term frequency (BM25's, count·(k+1)/(count+k):
+    a word said again adds less each time) times smoothed inverse document frequency, from
+    `documents` grouped so far and each term's document frequency."""
     vector = {
-        term: (1 + math.log(count)) * (math.log((documents + 1) / (frequencies.get(term, 0) + 1)) + 1)
+        term: _saturated(count) * (math.log((documents + 1) / (frequencies.get(term, 0) + 1)) + 1)
         for term, count in counts.items()
         if count > 0
     }
     norm = math.sqrt(sum(weight * weight for weight in vector.values()))
     return {term: weight / norm for term, weight in vector.items()} if norm else {}
+
+
+def _saturated(count: float) -> float:
+    return count * (SATURATION + 1) / (count + SATURATION)
