@@ -71,6 +71,40 @@ def search_hits(*, query: str, limit: int = MAX_RESULTS, offset: int = 0) -> lis
     return _search_fallback(query, limit, offset)
 
 
+@dataclass(frozen=True, slots=True)
+class ResultsPage:
+    """One page of the reader's search results (the search page's view)."""
+
+    words: str  # the query as searched: whitespace collapsed, capped
+    number: int
+    hits: list[SearchHit]
+    has_next: bool
+
+    @property
+    def complete(self) -> bool:
+        """Every match is on this page, so their number is known."""
+        return self.number == 1 and not self.has_next
+
+
+def results_page(*, query: str, page: str | None) -> ResultsPage:
+    """Page `page` (a query parameter: 1 when missing or malformed, at most MAX_PAGES) of the
+    hits for `query`. One more hit than a page tells whether a next page exists, without
+    counting every match."""
+    words = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    number = _page_number(page)
+    hits = search_hits(query=words, limit=RESULTS_PER_PAGE + 1, offset=(number - 1) * RESULTS_PER_PAGE)
+    has_next = len(hits) > RESULTS_PER_PAGE and number < MAX_PAGES
+    return ResultsPage(words=words, number=number, hits=hits[:RESULTS_PER_PAGE], has_next=has_next)
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_PAGES)
+
+
 def search_articles(*, query: str, limit: int = MAX_RESULTS) -> list[Article]:
     """The hits as articles ready for a card (the JSON API's search), each with its `.snippet`
     and `.title_html` (safe HTML) and `.rank`: three queries."""

@@ -16,7 +16,7 @@ from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import citations, fragments, stories
 from . import queries as reader
-from .search import MAX_PAGES, MAX_QUERY_LENGTH, RESULTS_PER_PAGE, search_hits
+from .search import results_page
 
 PAGE_SIZE = 20
 
@@ -139,34 +139,11 @@ def story(request: HttpRequest, slug: str) -> HttpResponse:
 @page_cache_params("q", "page")
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    page = _search_page_number(request.GET.get("page"))
-    # The words search_articles() really looks for: "a  b", " a b" and "a b" are one search.
-    words = " ".join(query.split())[:MAX_QUERY_LENGTH]
-    page_cache_canonical(request, q=words or None, page=page if page > 1 and words else None)
-    results: list = []
-    if words:
-        # One more than a page tells whether a next page exists, without counting every match.
-        results = search_hits(query=words, limit=RESULTS_PER_PAGE + 1, offset=(page - 1) * RESULTS_PER_PAGE)
-    has_next = len(results) > RESULTS_PER_PAGE and page < MAX_PAGES
-    context = {
-        "query": query,
-        "words": words,
-        "results": results[:RESULTS_PER_PAGE],
-        "page_number": page,
-        "has_next": has_next,
-        # The number of matches is known when they all fit on the first page.
-        "complete": page == 1 and not has_next,
-    }
-    return render(request, "articles/search.html", context)
-
-
-def _search_page_number(raw: str | None) -> int:
-    """The results page asked for: 1 for a missing or malformed number, at most MAX_PAGES."""
-    try:
-        number = int(raw or 1)
-    except ValueError:
-        return 1
-    return min(max(number, 1), MAX_PAGES)
+    results = results_page(query=query, page=request.GET.get("page"))
+    # The words really searched for: "a  b", " a b" and "a b" are one search, one address.
+    words = results.words or None
+    page_cache_canonical(request, q=words, page=results.number if results.number > 1 and words else None)
+    return render(request, "articles/search.html", {"query": query, "results": results})
 
 
 @require_GET
