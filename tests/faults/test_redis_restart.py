@@ -120,8 +120,14 @@ def test_redis_restarting_during_a_poll_and_during_summaries_loses_no_article_an
         enqueue(private_redis.url, "articles.tasks.poll_due_sources", [[]], queue="default")
 
         # Restart 1, during the poll: three feeds stored, their extractions queued, one fetch running.
+        # The slow feed must have been requested: a fetch still waiting in the queue would be lost
+        # with it, and only the source's poll lease (10 minutes) would bring it back.
+        slow_feed = f"/feed/{SOURCES - 1}.xml"
         processes.wait_until(
-            lambda: Article.objects.count() >= ARTICLES - STORIES, timeout=30, message="three feeds stored"
+            lambda: Article.objects.count() >= ARTICLES - STORIES and server.hits_for(slow_feed),
+            timeout=30,
+            interval=0.05,
+            message="three feeds stored and the slow one being fetched",
         )
         private_redis.restart()
         queued_then = count(Article.Status.NEW)
