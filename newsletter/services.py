@@ -40,7 +40,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Case, Exists, F, Max, OuterRef, Prefetch, Q, Value, When
+from django.db.models import Case, Exists, F, Max, Min, OuterRef, Prefetch, Q, Value, When
 from django.db.models.functions import Concat, Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -514,6 +514,13 @@ def sent_stories_prune(*, now: dt.datetime) -> int:
     old = SentStory.objects.filter(digest_date__lt=cutoff).values("pk")[:SENT_STORY_PRUNE_BATCH]
     deleted, _ = SentStory.objects.filter(pk__in=old).delete()
     return deleted
+
+
+def first_publication_day() -> dt.date | None:
+    """The UTC day the first summary went on the site (where the digest archive starts), or
+    None before any did."""
+    first = Article.objects.published().aggregate(first=Min("published_on_site_at"))["first"]
+    return first.astimezone(dt.UTC).date() if first else None
 
 
 def day_end_utc(day: dt.date) -> dt.datetime:

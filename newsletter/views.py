@@ -125,7 +125,11 @@ def archive(request: HttpRequest, day: str) -> HttpResponse:
         date = dt.date.fromisoformat(day)
     except ValueError as exc:
         raise Http404("No such date.") from exc
-    if date > timezone.now().date():
+    today = timezone.now().date()
+    if date > today:
         raise Http404("That digest has not been written yet.")
+    if date < (services.first_publication_day() or today):
+        # Bounded: the site's archive starts with its first published summary, not in year 1.
+        raise Http404("There was no digest yet on that day.")
     items = services.digest_catalogue(until=services.day_end_utc(date)).items_for()
     return render(request, "newsletter/archive.html", {"day": date, "items": items})

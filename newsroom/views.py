@@ -6,7 +6,7 @@ import logging
 import sys
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and the cache answer; 503 naming the part that does not."""
+    """200 when the database and both caches answer; 503 naming the part that does not."""
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -27,14 +27,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # any failure means "not healthy", whatever the driver raised
         logger.warning("Health check: database failing: %s", exc)
         checks["database"] = f"failing: {exc.__class__.__name__}"
-    try:
-        cache.set("healthz:probe", "1", timeout=10)
-        if cache.get("healthz:probe") != "1":
-            raise RuntimeError("value did not round-trip")
-        checks["cache"] = "ok"
-    except Exception as exc:
-        logger.warning("Health check: cache failing: %s", exc)
-        checks["cache"] = f"failing: {exc.__class__.__name__}"
+    # "default" holds sessions and rate limits, "pages" the page cache (PAGES_REDIS_URL may be a
+    # Redis of its own): a site that cannot reach either is not healthy.
+    for check, alias in (("cache", "default"), ("pages_cache", "pages")):
+        try:
+            cache = caches[alias]
+            cache.set("healthz:probe", "1", timeout=10)
+            if cache.get("healthz:probe") != "1":
+                raise RuntimeError("value did not round-trip")
+            checks[check] = "ok"
+        except Exception as exc:
+            logger.warning("Health check: %s failing: %s", check, exc)
+            checks[check] = f"failing: {exc.__class__.__name__}"
     failing = [name for name, state in checks.items() if state != "ok"]
     body = {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}
     return JsonResponse(body, status=503 if failing else 200)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from newsletter import services
 from newsletter.models import Subscriber
@@ -249,6 +251,22 @@ def test_the_archive_page_lists_that_days_summaries(client, todays_story):
 def test_the_archive_has_no_page_for_a_future_or_impossible_date(client):
     assert client.get("/digest/2999-01-01/").status_code == 404
     assert client.get("/digest/2026-02-30/").status_code == 404
+
+
+def test_the_archive_starts_on_the_day_of_the_first_published_summary(client, todays_story):
+    first_day = todays_story.published_on_site_at.astimezone(dt.UTC).date()
+    assert client.get(f"/digest/{first_day.isoformat()}/").status_code == 200
+    day_before = first_day - dt.timedelta(days=1)
+    assert client.get(f"/digest/{day_before.isoformat()}/").status_code == 404
+    assert client.get("/digest/0001-01-01/").status_code == 404
+
+
+def test_before_anything_is_published_only_todays_archive_page_exists(client):
+    today = timezone.now().date()
+    response = client.get(f"/digest/{today.isoformat()}/")
+    assert response.status_code == 200
+    assert b"No summaries were published that day." in response.content
+    assert client.get(f"/digest/{(today - dt.timedelta(days=1)).isoformat()}/").status_code == 404
 
 
 def test_the_call_to_action_form_carries_no_csrf_token_and_posts_to_subscribe(rf):

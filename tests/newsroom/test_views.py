@@ -9,25 +9,30 @@ from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
 
-BROKEN_CACHE = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:9/0",  # port 9 (discard): nothing listens there
-    }
-}
+# Port 9 (discard): nothing listens there.
+DOWN = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+UP = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "healthz-test"}
 
 
 def test_healthz_reports_ok_when_database_and_cache_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "cache": "ok", "pages_cache": "ok"}
 
 
 def test_healthz_names_the_cache_when_it_is_down(client):
-    with override_settings(CACHES=BROKEN_CACHE):
+    with override_settings(CACHES={"default": DOWN, "pages": UP}):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["cache"]
+
+
+def test_healthz_names_the_page_cache_when_its_own_redis_is_down(client):
+    with override_settings(CACHES={"default": UP, "pages": DOWN}):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["pages_cache"]
+    assert response.json()["checks"]["cache"] == "ok"
 
 
 def test_healthz_names_the_database_when_it_is_down(client, monkeypatch):
