@@ -70,6 +70,8 @@ class DigestMessage:
     archive_url: str
     preferences_url: str = ""
     unsubscribe_url: str = ""
+    # Stories for this reader beyond NEWSLETTER_MAX_ITEMS, left for the web archive.
+    more: int = 0
     site_name: str = field(default_factory=lambda: settings.SITE_NAME)
 
     @property
@@ -343,7 +345,7 @@ class SlackChannel:
         # the "more" line's room is kept whether or not it is needed.
         room = cls.MAX_BLOCKS - 4
         used = _utf16_units(subject) + _utf16_units(context)
-        used += _utf16_units(cls._more_text(message, len(message.items)))
+        used += _utf16_units(cls._more_text(message, len(message.items) + message.more))
         sections: list[dict[str, Any]] = []
         shown: list[DigestItem] = []
         for item in message.items:
@@ -353,7 +355,7 @@ class SlackChannel:
             used += _utf16_units(text)
             sections.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
             shown.append(item)
-        if dropped := len(message.items) - len(shown):
+        if dropped := len(message.items) - len(shown) + message.more:
             sections.append(
                 {"type": "section", "text": {"type": "mrkdwn", "text": cls._more_text(message, dropped)}}
             )
@@ -462,7 +464,7 @@ class LineChannel:
             return bubble
 
         # Adding a component to the body's list adds its JSON and one comma, nothing else.
-        used = _json_size(bubble([*head, cls._more(message, len(message.items))]))
+        used = _json_size(bubble([*head, cls._more(message, len(message.items) + message.more)]))
         body = list(head)
         shown: list[DigestItem] = []
         for item in message.items:
@@ -473,7 +475,7 @@ class LineChannel:
             used += size
             body += components
             shown.append(item)
-        if dropped := len(message.items) - len(shown):
+        if dropped := len(message.items) - len(shown) + message.more:
             body.append(cls._more(message, dropped))
         titles = "; ".join(_fit(item.title, cls.TITLE_MAX) for item in shown)
         alt = _fit(f"{message.subject}: {titles}", cls.ALT_TEXT_MAX)

@@ -275,8 +275,9 @@ class Catalogue:
     def entries_for(
         self, topic_ids: Iterable[int] = (), sent: Mapping[int, StoryMark] | None = None
     ) -> list[CatalogueEntry]:
-        """The top stories, at most NEWSLETTER_MAX_ITEMS, for a reader following `topic_ids` (no
-        topics: everything) who was sent the stories in `sent` (story id → its mark then):
+        """The stories, latest first, for a reader following `topic_ids` (no topics:
+        everything) who was sent the stories in `sent` (story id → its mark then); a digest
+        shows the first NEWSLETTER_MAX_ITEMS and links the archive for the rest:
         - a story they never had, when one of its articles went on the site in the window;
         - a story they had, only when its mark is past what they were sent: it was updated
           since, and it goes with its update line ("Updated: …");
@@ -313,12 +314,11 @@ class Catalogue:
                 entry = dataclasses.replace(entry, also=((answer.story_id, answer.mark),))
             chosen.append(entry)
             shown.add(entry.story_id)
-            if len(chosen) == settings.NEWSLETTER_MAX_ITEMS:
-                break
         return chosen
 
     def items_for(self, topic_ids: Iterable[int] = ()) -> list[DigestItem]:
-        """The stories for a reader who was sent none of them: the archive, preview and test."""
+        """Every story for a reader who was sent none of them: the web archive, the preview
+        and the test send (which show the first NEWSLETTER_MAX_ITEMS, as a digest does)."""
         return [entry.item for entry in self.entries_for(topic_ids)]
 
 
@@ -532,15 +532,19 @@ def day_end_utc(day: dt.date) -> dt.datetime:
 def digest_message(
     *, day: dt.date, items: list[DigestItem], subscriber: Subscriber | None = None
 ) -> DigestMessage:
+    """The digest of `items`: the first NEWSLETTER_MAX_ITEMS, and a count of the rest, which
+    every channel sends the reader to the web archive for."""
     preferences_url = unsubscribe_url = ""
     if subscriber is not None:
         preferences_url, unsubscribe_url = manage_urls(subscriber=subscriber)
+    limit = settings.NEWSLETTER_MAX_ITEMS
     return DigestMessage(
         day=day,
-        items=items,
+        items=items[:limit],
         archive_url=_absolute(reverse("digest_archive", args=[day.isoformat()])),
         preferences_url=preferences_url,
         unsubscribe_url=unsubscribe_url,
+        more=max(0, len(items) - limit),
     )
 
 
@@ -732,8 +736,9 @@ def deliveries_send(
                     skipped.append(delivery.pk)
                     report.skipped[delivery.channel] += 1
                     continue
-                items = [entry.item for entry in entries]
-                message = digest_message(day=delivery.digest_date, items=items, subscriber=subscriber)
+                message = digest_message(
+                    day=delivery.digest_date, items=[entry.item for entry in entries], subscriber=subscriber
+                )
                 recipient = Recipient(
                     email=subscriber.email,
                     slack_webhook_url=subscriber.slack_webhook_url,
@@ -886,7 +891,7 @@ def digest_send_test(*, to_email: str, day: dt.date) -> int:
         channel.send(message=message, recipient=Recipient(email=to_email))
     finally:
         channel.close()
-    return len(items)
+    return len(message.items)
 
 
 def digest_send_now(

@@ -398,3 +398,36 @@ def test_building_and_sending_a_digest_costs_the_same_queries_for_3_stories_as_f
     # what they were sent, and the mark with the stories sent (savepoint, update, insert, release).
     assert len(chunk) == 2 + 7 + 3 + 4
     assert SentStory.objects.count() == 3 * count
+
+
+def test_a_digest_trimmed_to_its_limit_says_how_many_more_stories_the_archive_holds(client, settings):
+    settings.NEWSLETTER_MAX_ITEMS = 3
+    for n in range(5):
+        covered(f"Event number {n}", outlets=[f"Outlet {n}"], ago=(n + 1) * HOUR)
+    reader = make_subscriber()
+    deliver([reader])
+    (sent,) = mail.outbox
+    raw = email.message_from_bytes(sent.message().as_bytes(), policy=email.policy.default)
+    text = raw.get_body(("plain",)).get_content()
+    html = raw.get_body(("html",)).get_content()
+    archive = f"/digest/{timezone.now().date().isoformat()}/"
+    assert len(numbered_titles(text)) == 3
+    assert re.search(rf"^2 more stories in today's digest: \S+{re.escape(archive)}\r?$", text, re.MULTILINE)
+    assert re.search(rf'<a href="[^"]+{re.escape(archive)}"[^>]*>2 more stories in today', html)
+    # Only the stories shown count as sent: the two left to the archive may come next time.
+    assert SentStory.objects.filter(subscriber=reader).count() == 3
+    # The web archive itself is not trimmed: it lists all five.
+    page = client.get(archive).content.decode()
+    assert all(f"Event number {n}" in page for n in range(5))
+
+
+def test_a_chat_digest_trimmed_to_its_limit_links_the_rest(settings):
+    settings.NEWSLETTER_MAX_ITEMS = 3
+    for n in range(5):
+        covered(f"Event number {n}", outlets=[f"Outlet {n}"], ago=(n + 1) * HOUR)
+    with FakeSlack() as slack:
+        deliver([make_subscriber(channel="slack", slack_webhook_url=slack.webhook_url())])
+    (request,) = slack.requests
+    texts = [b["text"]["text"] for b in request["json"]["blocks"] if b["type"] == "section"]
+    assert sum("Event number" in text for text in texts) == 3
+    assert texts[-1].endswith("|More in today's digest>: 2 more stories")
