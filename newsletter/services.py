@@ -41,7 +41,7 @@ from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Case, Exists, F, Max, Min, OuterRef, Prefetch, Q, Value, When
-from django.db.models.functions import Concat, Greatest
+from django.db.models.functions import Coalesce, Concat, Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -363,12 +363,18 @@ def digest_catalogue(*, until: dt.datetime) -> Catalogue:
 
     # Updates: those in the window move their story; the latest one of every story moved is its
     # mark and its line. Only versions with an update line are news to those who had the story.
+    # An update of a story merged away (by an editor or by grouping) is one of the story it
+    # joined, where its articles are now.
+    moved_ids = list(moved_at_of)
     updates = (
         StoryUpdate.objects.filter(happened_at__lte=until, summary__isnull=False)
         .exclude(summary__update_line="")
-        .filter(Q(happened_at__gt=since) | Q(story_id__in=list(moved_at_of)))
+        .filter(Q(happened_at__gt=since) | Q(story_id__in=moved_ids) | Q(story__merged_into_id__in=moved_ids))
+        .annotate(kept_story_id=Coalesce("story__merged_into_id", "story_id"))
         .order_by("-happened_at", "-pk")
-        .values_list("story_id", "happened_at", "summary__update_line")[: settings.NEWSLETTER_CATALOGUE_LIMIT]
+        .values_list("kept_story_id", "happened_at", "summary__update_line")[
+            : settings.NEWSLETTER_CATALOGUE_LIMIT
+        ]
     )
     latest_update: dict[int, tuple[dt.datetime, str]] = {}
     for story_id, happened_at, line in updates:
@@ -488,18 +494,30 @@ def sent_history(
     *, subscriber_ids: Iterable[int], story_ids: Sequence[int]
 ) -> dict[int, dict[int, StoryMark]]:
     """subscriber id → {story id → the furthest mark a digest sent them} for the stories among
-    `story_ids` that digests carried to these subscribers. One query; none without stories."""
+    `story_ids` that digests carried to these subscribers. One query; none without stories.
+
+    A story merged into one of `story_ids` (by an editor or by grouping: `Story.merged_into`,
+    always one hop) counts as that story: a reader who had it had the same event, so the story
+    it joined is not news to them unless it was updated past what they were sent. A reader who
+    had several of the merged stories keeps the furthest mark."""
     history: dict[int, dict[int, StoryMark]] = defaultdict(dict)
     if not story_ids:
         return history
+    wanted = set(story_ids)
     rows = (
-        SentStory.objects.filter(subscriber_id__in=list(subscriber_ids), story_id__in=story_ids)
-        .values_list("subscriber_id", "story_id")
+        SentStory.objects.filter(subscriber_id__in=list(subscriber_ids))
+        .filter(Q(story_id__in=wanted) | Q(story__merged_into_id__in=wanted))
+        .values_list("subscriber_id", "story_id", "story__merged_into_id")
         .annotate(changed_at=Max("changed_at"), published_articles=Max("published_articles"))
         .order_by()
     )
-    for subscriber_id, story_id, changed_at, published_articles in rows:
-        history[subscriber_id][story_id] = StoryMark(changed_at, published_articles)
+    for subscriber_id, story_id, merged_into_id, changed_at, published_articles in rows:
+        key = story_id if story_id in wanted else merged_into_id
+        known = history[subscriber_id].get(key)
+        if known is not None:
+            changed_at = max(changed_at, known.changed_at)
+            published_articles = max(published_articles, known.published_articles)
+        history[subscriber_id][key] = StoryMark(changed_at, published_articles)
     return history
 
 

@@ -15,7 +15,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from articles.desk import stories as desk_stories
 from articles.models import Article, OpenQuestion, Story, StoryUpdate, Summary
+from articles.stories.store import DatabaseStore
 from newsletter import services
 from newsletter.models import Delivery, SentStory
 from tests import factories
@@ -166,6 +168,66 @@ def test_a_reader_who_missed_two_updates_gets_the_latest_line_once():
     text = bodies(reader)[-1]
     assert numbered_titles(text) == [RAIL]
     assert "Updated: A builder was named." in text and "The council chose the route." not in text
+
+
+# --- Merged stories -----------------------------------------------------------------------------------
+
+
+def editor_merge(story: Story, into: Story) -> None:
+    editor = factories.make_user(group="Editors", staff=True)
+    desk_stories.story_merge(story=story, into=into, by=editor, reason="The same vote.")
+
+
+def automatic_merge(story: Story, into: Story) -> None:
+    """What consolidation writes when a report fits both stories: the older story (the lower
+    key) takes the younger's articles (articles/stories/store.py: DatabaseStore.merge)."""
+    assert into.pk < story.pk
+    DatabaseStore().merge(into.pk, story.pk, into.profile, into.member_vectors)
+
+
+MERGES = {"editor": editor_merge, "automatic": automatic_merge}
+
+
+@pytest.mark.parametrize("merge", list(MERGES))
+def test_a_reader_who_had_a_story_merged_away_does_not_get_the_story_it_joined_as_new(merge):
+    kept = story_of(RAIL, ago=6 * HOUR)  # on the site after yesterday's digest
+    merged = story_of("Light rail wins the council vote", source="Metro Wire")
+    had_it = make_subscriber()
+    yesterday([had_it])
+    assert numbered_titles(bodies(had_it)[-1]) == ["Light rail wins the council vote"]
+    newcomer = make_subscriber()
+
+    MERGES[merge](merged, kept)
+    report = deliver([had_it, newcomer])
+
+    # The same event, nothing new since: not again to the reader who had it, once to the other.
+    assert report.skipped == {"email": 1}
+    assert numbered_titles(bodies(newcomer)[-1]) == [RAIL]
+    assert "Updated:" not in bodies(newcomer)[-1]
+
+
+@pytest.mark.parametrize("merge", list(MERGES))
+def test_an_update_of_a_story_merged_away_goes_to_the_readers_of_either_story(merge):
+    city, transport = factories.make_topic("City"), factories.make_topic("Transport")
+    kept = story_of(RAIL, topics=[city])
+    merged = story_of("Light rail wins the council vote", source="Metro Wire", topics=[transport])
+    had_kept, had_merged = make_subscriber(topics=[city]), make_subscriber(topics=[transport])
+    yesterday([had_kept, had_merged])
+    assert [numbered_titles(bodies(s)[-1]) for s in (had_kept, had_merged)] == [
+        [RAIL],
+        ["Light rail wins the council vote"],
+    ]
+    update(merged)
+
+    MERGES[merge](merged, kept)
+    deliver([had_kept, had_merged])
+
+    for reader in (had_kept, had_merged):
+        text = bodies(reader)[-1]
+        assert numbered_titles(text) == [RAIL]
+        assert f"Updated: {UPDATE}" in text
+        assert SentStory.objects.filter(subscriber=reader).latest("pk").story_id == kept.pk
+    assert tomorrow([had_kept, had_merged]).skipped == {"email": 2}
 
 
 # --- Follow-ups -------------------------------------------------------------------------------------
