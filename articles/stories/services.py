@@ -186,9 +186,12 @@ def article_group(*, article: Article) -> GroupOutcome:
             )
         if current.status == Article.Status.NEW:
             raise ValueError(f"Article {current.pk} is not extracted yet: nothing to group it by.")
-        placement = _place(current, DatabaseStore(find_copies=current.status in MAY_BE_COPY), vector)
+        store = DatabaseStore(find_copies=current.status in MAY_BE_COPY)
+        placement = _place(current, store, vector)
         for gone in placement.merged:
-            # Shaped like an editor's merge (desk/stories.py), so the desk's story history shows it.
+            # Shaped like an editor's merge (desk/stories.py), so the desk's story history shows
+            # it: the stories and the articles that moved (those the merged story held before
+            # this report; the report itself is the entry's article).
             AuditEntry.record(
                 "story_merge",
                 automatic=True,
@@ -197,6 +200,7 @@ def article_group(*, article: Article) -> GroupOutcome:
                 reason="Grouping: this report fits both stories, which report the same event.",
                 from_story=gone,
                 to_story=placement.story,
+                articles=[pk for pk in store.moved.get(gone, []) if pk != current.pk],
             )
         story_changed.send(sender=Story, story_ids=[placement.story, *placement.merged])
     return GroupOutcome(

@@ -57,6 +57,9 @@ class DatabaseStore:
         self.exclude_stories = frozenset(exclude_stories)
         # last_seen of the stories offered by recent_stories, for place() to extend.
         self._last_seen: dict[int, datetime | None] = {}
+        # Stories merge() emptied: the articles each held, moved into the story kept (pk order),
+        # for the audit entry of the merge.
+        self.moved: dict[Hashable, list[int]] = {}
 
     def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
         rows = dict(TermCount.objects.filter(term__in=[DOCUMENTS, *terms]).values_list("term", "documents"))
@@ -183,11 +186,15 @@ class DatabaseStore:
         """Consolidation (grouping._consolidate): story `gone`'s articles move into `keep`,
         which takes the merged profile and members and is indexed until the later of the two
         stories' last_seen; `gone` is left empty, without index, pointing to `keep`
-        (merged_into, as an editor's merge leaves it: its URL redirects there)."""
+        (merged_into, as an editor's merge leaves it: its URL redirects there). The articles
+        moved are kept in `moved[gone]`."""
         seen = [self._last_seen[key] for key in (keep, gone) if self._last_seen.get(key) is not None]
         last_seen = max(seen) if seen else None
         self._last_seen[keep] = last_seen
-        Article.objects.filter(story_id=gone).update(story_id=keep)
+        self.moved[gone] = list(
+            Article.objects.filter(story_id=gone).order_by("pk").values_list("pk", flat=True)
+        )
+        Article.objects.filter(pk__in=self.moved[gone]).update(story_id=keep)
         Story.objects.filter(pk=keep).update(profile=profile, member_vectors=members)
         StoryTerm.objects.filter(story_id__in=[keep, gone]).delete()
         if last_seen is not None:

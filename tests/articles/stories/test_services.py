@@ -17,7 +17,16 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount, story_changed
+from articles.models import (
+    Article,
+    AuditEntry,
+    CopyBand,
+    EmbeddingCount,
+    Story,
+    StoryTerm,
+    TermCount,
+    story_changed,
+)
 from articles.stories import embeddings, services
 from articles.stories import fingerprint as fp
 from tests import factories
@@ -181,6 +190,29 @@ def test_placing_an_article_tells_the_story_listeners():
     finally:
         story_changed.disconnect(listener)
     assert heard == [[outcome.story_id]]
+
+
+def test_a_report_that_fits_two_fragments_of_one_event_merges_them_and_the_audit_names_the_articles_moved():
+    vote = report(RAIL)
+    # No word of its title indexes the vote's story: it starts a fragment of its own.
+    fragment = report(RAIL_PARAPHRASE, hours=1)
+    group(vote)
+    group(fragment)
+    assert vote.story_id != fragment.story_id
+
+    bridge = report(("Council approves trams across the river", RAIL_REWRITE[1]), hours=2)
+    outcome = group(bridge)
+
+    assert outcome.story_id == vote.story_id
+    assert Story.objects.get(pk=fragment.story_id).merged_into_id == vote.story_id
+    entry = AuditEntry.objects.get(action="story_merge")
+    # The shape of an editor's merge (articles/desk/stories.py), by the system.
+    assert entry.automatic and entry.actor is None and entry.article == bridge
+    assert entry.details == {
+        "from_story": fragment.story_id,
+        "to_story": vote.story_id,
+        "articles": [fragment.pk],
+    }
 
 
 def test_the_sweep_finds_articles_a_dead_worker_left_without_a_story():

@@ -113,6 +113,12 @@ def test_the_database_store_places_a_real_stream_exactly_as_the_memory_store_doe
         row_of[gone] for gone in memory.merged_into
     )
     assert all(e.automatic and e.actor is None and e.target_type == "articles.story" for e in merges)
+    # Each names the articles the merged story held, which are in the story kept.
+    for entry in merges:
+        assert entry.details["articles"]
+        assert set(
+            Article.objects.filter(pk__in=entry.details["articles"]).values_list("story_id", flat=True)
+        ) == {Story.objects.get(pk=entry.details["from_story"]).merged_into_id}
 
 
 def test_with_embeddings_the_database_store_places_a_real_stream_as_the_memory_store_does(fake_embeddings):
