@@ -21,7 +21,7 @@ from django.utils.timesince import timesince
 from articles.ingest.tasks import extract_article
 from articles.models import Article, AuditEntry, ModelCall, OpenQuestion, Story, Summary, Topic
 from articles.summarizers.grounding import normalise
-from articles.summarizers.tasks import summarize_article
+from articles.summarizers.tasks import refresh_story_summary, summarize_article
 
 from . import checks, evidence, overview, permissions, questions, services, stories
 from .forms import DeskActionForm, QuestionDecisionForm, ReviewForm, StoryDecisionForm, StoryMergeForm
@@ -111,6 +111,21 @@ def _queue_after_retry(article_id: int, status: str) -> None:
         summarize_article.delay_on_commit(article_id)
     else:
         extract_article.delay_on_commit(article_id)
+
+
+def _queue_story_summaries(decisions: list[stories.StoryDecision]) -> None:
+    """Once an editor's story decisions commit, their stories' summaries follow, as the
+    pipeline's do when a report joins a story (articles/stories/tasks.py: group_article): a
+    lead without a summary is summarised, any other story whose articles changed has its
+    summary weighed again after STORY_UPDATE_DELAY_SECONDS, so a series of decisions costs one
+    rewrite. The rewrite keeps the usual rules: it waits for an editor (or auto-publishes) and
+    tells readers what changed only if something did. Each story is queued once."""
+    for article_id in dict.fromkeys(pk for decision in decisions for pk in decision.summarize):
+        summarize_article.delay_on_commit(article_id)
+    for story_id in dict.fromkeys(pk for decision in decisions for pk in decision.refresh):
+        refresh_story_summary.apply_async_on_commit(
+            (story_id,), countdown=settings.STORY_UPDATE_DELAY_SECONDS
+        )
 
 
 @admin.register(Article)
@@ -600,17 +615,16 @@ class StoryAdmin(admin.ModelAdmin):
                 },
             )
         into, reason = form.cleaned_data["into"], form.cleaned_data["reason"].strip()
-        merged = 0
+        decisions = []
         for story in selected:
             if story.pk == into.pk:
                 continue
             try:
-                stories.story_merge(story=story, into=into, by=request.user, reason=reason)
+                decisions.append(stories.story_merge(story=story, into=into, by=request.user, reason=reason))
             except services.DeskError as exc:
                 self.message_user(request, f"Not merged: “{story.title}”: {exc}", messages.WARNING)
-            else:
-                merged += 1
-        if merged:
+        _queue_story_summaries(decisions)
+        if merged := len(decisions):
             self.message_user(request, f"Merged {merged} story(ies) into “{into.title}”.", messages.SUCCESS)
         return redirect("admin:articles_story_change", into.pk)
 
@@ -642,17 +656,20 @@ class StoryAdmin(admin.ModelAdmin):
             stories.story_set_lead(story=story, article=article, by=by, reason=reason)
             self.message_user(request, f"“{article.title}” now leads the story.")
         elif action == "split":
-            new = stories.article_split(article=article, by=by, reason=reason)
+            decision = stories.article_split(article=article, by=by, reason=reason)
+            _queue_story_summaries([decision])
             self.message_user(
                 request,
                 format_html(
                     '“{}” now has <a href="{}">a story of its own</a>.',
                     article.title,
-                    reverse("admin:articles_story_change", args=[new.pk]),
+                    reverse("admin:articles_story_change", args=[decision.story.pk]),
                 ),
             )
         elif action == "move":
-            stories.article_move(article=article, story=target, by=by, reason=reason)
+            _queue_story_summaries(
+                [stories.article_move(article=article, story=target, by=by, reason=reason)]
+            )
             self.message_user(
                 request,
                 format_html(
@@ -663,9 +680,10 @@ class StoryAdmin(admin.ModelAdmin):
                 ),
             )
         else:
-            into = stories.story_merge(story=story, into=target, by=by, reason=reason)
+            decision = stories.story_merge(story=story, into=target, by=by, reason=reason)
+            _queue_story_summaries([decision])
             self.message_user(request, f"“{story.title}” was merged into this story.")
-            return redirect("admin:articles_story_change", into.pk)
+            return redirect("admin:articles_story_change", decision.story.pk)
         return redirect("admin:articles_story_change", story.pk)
 
     def _render_story(self, request: HttpRequest, story: Story, form: StoryDecisionForm) -> HttpResponse:

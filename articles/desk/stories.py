@@ -20,6 +20,11 @@ Rules every function here keeps:
   the stories as the editor shaped them.
 - Each records one AuditEntry (action: the function's name) with the editor, the reason and
   the story and article ids, and sends `story_changed` for every story touched.
+- Each returns a StoryDecision naming the stories whose summary must follow: a story whose
+  distinct articles (originals) changed is weighed again, as when a report joins it, or
+  summarised when its lead has no summary yet. This module never queues tasks: the caller
+  does (articles/desk/admin.py), once the decision has committed. A story left empty is not
+  among them: it has nothing to summarise.
 
 What automatic grouping will not undo: an article an editor moved or split out is
 `story_locked` (grouping never moves it); a story an editor merged into, moved into or out
@@ -31,8 +36,10 @@ story it joined, and grouping no longer offers it to new articles.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -41,6 +48,34 @@ from articles.stories.services import stories_lock, story_reindex
 
 from . import permissions
 from .services import DeskError
+
+
+@dataclass(frozen=True)
+class StoryDecision:
+    """What an editor's decision left: `story` is the story it names (the one kept, moved
+    into, split out, or given a lead); the summaries the caller queues once it commits are
+    `refresh`, the stories whose distinct articles changed, to be weighed again (the task
+    refresh_story_summary, as when a report joins a story), and `summarize`, the leads of
+    such stories that have no summary yet (a lead that was a covered report, or an article
+    split out), to be summarised from every source of their story."""
+
+    story: Story
+    refresh: tuple[int, ...] = ()
+    summarize: tuple[int, ...] = ()
+
+
+def _decision(story: Story, changed: Iterable[Story]) -> StoryDecision:
+    """The decision's outcome, read inside its transaction: `changed` are the stories whose
+    originals changed, recounted; those left empty are dropped."""
+    ids = sorted({s.pk for s in changed if s.article_count})
+    if not ids or not settings.STORY_SUMMARIES:
+        return StoryDecision(story=story)
+    due = dict(Article.objects.due_for_summary().filter(story_id__in=ids).values_list("story_id", "pk"))
+    return StoryDecision(
+        story=story,
+        refresh=tuple(pk for pk in ids if pk not in due),
+        summarize=tuple(due[pk] for pk in ids if pk in due),
+    )
 
 
 def _require_editor(user: Any) -> None:
@@ -116,9 +151,10 @@ def _announce(*stories: Story) -> None:
     story_changed.send(sender=Story, story_ids=sorted({s.pk for s in stories}))
 
 
-def story_merge(*, story: Story, into: Story, by: Any, reason: str = "") -> Story:
+def story_merge(*, story: Story, into: Story, by: Any, reason: str = "") -> StoryDecision:
     """Move every article of `story` into `into` and retire `story` (empty, `merged_into`
-    set, its URL redirecting); returns `into`, now editor-locked.
+    set, its URL redirecting); the decision names `into`, now editor-locked, and refreshes
+    its summary when an original joined it (never the retired story's).
 
     `into` keeps its lead if an editor chose it; otherwise the merged story's earliest
     original article leads it. Refuses a story merged into itself and a story that was
@@ -133,12 +169,13 @@ def story_merge(*, story: Story, into: Story, by: Any, reason: str = "") -> Stor
         story, into = locked[story.pk], locked[into.pk]
         _open(story)
         _open(into)
-        moved = list(
+        rows = list(
             Article.objects.select_for_update()
             .filter(story=story)
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "duplicate_of_id")
         )
+        moved = [pk for pk, _ in rows]
         Article.objects.filter(story=story).update(story=into)
         _retire(story, into=into)
         _settle(into)
@@ -152,12 +189,14 @@ def story_merge(*, story: Story, into: Story, by: Any, reason: str = "") -> Stor
             articles=moved,
         )
         _announce(story, into)
-    return into
+        decision = _decision(into, [into] if any(copy_of is None for _, copy_of in rows) else [])
+    return decision
 
 
-def _relocate(*, article: Article, to: Story | None, by: Any, reason: str, action: str) -> Story:
+def _relocate(*, article: Article, to: Story | None, by: Any, reason: str, action: str) -> StoryDecision:
     """Move the article and its copies out of the story it is in (as the caller read it) into
-    `to`, or into a new story of their own when `to` is None. Shared by move and split."""
+    `to`, or into a new story of their own when `to` is None. Shared by move and split. Both
+    stories' summaries follow (the one left is weighed again unless it was left empty)."""
     from_id = article.story_id
     if from_id is None:
         raise DeskError(f"“{article.title}” is not in a story yet (it has not been extracted).")
@@ -205,11 +244,13 @@ def _relocate(*, article: Article, to: Story | None, by: Any, reason: str, actio
             articles=moving,
         )
         _announce(source, target)
-    return target
+        decision = _decision(target, [source, target])
+    return decision
 
 
-def article_move(*, article: Article, story: Story, by: Any, reason: str = "") -> Story:
-    """Move the article, with its copies, from its story into `story`; returns `story`.
+def article_move(*, article: Article, story: Story, by: Any, reason: str = "") -> StoryDecision:
+    """Move the article, with its copies, from its story into `story`; the decision names
+    `story`.
 
     The moved articles become story_locked and both stories editor_locked. If the article's
     story is left empty it is retired as if merged into `story`. Refuses a copy (move its
@@ -220,9 +261,10 @@ def article_move(*, article: Article, story: Story, by: Any, reason: str = "") -
     return _relocate(article=article, to=story, by=by, reason=reason, action="article_move")
 
 
-def article_split(*, article: Article, by: Any, reason: str = "") -> Story:
-    """Take the article, with its copies, out of its story into a new story of its own;
-    returns the new story.
+def article_split(*, article: Article, by: Any, reason: str = "") -> StoryDecision:
+    """Take the article, with its copies, out of its story into a new story of its own; the
+    decision names the new story. A report its old story's summary covered has no summary of
+    its own: it is summarised as the new story's lead.
 
     The article is story_locked and both stories editor_locked, so automatic grouping never
     merges it back. Refuses a copy (split its original) and an article that is already alone
@@ -232,10 +274,10 @@ def article_split(*, article: Article, by: Any, reason: str = "") -> Story:
     return _relocate(article=article, to=None, by=by, reason=reason, action="article_split")
 
 
-def story_set_lead(*, story: Story, article: Article, by: Any, reason: str = "") -> Story:
+def story_set_lead(*, story: Story, article: Article, by: Any, reason: str = "") -> StoryDecision:
     """Make `article` the story's lead (the story takes its title) and lock the story, so
     recounts and automatic grouping keep the editor's lead. Refuses an article of another
-    story and a copy."""
+    story and a copy. The story's articles stay the same: no summary is queued."""
     _require_editor(by)
     with transaction.atomic():
         stories_lock()
@@ -260,4 +302,4 @@ def story_set_lead(*, story: Story, article: Article, by: Any, reason: str = "")
             lead=article.pk,
         )
         _announce(story)
-    return story
+    return StoryDecision(story=story)

@@ -12,6 +12,11 @@ rewritten only if the new reports bring something it lacks. Code decides first, 
   model decides while rewriting (its `update.is_new`), and a "nothing new" answer stores no
   version (workflow._store).
 
+A summary that cites a report no longer in the story (an editor moved it to another story or
+split it out) is rewritten from the reports the story holds now, whatever they bring: readers
+must not see a story backed by a report that is not part of it. (The model's `update.is_new`
+still decides whether the rewrite is stored, workflow._store.)
+
 The rewrite is the desk's Regenerate: a published story stays live while the new version
 waits for an editor, or auto-publishes under the usual rule; readers then see its update
 line and the story's timeline. This module decides; the task does the chaining.
@@ -39,6 +44,8 @@ class RefreshOutcome:
     article_id: int | None = None
     new_articles: list[int] = field(default_factory=list)
     new_facts: list[str] = field(default_factory=list)
+    # Reports the summary cites that are no longer in the story: it is rewritten without them.
+    left_articles: list[int] = field(default_factory=list)
 
     @property
     def should_regenerate(self) -> bool:
@@ -69,6 +76,11 @@ def story_summary_refresh(*, story_id: int) -> RefreshOutcome:
     cited = {row.get("article_id") for row in summary.sources} or {lead.pk}
     members = story_members(lead)
     new = [m for m in members if m.pk not in cited]
+    cited_ids = {pk for pk in cited if pk is not None}
+    kept = set(Article.objects.filter(pk__in=cited_ids, story_id=story.pk).values_list("pk", flat=True))
+    left = sorted(cited_ids - kept)
+    if left:
+        return RefreshOutcome(story_id, "regenerate", lead.pk, [m.pk for m in new], left_articles=left)
     if not new:
         return RefreshOutcome(story_id, "up-to-date", lead.pk)
     known_texts = [summary_as_text(summary)] + [m.extracted_text for m in members if m.pk in cited]

@@ -16,7 +16,10 @@ from django.utils import timezone
 from articles.desk import services, versions
 from articles.desk import stories as services_stories
 from articles.models import Article, AuditEntry, ModelCall, Source, Story, Summary
+from articles.summarizers.tasks import summarize_article
 from tests import factories
+from tests.articles.stories.events import HEARING, RAIL, RAIL_REWRITE
+from tests.fakes.anthropic_server import user_content
 
 CAST = ["editor", "moderator", "other_staff", "reader", "anonymous"]
 LOGIN_URL = "/admin/login/"
@@ -1117,3 +1120,102 @@ def test_a_story_page_lists_the_decisions_that_moved_articles_in_or_out_of_it(lo
         entries = client.get(story_url(story)).context["audit_entries"]
         assert [(e.action, e.reason) for e in entries] == [("article_move", "Sport, not weather.")]
     assert not client.get(story_url(unrelated)).context["audit_entries"]
+
+
+# --- summaries follow the stories as editors shape them ------------------------------------------
+
+
+def reports_of_one_story(*events: tuple[str, str]) -> list[Article]:
+    """A story of one extracted report per event, each from its own source, an hour apart; the
+    first leads it."""
+    story = factories.make_story()
+    made = [
+        factories.make_article(
+            story=story,
+            title=title,
+            extracted_text=text,
+            published_at=timezone.now() - timedelta(hours=9 - n),
+        )
+        for n, (title, text) in enumerate(events)
+    ]
+    story.refresh_from_db()
+    return made
+
+
+def cited(summary: Summary) -> list[int]:
+    """The articles a story summary cites in its points and answers (by source number)."""
+    number_of = {row["n"]: row["article_id"] for row in summary.sources}
+    rows = [*summary.key_points, *summary.faq]
+    return sorted({number_of[c["source"]] for row in rows for c in row.get("citations", [])})
+
+
+def test_moving_a_report_out_rewrites_the_summary_of_the_story_it_left_without_it(
+    login, editor, eager_celery, fake_anthropic, tasks_run, django_capture_on_commit_callbacks
+):
+    vote, rewrite, hearing = reports_of_one_story(RAIL, RAIL_REWRITE, HEARING)
+    summarize_article(vote.pk)
+    vote.refresh_from_db()
+    first = vote.latest_summary
+    assert cited(first) == sorted([vote.pk, rewrite.pk, hearing.pk])
+    vote.publish(first, by=editor)
+    hearings, _ = story_of(("Town hall hearing on the route", "Bay News", Article.Status.IN_REVIEW))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login("editor").post(
+            story_url(vote.story), {"action": "move", "article": hearing.pk, "target": hearings.pk}
+        )
+
+    assert response.status_code == 302
+    vote.refresh_from_db()
+    second = vote.latest_summary
+    assert second.version == 2 and cited(second) == sorted([vote.pk, rewrite.pk])
+    assert hearing.pk not in {row["article_id"] for row in second.sources}
+    rewrite_request = [r for r in fake_anthropic.requests if RAIL[0] in user_content(r)][-1]
+    assert "Harbour Street" not in user_content(rewrite_request)  # the hearing's text
+    # The usual rules: the approved version stays live while the rewrite waits for an editor.
+    assert vote.status == Article.Status.PUBLISHED and vote.needs_attention
+    assert vote.current_summary == first
+    refreshed = [args for name, args in tasks_run if name == "articles.tasks.refresh_story_summary"]
+    # Both stories were weighed, once each by the decision (the old one again after its
+    # rewrite, as the pipeline does after every summary).
+    assert refreshed[:2] == [(vote.story_id,), (hearings.pk,)]
+    assert set(refreshed) == {(vote.story_id,), (hearings.pk,)}
+
+
+def test_a_report_split_out_is_summarised_as_the_lead_of_its_own_story(
+    login, editor, eager_celery, fake_anthropic, django_capture_on_commit_callbacks
+):
+    vote, rewrite, hearing = reports_of_one_story(RAIL, RAIL_REWRITE, HEARING)
+    summarize_article(vote.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        login("editor").post(story_url(vote.story), {"action": "split", "article": hearing.pk})
+
+    hearing.refresh_from_db()
+    assert hearing.story.lead_id == hearing.pk and hearing.story_id != vote.story_id
+    assert hearing.status == Article.Status.IN_REVIEW and hearing.latest_summary.version == 1
+    vote.refresh_from_db()
+    assert cited(vote.latest_summary) == sorted([vote.pk, rewrite.pk])
+
+
+@pytest.mark.parametrize("door", ["story page", "story list"])
+def test_a_merge_queues_one_refresh_of_the_kept_story_and_none_of_the_story_merged_away(
+    door, login, db, eager_celery, tasks_run, django_capture_on_commit_callbacks
+):
+    kept, _ = story_of(("Storm hits coast", "Coast Daily", Article.Status.IN_REVIEW))
+    gone, _ = story_of(
+        ("Coast storm", "Wire Mirror", Article.Status.EXTRACTED),
+        ("Storm: the clean-up", "River Post", Article.Status.EXTRACTED),
+    )
+    client = login("editor")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if door == "story page":
+            client.post(story_url(kept), {"action": "merge", "target": gone.pk})
+            kept, gone = gone, kept  # the page's story is merged into the story named
+        else:
+            selected = {"action": "merge_selected", "_selected_action": [kept.pk, gone.pk]}
+            client.post(STORIES_URL, {**selected, "into": kept.pk})
+
+    assert Story.objects.get(pk=gone.pk).merged_into_id == kept.pk
+    assert tasks_run == [("articles.tasks.refresh_story_summary", (kept.pk,))]

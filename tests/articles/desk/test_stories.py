@@ -245,7 +245,7 @@ def test_splitting_puts_the_article_and_its_copies_in_a_locked_story_of_their_ow
     source, (stays, leaves) = story_with("Storm hits coast", "Local team wins final")
     copy = copy_of(leaves)
 
-    new = stories.article_split(article=leaves, by=editor, reason="Not about the storm.")
+    new = stories.article_split(article=leaves, by=editor, reason="Not about the storm.").story
 
     new = fresh(new)
     assert set(new.articles.all()) == {leaves, copy}
@@ -337,7 +337,7 @@ HEARING_WORDS = {"pack", "shopkeeper", "eastside"}
 def test_a_new_report_of_an_article_split_out_joins_the_story_it_was_split_into(editor):
     vote_story, hearing = rail_story_with_the_hearing()
 
-    own = stories.article_split(article=hearing, by=editor, reason="The hearing is news of its own.")
+    own = stories.article_split(article=hearing, by=editor, reason="The hearing is news of its own.").story
     later = reported(HEARING_REWRITE, hours=31)
 
     assert later.story_id == own.pk != vote_story.pk
@@ -348,7 +348,7 @@ def test_a_new_report_of_a_merged_story_s_event_joins_the_story_it_was_merged_in
     english, french = reported(RAIL, hours=0), reported(RAIL_FRENCH, hours=1)
     assert english.story_id != french.story_id  # without embeddings two languages stay apart
 
-    kept = stories.story_merge(story=french.story, into=english.story, by=editor, reason="Same vote.")
+    kept = stories.story_merge(story=french.story, into=english.story, by=editor, reason="Same vote.").story
     later = reported(RAIL_FRENCH_REWRITE, hours=2)
 
     assert later.story_id == kept.pk
@@ -371,6 +371,66 @@ def test_a_story_that_lost_an_article_is_no_longer_indexed_by_its_words(decision
     assert {"council", "rail", "river"} <= set(vote_story.profile)
     assert not HEARING_WORDS & set(StoryTerm.objects.filter(story=vote_story).values_list("term", flat=True))
     assert HEARING_WORDS <= set(fresh(hearing).story.profile)
+
+
+# --- the summaries that follow ----------------------------------------------------------------
+
+
+def summarised_story(*titles: str, start: float = 10) -> tuple[Story, list[Article]]:
+    """story_with, whose first article leads with a summary on the desk; the others are covered
+    by it (extracted, never summarised on their own)."""
+    story = factories.make_story()
+    lead = factories.make_review_article(story=story, title=titles[0], published_at=hours_ago(start))
+    others = [
+        factories.make_article(story=story, title=title, published_at=hours_ago(start - i))
+        for i, title in enumerate(titles[1:], start=1)
+    ]
+    story.refresh_from_db()
+    return story, [lead, *others]
+
+
+def test_each_decision_names_the_stories_whose_summary_must_follow_and_never_an_emptied_one(editor):
+    bridge, (_, closed) = summarised_story("Bridge closes", "Bridge closed for repairs")
+    repairs, (_, shut) = summarised_story("Bridge to shut", "Repairs shut the bridge")
+    ferry, _ = summarised_story("Ferry strike")
+    lone, (alone,) = summarised_story("Ferry strike ends")
+
+    moved = stories.article_move(article=closed, story=repairs, by=editor)
+    assert (moved.story, moved.refresh, moved.summarize) == (repairs, (bridge.pk, repairs.pk), ())
+    # A report split out leads a story of its own and has no summary yet: it is summarised.
+    split = stories.article_split(article=shut, by=editor)
+    assert (split.refresh, split.summarize) == ((repairs.pk,), (shut.pk,))
+    assert split.story.lead_id == shut.pk
+    merged = stories.story_merge(story=ferry, into=bridge, by=editor)
+    assert (merged.story, merged.refresh, merged.summarize) == (bridge, (bridge.pk,), ())
+    # Moving a story's only article empties it: only the story it joined follows.
+    emptied = stories.article_move(article=alone, story=bridge, by=editor)
+    assert fresh(lone).merged_into_id == bridge.pk
+    assert (emptied.refresh, emptied.summarize) == ((bridge.pk,), ())
+    # A new lead changes no article of the story.
+    lead = stories.story_set_lead(story=bridge, article=alone, by=editor)
+    assert (lead.refresh, lead.summarize) == ((), ())
+
+
+def test_merging_a_story_of_copies_alone_asks_for_no_summary(editor):
+    kept, (original,) = story_with("Storm closes ports")
+    stray, _ = story_with("Storm closes ports (wire)")
+    copy = factories.make_article(story=stray, duplicate_of=original, title=original.title)
+    Article.objects.filter(story=stray).exclude(pk=copy.pk).delete()
+
+    decision = stories.story_merge(story=stray, into=kept, by=editor)
+
+    assert decision.story == kept and (decision.refresh, decision.summarize) == ((), ())
+
+
+def test_with_story_summaries_off_no_summary_follows_a_decision(editor, settings):
+    settings.STORY_SUMMARIES = False
+    bridge, (_, closed) = summarised_story("Bridge closes", "Bridge closed for repairs")
+    repairs, _ = summarised_story("Bridge to shut")
+
+    decision = stories.article_move(article=closed, story=repairs, by=editor)
+
+    assert (decision.refresh, decision.summarize) == ((), ())
 
 
 # --- who may decide ---------------------------------------------------------------------------

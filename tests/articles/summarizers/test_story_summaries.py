@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from articles.desk.stories import article_move
 from articles.models import Article, ModelCall, StoryUpdate, Summary
 from articles.summarizers import updates, workflow
 from articles.summarizers.sources import fit_to_budget, story_documents
@@ -272,6 +273,24 @@ def test_a_report_with_new_facts_updates_the_story_and_goes_on_its_timeline(
         "Now reported by 2 sources.",
         lead.summaries.get(version=1).key_points[0]["text"],
     ]
+    assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
+
+
+def test_a_summary_citing_a_report_that_left_the_story_is_rewritten_without_it(fake_anthropic):
+    lead, second, third = story_with_sources(LEAD_TEXT, SECOND_TEXT, THIRD_TEXT)
+    summarize(lead)
+    assert [row["article_id"] for row in lead.latest_summary.sources] == [lead.pk, second.pk, third.pk]
+    editor = factories.make_user(group="Editors", staff=True)
+    elsewhere = factories.make_article(title="Bay ferry timetable")
+    article_move(article=third, story=elsewhere.story, by=editor, reason="Another event.")
+
+    decision = updates.story_summary_refresh(story_id=lead.story_id)
+
+    # Nothing new joined the story, yet the summary cites a report that is not part of it.
+    assert decision.result == "regenerate" and decision.left_articles == [third.pk]
+    assert decision.new_articles == [] and decision.new_facts == []
+    summarize(lead, force=True)
+    assert [row["article_id"] for row in lead.latest_summary.sources] == [lead.pk, second.pk]
     assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
 
 
