@@ -3,13 +3,20 @@
 Errors send the reply back to the model once (with the errors); a second failure sends the
 article to review. The rules: the schema (exactly three key points with the fixed headings in
 order), length limits, plain text only, and no URL that the article does not contain.
+
+A story reply is stricter about addresses: none at all except the sources' own (the address
+of a cited report, or its site's domain name). Its sources are several pages written outside
+the newsroom, and one of them may plant "visit deals.example" for the model to repeat, so an
+address is not trusted because a source contains it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -69,14 +76,28 @@ def _quotes(item) -> list[str]:
 
 def validate_output(data: Any, *, article_text: str, topics: list[str]) -> ValidationOutcome:
     """Parse and check one reply for one article. Never raises: problems come back as error strings."""
-    return _validate(data, model=SummaryOutput, text=article_text, topics=topics)
+    lowered_text = article_text.lower()
+
+    def check_url(where: str, url: str) -> str:
+        return (
+            "" if url.lower() in lowered_text else f"{where} contains a URL that is not in the article: {url}"
+        )
+
+    return _validate(data, model=SummaryOutput, topics=topics, check_url=check_url)
 
 
 def validate_story_output(data: Any, *, documents: list, topics: list[str]) -> ValidationOutcome:
     """Parse and check one story reply: the rules of validate_output, plus every citation and
-    disagreement names a source the request numbered."""
-    text = "\n".join(d.text for d in documents)
-    outcome = _validate(data, model=StorySummaryOutput, text=text, topics=topics)
+    disagreement names a source the request numbered, and no web address but the sources' own
+    (module docstring)."""
+    own = _own_addresses(documents)
+
+    def check_url(where: str, url: str) -> str:
+        if _bare_address(url) in own:
+            return ""
+        return f"{where} contains a web address that is not one of the sources' own: {url}"
+
+    outcome = _validate(data, model=StorySummaryOutput, topics=topics, check_url=check_url)
     if outcome.output is None:
         return outcome
     numbers = {d.n for d in documents}
@@ -92,7 +113,30 @@ def validate_story_output(data: Any, *, documents: list, topics: list[str]) -> V
     return outcome
 
 
-def _validate(data: Any, *, model: type, text: str, topics: list[str]) -> ValidationOutcome:
+def _bare_address(url: str) -> str:
+    """An address without scheme, "www.", trailing slash or case: how it is compared."""
+    url = re.sub(r"^(?:https?://)?(?:www\.)?", "", url.strip().lower(), count=1)
+    return url.rstrip("/")
+
+
+def _own_addresses(documents: list) -> set[str]:
+    """The addresses a story summary may name: each source's report and its site's domain name.
+    Naming the publication that reported something is attribution, and both lead where the
+    reader page links anyway."""
+    own = set()
+    for d in documents:
+        if not d.url:
+            continue
+        own.add(_bare_address(d.url))
+        host = urlsplit(d.url).hostname or ""
+        if host:
+            own.add(_bare_address(host))
+    return own
+
+
+def _validate(
+    data: Any, *, model: type, topics: list[str], check_url: Callable[[str, str], str]
+) -> ValidationOutcome:
     if not isinstance(data, dict):
         return ValidationOutcome(None, ["The reply was not a JSON object with the summary fields."])
     # Headings are checked first with a plain message: it is the most common model slip.
@@ -124,14 +168,12 @@ def _validate(data: Any, *, model: type, text: str, topics: list[str]) -> Valida
         if _sentence_count(q.answer) > MAX_SENTENCES:
             errors.append(f"faq[{i}].answer has more than three sentences.")
 
-    lowered_text = text.lower()
     for where, value in _texts(output):
         if _HTML.search(value):
             errors.append(f"{where} contains HTML; fields are plain text only.")
         for url in _URL.findall(value):
-            url = url.rstrip(".,;:!?")
-            if url.lower() not in lowered_text:
-                errors.append(f"{where} contains a URL that is not in the article: {url}")
+            if error := check_url(where, url.rstrip(".,;:!?")):
+                errors.append(error)
 
     # Topics are advisory: names not on the site's list are dropped quietly; they are not
     # worth a second paid call, nor a flag that would stop an otherwise clean auto-publish.
