@@ -193,10 +193,14 @@ def _fact(row: dict[str, Any]) -> UnverifiedFact:
 
 
 def _label(where: str) -> str:
-    for prefix, name in (("key_points[", "Key point "), ("faq[", "FAQ ")):
+    for prefix, name in (
+        ("key_points[", "Key point "),
+        ("faq[", "FAQ "),
+        ("disagreements[", "Disagreement "),
+    ):
         if where.startswith(prefix) and where.endswith("]") and where[len(prefix) : -1].isdigit():
             return f"{name}{int(where[len(prefix) : -1]) + 1}"
-    return {"key_takeaway": "Key takeaway"}.get(where, where)
+    return {"key_takeaway": "Key takeaway", "update_line": "Update line"}.get(where, where)
 
 
 def mark_facts(text: str, facts: list[str]) -> SafeString:

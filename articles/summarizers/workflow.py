@@ -324,7 +324,14 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
         faq = [q.model_dump() for q in output.faq]
         texts = {1: article.extracted_text}
         extra = {}
-    unverified_facts = _unverified_facts(output.key_takeaway, key_points, faq, texts)
+    unverified_facts = _unverified_facts(
+        takeaway=output.key_takeaway,
+        key_points=key_points,
+        faq=faq,
+        texts=texts,
+        update_line=extra.get("update_line", ""),
+        disagreements=extra.get("disagreements", ()),
+    )
     items = len(key_points) + len(faq)
     grounded = round(report.score * items)
     score = grounded / (items + len(unverified_facts)) if items else 0.0
@@ -340,11 +347,24 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
 
 
 def _unverified_facts(
-    takeaway: str, key_points: list[dict], faq: list[dict], texts: dict[int, str]
+    *,
+    takeaway: str,
+    key_points: list[dict],
+    faq: list[dict],
+    texts: dict[int, str],
+    update_line: str = "",
+    disagreements: list[dict] = (),
 ) -> list[dict]:
-    """Numbers, dates, amounts and names of the summary that its sources do not contain: a key
-    point or answer against the sources it cites (verified citations; all of them when it
-    has none verified), the takeaway against every source (summarizers/faithfulness.py)."""
+    """Numbers, dates, amounts and names of the summary that its sources do not contain
+    (summarizers/faithfulness.py). Everything readers or the desk see is checked:
+
+    - a key point or FAQ answer against the sources it cites (verified citations; all of them
+      when it has none verified);
+    - the takeaway, each FAQ question and the update line against every source: they frame
+      or sum up, and a question's facts need not be the answer's;
+    - what a disagreement says a source says against that source alone, so a disagreement
+      cannot put one source's figure, or an invented one, in another's mouth; the fact in
+      dispute against every source."""
     index = {n: faithfulness.FactIndex(text) for n, text in texts.items()}
     everything = list(index.values())
 
@@ -357,7 +377,21 @@ def _unverified_facts(
 
     rows = [("key_takeaway", takeaway, everything)]
     rows += [(f"key_points[{i}]", p["text"], cited(p)) for i, p in enumerate(key_points)]
-    rows += [(f"faq[{i}]", q["answer"], cited(q)) for i, q in enumerate(faq)]
+    for i, q in enumerate(faq):
+        rows += [(f"faq[{i}].question", q["question"], everything), (f"faq[{i}]", q["answer"], cited(q))]
+    if update_line:
+        rows.append(("update_line", update_line, everything))
+    for i, d in enumerate(disagreements):
+        rows.append((f"disagreements[{i}].fact", d["fact"], everything))
+        # A claim naming a source the request did not give was refused by validation.
+        rows += [
+            (
+                f"disagreements[{i}].claims[{j}]",
+                c["says"],
+                [index[c["source"]]] if c["source"] in index else [],
+            )
+            for j, c in enumerate(d["claims"])
+        ]
     found = []
     for where, text, sources in rows:
         found += [

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from articles.desk.checks import summary_checks
 from articles.desk.stories import article_move
 from articles.models import Article, ModelCall, StoryUpdate, Summary
 from articles.summarizers import updates, workflow
@@ -189,6 +190,81 @@ def test_a_fabricated_number_is_an_unverified_fact_and_blocks_auto_publish(fake_
     assert outcome.result == "review" and lead.status == Status.IN_REVIEW
     assert [f["text"] for f in summary.unverified_facts] == ["140"]
     assert summary.grounding_score < 1.0 and summary.approved_at is None
+
+
+def _fabricated_question(data):
+    data["faq"][0]["question"] = "Why were 140 firefighters sent to the warehouse?"
+
+
+def _fabricated_disagreement(data):
+    # Source 2 never gives a number of firefighters: "40" is source 1's, "140" nobody's.
+    data["disagreements"] = [
+        {
+            "fact": "how many firefighters were sent",
+            "claims": [
+                {"source": 1, "says": "40 firefighters"},
+                {"source": 2, "says": "40 or 140 firefighters"},
+            ],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "fabricate, field, facts, desk_label",
+    [
+        (_fabricated_question, "faq[0].question", ["140"], "FAQ 1"),
+        (_fabricated_disagreement, "disagreements[0].claims[1]", ["40", "140"], "Disagreement 1"),
+    ],
+)
+def test_a_fabricated_number_in_a_question_or_a_disagreement_claim_is_an_unverified_fact(
+    fake_anthropic, fabricate, field, facts, desk_label
+):
+    lead, _second = story_with_sources(
+        LEAD_TEXT, SECOND_TEXT, source=factories.make_source(auto_publish=True)
+    )
+
+    def fabricated(body):
+        data = story_summary_for(sources_from(user_content(body)))
+        fabricate(data)
+        return data
+
+    fake_anthropic.script.append(fabricated)
+    outcome = summarize(lead)
+
+    summary = lead.latest_summary
+    assert [f["text"] for f in summary.unverified_facts if f["field"] == field] == facts
+    assert [f["field"] for f in summary.unverified_facts] == [field] * len(facts)
+    assert outcome.result == "review" and summary.grounding_score < 1.0 and summary.approved_at is None
+    assert {f.where for f in summary_checks(summary).unverified_facts} == {desk_label}
+
+
+def test_a_fabricated_number_in_the_update_line_is_an_unverified_fact(fake_anthropic):
+    lead = factories.make_article(
+        extracted_text=LEAD_TEXT,
+        title="Warehouse fire on Harbor Street",
+        source=factories.make_source(auto_publish=True),
+    )
+    summarize(lead)
+    assert lead.status == Status.PUBLISHED
+    factories.make_article(story=lead.story, extracted_text=THIRD_TEXT, title="Harbor Street fire update")
+
+    def fabricated(body):
+        data = story_summary_for(sources_from(user_content(body)), updating=True)
+        data["update"] = {
+            "is_new": True,
+            "line": "The fire was under control by 2 a.m. after 140 firefighters fought it.",
+        }
+        return data
+
+    fake_anthropic.script.append(fabricated)
+    outcome = summarize(lead, force=True)
+
+    new = lead.latest_summary
+    assert new.version == 2 and new.update_line.startswith("The fire was under control")
+    assert [(f["field"], f["text"]) for f in new.unverified_facts] == [("update_line", "140")]
+    assert [f.where for f in summary_checks(new).unverified_facts] == ["Update line"]
+    assert outcome.result == "review" and new.approved_at is None
+    assert lead.current_summary.version == 1 and lead.needs_attention
 
 
 def test_sources_that_disagree_are_recorded_and_sent_to_an_editor(fake_anthropic):
