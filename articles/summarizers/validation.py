@@ -86,10 +86,18 @@ def validate_output(data: Any, *, article_text: str, topics: list[str]) -> Valid
     return _validate(data, model=SummaryOutput, topics=topics, check_url=check_url)
 
 
-def validate_story_output(data: Any, *, documents: list, topics: list[str]) -> ValidationOutcome:
+def validate_story_output(
+    data: Any, *, documents: list, topics: list[str], updating: bool = False
+) -> ValidationOutcome:
     """Parse and check one story reply: the rules of validate_output, plus every citation and
     disagreement names a source the request numbered, and no web address but the sources' own
-    (module docstring)."""
+    (module docstring).
+
+    `updating`: the request carried the story's current summary. The reply must then say
+    whether it adds anything (`update.is_new`) and, when it does, what in `update.line`: a
+    new version readers would get without a line would replace the one they saw silently,
+    and its update would never reach the timeline, the digest or the feeds. "Nothing new"
+    (is_new false) is a valid answer; it stores no version."""
     own = _own_addresses(documents)
 
     def check_url(where: str, url: str) -> str:
@@ -109,6 +117,17 @@ def validate_story_output(data: Any, *, documents: list, topics: list[str]) -> V
         if n not in numbers:
             outcome.errors.append(
                 f"{where} cites source {n}, but the sources are numbered 1 to {len(documents)}."
+            )
+    if updating:
+        if output.update is None:
+            outcome.errors.append(
+                "update is missing: the request gives a current summary, so set update.is_new and, "
+                "when it is true, write update.line saying what is new."
+            )
+        elif output.update.is_new and not output.update.line.strip():
+            outcome.errors.append(
+                "update.line is empty although update.is_new is true: say in one sentence what is "
+                "new, or set is_new to false if nothing is."
             )
     return outcome
 

@@ -447,7 +447,12 @@ def _fallback_extractive(
 
 def _validate(data, request: SummaryRequest) -> ValidationOutcome:
     if request.is_story:
-        return validate_story_output(data, documents=request.documents, topics=request.topics)
+        return validate_story_output(
+            data,
+            documents=request.documents,
+            topics=request.topics,
+            updating=bool(request.current_summary.strip()),
+        )
     return validate_output(data, article_text=request.text, topics=request.topics)
 
 

@@ -407,6 +407,55 @@ def test_a_summary_citing_a_report_that_left_the_story_is_rewritten_without_it(f
     assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
 
 
+@pytest.mark.parametrize(
+    "silent_update",
+    [None, {"is_new": True, "line": ""}, {"is_new": True, "line": "   "}],
+    ids=["no-update", "empty-line", "blank-line"],
+)
+def test_a_rewrite_of_a_summarised_story_must_say_what_is_new(fake_anthropic, silent_update):
+    lead = factories.make_article(
+        extracted_text=LEAD_TEXT,
+        title="Warehouse fire on Harbor Street",
+        source=factories.make_source(auto_publish=True),
+    )
+    summarize(lead)
+    assert lead.status == Status.PUBLISHED and StoryUpdate.objects.count() == 1
+    factories.make_article(story=lead.story, extracted_text=THIRD_TEXT, title="Harbor Street fire update")
+
+    def silent(body):
+        data = story_summary_for(sources_from(user_content(body)), updating=True)
+        data["update"] = silent_update
+        return data
+
+    fake_anthropic.script.append(silent)  # then the fake's default answer, with its line
+    summarize(lead, force=True)
+
+    first, second = ModelCall.objects.order_by("pk")[1:]
+    assert first.outcome == "invalid-output" and "update" in first.error
+    assert (
+        "update" in user_content(fake_anthropic.requests[-1]).split("Your previous answer was rejected:")[1]
+    )
+    assert second.outcome == "ok"
+    new = lead.latest_summary
+    assert new.version == 2 and new.update_line == "Now reported by 2 sources."
+    assert lead.current_summary == new  # auto-published, with its line on the timeline
+    assert StoryUpdate.objects.filter(story=lead.story).first().text == "Now reported by 2 sources."
+
+
+def test_a_story_summarised_for_the_first_time_needs_no_update_line(fake_anthropic):
+    lead, _second = story_with_sources(LEAD_TEXT, SECOND_TEXT)
+
+    def no_update(body):
+        data = story_summary_for(sources_from(user_content(body)))
+        data["update"] = None
+        return data
+
+    fake_anthropic.script.append(no_update)
+    outcome = summarize(lead)
+
+    assert outcome.result == "summarized" and lead.latest_summary.update_line == ""
+
+
 def test_a_report_that_adds_nothing_costs_no_model_call(fake_anthropic):
     lead = factories.make_article(extracted_text=LEAD_TEXT, title="Warehouse fire on Harbor Street")
     summarize(lead)
