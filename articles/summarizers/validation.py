@@ -90,8 +90,8 @@ def validate_story_output(
     data: Any, *, documents: list, topics: list[str], updating: bool = False
 ) -> ValidationOutcome:
     """Parse and check one story reply: the rules of validate_output, plus every citation and
-    disagreement names a source the request numbered, and no web address but the sources' own
-    (module docstring).
+    disagreement names a source the request numbered, a disagreement sets at least two
+    sources against each other, and no web address but the sources' own (module docstring).
 
     `updating`: the request carried the story's current summary. The reply must then say
     whether it adds anything (`update.is_new`) and, when it does, what in `update.line`: a
@@ -117,6 +117,15 @@ def validate_story_output(
         if n not in numbers:
             outcome.errors.append(
                 f"{where} cites source {n}, but the sources are numbered 1 to {len(documents)}."
+            )
+    for i, d in enumerate(output.disagreements):
+        named = sorted({c.source for c in d.claims})
+        if len(named) < 2:
+            # One source saying two things is not sources disagreeing; it would still flag
+            # the story and show the desk a conflict that is not there.
+            outcome.errors.append(
+                f"disagreements[{i}] names only source {named[0]}: a disagreement sets what two or "
+                "more different sources say against each other."
             )
     if updating:
         if output.update is None:
