@@ -586,8 +586,6 @@ def cost_main(*, events: int) -> int:
 def report_cost(stream: list[Arrival], runs: list[CostRun], ten: list[Arrival], big: CostRun) -> int:
     from django.conf import settings
 
-    from articles.summarizers.sources import CHARS_PER_TOKEN
-
     budget = settings.STORY_SUMMARY_INPUT_TOKENS
     model = settings.ANTHROPIC_MODEL
     prices = settings.SUMMARY_PRICES.get(model, {})
@@ -654,7 +652,7 @@ def report_cost(stream: list[Arrival], runs: list[CostRun], ten: list[Arrival], 
             f"10-source story ({len(ten)} invented reports, {words:,} words, {big.calls} calls as they arrive): "
             f"the widest request cites {widest.sources} sources; its user message {widest.user_tokens:,} tokens = "
             f"source texts {widest.source_tokens:,} ({widest.source_chars:,} characters; STORY_SUMMARY_INPUT_TOKENS "
-            f"{budget:,} = {budget * CHARS_PER_TOKEN:,} characters) + {framing:,} fences, headers, topic list and "
+            f"{budget:,}, as sources.estimate_tokens counts) + {framing:,} fences, headers, topic list and "
             f"current summary; billed with the cached system prompt and tool ({widest.prefix_tokens:,}): "
             f"{widest.billed_tokens:,} input tokens, against budget + system prompt {budget + widest.prefix_tokens:,}"
         )

@@ -5,7 +5,13 @@ Point the SDK at `fake.url` (ANTHROPIC_BASE_URL). By default every call answers 
 copied from it. Tests queue other behaviours with `fake.script.append(...)`: an HTTP error,
 a hand-written tool input, or any callable taking the request body.
 
-Token counts are estimated (4 characters a token). Prompt caching is imitated the way the
+Token counts are a pessimistic imitation of a byte-level BPE tokeniser, worked out apart
+from the budget estimate in articles/summarizers/sources.py so that a test of the budget is
+not circular: a run of ASCII letters costs a token per 4 letters (rounded up), a group of up
+to 3 digits and every other visible ASCII character a token each, a run of other characters
+a token per 2 bytes of UTF-8 (Japanese 1.5 a character), whitespace nothing. On news text it
+counts as many tokens as the tokenisers of Claude 2 and GPT-4 or more for English, Japanese
+and figures, a few percent fewer for German. Prompt caching is imitated the way the
 real API behaves: a prefix (tools + system) marked with cache_control and at least
 `min_cacheable_tokens` long is written on first use and read on later calls; shorter
 prefixes are silently not cached.
@@ -31,8 +37,35 @@ _SOURCE = re.compile(r"^<<<SOURCE-(\d+)-(\w+)$(.*?)^SOURCE-\1-\2>>>$", re.MULTIL
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]")
 
 
+_PIECE = re.compile(r"[A-Za-z]+|[0-9]{1,3}|[^\x00-\x7f]+|[^\sA-Za-z0-9]")
+
+
 def tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
+    """Tokens of `text` as this fake bills them (module docstring)."""
+    count = 0
+    for match in _PIECE.finditer(text):
+        piece = match.group()
+        if not piece.isascii():
+            count += math.ceil(len(piece.encode()) / 2)
+        elif piece.isalpha():
+            count += math.ceil(len(piece) / 4)
+        else:
+            count += 1
+    return count
+
+
+def message_tokens(messages: list[dict[str, Any]]) -> int:
+    """The text of the messages, and a few tokens per message for its role and framing."""
+    total = 0
+    for message in messages:
+        content = message.get("content", "")
+        parts = (
+            [content]
+            if isinstance(content, str)
+            else [p.get("text", "") for p in content if isinstance(p, dict)]
+        )
+        total += 4 + sum(tokens(part) for part in parts)
+    return total
 
 
 def article_text_from(user_content: str) -> str:
@@ -156,7 +189,7 @@ class FakeAnthropic:
         prefix_tokens = tokens(prefix)
         marked = "cache_control" in prefix
         cache_write = cache_read = 0
-        uncached = tokens(json.dumps(body.get("messages", [])))
+        uncached = message_tokens(body.get("messages", []))
         if marked and prefix_tokens >= self.min_cacheable_tokens:
             key = hashlib.sha256(prefix.encode()).hexdigest()
             with self._lock:
@@ -184,7 +217,7 @@ class FakeAnthropic:
             "stop_sequence": None,
             "usage": {
                 "input_tokens": uncached,
-                "output_tokens": tokens(json.dumps(tool_input)),
+                "output_tokens": tokens(json.dumps(tool_input, ensure_ascii=False)),
                 "cache_creation_input_tokens": cache_write,
                 "cache_read_input_tokens": cache_read,
             },
