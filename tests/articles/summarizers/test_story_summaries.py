@@ -535,6 +535,49 @@ def test_a_story_summarised_for_the_first_time_needs_no_update_line(fake_anthrop
     assert outcome.result == "summarized" and lead.latest_summary.update_line == ""
 
 
+NAMES_ONLY_TEXT = (
+    "Deputy Mayor Karen Lindqvist visited the burned warehouse on Harbor Street and thanked the "
+    "firefighters. The Red Cross opened a shelter for residents of nearby homes. "
+) * 3
+
+
+@pytest.mark.parametrize("model_finds_news", [True, False], ids=["new", "nothing-new"])
+def test_a_report_with_only_new_names_is_weighed_by_the_model(
+    fake_anthropic, django_capture_on_commit_callbacks, model_finds_news
+):
+    lead = factories.make_article(extracted_text=LEAD_TEXT, title="Warehouse fire on Harbor Street")
+    summarize(lead)
+    editor = factories.make_user(staff=True)
+    lead.publish(lead.latest_summary, by=editor)
+    later = factories.make_article(story=lead.story, extracted_text=NAMES_ONLY_TEXT, title="Mayor visits")
+    decision = updates.story_summary_refresh(story_id=lead.story_id)
+    assert decision.result == "ask-model" and decision.new_articles == [later.pk]
+    assert set(decision.new_facts) == {"Deputy Mayor Karen Lindqvist", "Red Cross"}
+
+    def weighs(body):
+        data = story_summary_for(sources_from(user_content(body)), updating=True)
+        line = "Deputy Mayor Karen Lindqvist visited the warehouse." if model_finds_news else ""
+        data["update"] = {"is_new": model_finds_news, "line": line}
+        return data
+
+    fake_anthropic.script.append(weighs)
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh_story_summary(lead.story_id)  # eager: the rewrite runs on commit
+    lead.refresh_from_db()
+
+    content = user_content(fake_anthropic.requests[-1])
+    assert "Current summary:" in content and "Karen Lindqvist" in sources_from(content)[2]
+    assert lead.status == Status.PUBLISHED and lead.current_summary.version == 1
+    if model_finds_news:
+        new = lead.latest_summary
+        assert new.version == 2 and new.update_line == "Deputy Mayor Karen Lindqvist visited the warehouse."
+        assert new.unverified_facts == [] and lead.needs_attention  # waits for an editor
+        assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
+    else:
+        assert lead.summaries.count() == 1 and not lead.needs_attention
+        assert ModelCall.objects.filter(outcome="ok").count() == 2  # the question was paid for
+
+
 def test_a_report_that_adds_nothing_costs_no_model_call(fake_anthropic):
     lead = factories.make_article(extracted_text=LEAD_TEXT, title="Warehouse fire on Harbor Street")
     summarize(lead)
