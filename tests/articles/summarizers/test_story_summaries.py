@@ -13,7 +13,7 @@ from articles.desk.stories import article_move
 from articles.models import Article, ModelCall, StoryUpdate, Summary
 from articles.summarizers import updates, workflow
 from articles.summarizers.sources import estimate_tokens, fit_to_budget, story_documents
-from articles.summarizers.tasks import refresh_story_summary
+from articles.summarizers.tasks import refresh_story_summary, summarize_article
 from articles.summarizers.validation import validate_story_output
 from tests import factories
 from tests.articles.summarizers.conftest import summarize
@@ -187,6 +187,58 @@ def test_thin_and_rejected_reports_are_not_cited(settings):
     Article.objects.filter(pk=rejected.pk).update(status=Status.REJECTED)
 
     assert story_documents(lead) == []  # nothing else worth citing: summarised alone
+
+
+def test_a_thirty_source_story_is_summarised_from_ten_sources_within_the_budget(fake_anthropic, settings):
+    settings.STORY_SUMMARY_INPUT_TOKENS = 4000
+    settings.STORY_SUMMARY_MAX_SOURCES = 10
+    articles = story_with_sources(
+        LEAD_TEXT * 4, *[f"Report {i}. " + SECOND_TEXT * (1 + i % 5) for i in range(29)]
+    )
+
+    outcome = summarize(articles[0])
+
+    assert outcome.result == "summarized" and ModelCall.objects.count() == 1
+    content = user_content(fake_anthropic.requests[0])
+    sources = sources_from(content)
+    assert sorted(sources) == list(range(1, 11))
+    # The lead first, then the earliest other reports, one per publication.
+    assert [row["article_id"] for row in articles[0].latest_summary.sources] == [a.pk for a in articles[:10]]
+    assert all(f"Report {i}." in sources[i + 2] for i in range(9))
+    assert ModelCall.objects.get().input_tokens <= 4000
+    assert {c["source"] for c in articles[0].latest_summary.key_points[0]["citations"]} == {1, 2, 3}
+    # The twenty reports left out are covered by the story's summary: no call of their own.
+    assert all(workflow.article_summarize(article_id=a.pk).result == "skipped" for a in articles[10:])
+    assert ModelCall.objects.count() == 1
+
+
+def test_a_thin_report_is_left_out_of_the_story_summary_and_costs_nothing_later(
+    fake_anthropic, django_capture_on_commit_callbacks
+):
+    lead, thin, second = story_with_sources(LEAD_TEXT, "Fire on Harbor Street. More soon.", SECOND_TEXT)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        outcome = summarize_article.delay(lead.pk).get()  # eager; then the story is weighed again
+    lead.refresh_from_db()
+
+    assert outcome["result"] == "summarized" and len(callbacks) == 1  # the weighing found it up to date
+    sources = sources_from(user_content(fake_anthropic.requests[0]))
+    assert sorted(sources) == [1, 2] and sources[2].startswith("A warehouse on Harbor Street")
+    assert [row["article_id"] for row in lead.latest_summary.sources] == [lead.pk, second.pk]
+    assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
+    assert ModelCall.objects.count() == 1 and lead.summaries.count() == 1
+    assert workflow.article_summarize(article_id=thin.pk).result == "skipped"
+
+
+def test_a_lead_whose_only_other_reports_are_thin_or_rejected_is_summarised_alone(fake_anthropic):
+    lead, _thin, rejected = story_with_sources(LEAD_TEXT, "Fire on Harbor Street. More soon.", SECOND_TEXT)
+    Article.objects.filter(pk=rejected.pk).update(status=Status.REJECTED)
+
+    outcome = summarize(lead)
+
+    assert outcome.result == "summarized"
+    assert fake_anthropic.requests[0]["tool_choice"]["name"] == "record_summary"
+    assert lead.latest_summary.sources == [] and lead.latest_summary.checked_sources == 1
 
 
 # --- Checking what comes back ----------------------------------------------------------------
