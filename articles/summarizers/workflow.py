@@ -312,7 +312,10 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
             return None
         report = check_story_grounding(output, documents)
         key_points, faq = report.key_points, report.faq
-        texts = {d.n: d.text for d in documents}
+        # A source's name and headline are part of what the model read in its fence: naming
+        # the publication ("according to the Bayside Courier") or a figure from the headline
+        # is no invention.
+        texts = {d.n: f"{d.source}\n{d.title}\n{d.text}" for d in documents}
         extra = {
             "sources": sources_field(documents),
             "disagreements": [d.model_dump() for d in output.disagreements],

@@ -376,6 +376,34 @@ def test_a_fabricated_number_in_the_update_line_is_an_unverified_fact(fake_anthr
     assert lead.current_summary.version == 1 and lead.needs_attention
 
 
+def test_naming_a_source_or_a_fact_from_its_headline_is_not_an_unverified_fact(fake_anthropic):
+    lead = factories.make_article(extracted_text=LEAD_TEXT, title="Warehouse fire on Harbor Street")
+    summarize(lead)
+    factories.make_article(
+        story=lead.story,
+        source=factories.make_source(name="Bayside Courier"),
+        extracted_text=THIRD_TEXT,
+        title="Harbor Street fire: damage put at $4 million",
+    )
+
+    def names_the_source(body):
+        data = story_summary_for(sources_from(user_content(body)), updating=True)
+        data["key_points"][1]["text"] = "The Bayside Courier puts the damage at $4 million."
+        data["key_points"][1]["citations"] = [
+            {"source": 2, "quote": "Insurance experts expect damage to run into the millions of dollars."}
+        ]
+        data["update"] = {
+            "is_new": True,
+            "line": "The Bayside Courier reports the fire was under control by 2 a.m.",
+        }
+        return data
+
+    fake_anthropic.script.append(names_the_source)
+    summarize(lead, force=True)
+
+    assert lead.latest_summary.version == 2 and lead.latest_summary.unverified_facts == []
+
+
 def test_sources_that_disagree_are_recorded_and_sent_to_an_editor(fake_anthropic):
     lead, _second = story_with_sources(
         LEAD_TEXT, SECOND_TEXT, source=factories.make_source(auto_publish=True)
