@@ -300,7 +300,9 @@ def _store(
 def _checked_fields(output, article: Article, documents: list[SourceDocument]) -> dict | None:
     """The summary's checked content as Summary fields: points and FAQ (with per-source
     citations for a story), grounding, unverified claims and facts. None when a story update
-    brings nothing new.
+    brings nothing new, unless the summary it would replace cites a report that is no longer
+    among the sources (moved to another story, rejected): that version is stored, as a
+    correction without an update line, or the story would be rewritten again at every refresh.
 
     The grounding score is the share of checked items that hold up: each key point and FAQ
     answer counts once (grounded if one of its quotes is verified), and each number, date,
@@ -308,7 +310,9 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
     if isinstance(output, StorySummaryOutput):
         update = output.update
         updating = bool(summary_as_text(article.current_summary or article.latest_summary))
-        if updating and update is not None and not update.is_new:
+        # The latest version is the one the story's refresh weighs (updates.py).
+        dropped = _drops_a_source(article.latest_summary, documents)
+        if updating and update is not None and not update.is_new and not dropped:
             return None
         report = check_story_grounding(output, documents)
         key_points, faq = report.key_points, report.faq
@@ -319,7 +323,7 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
         extra = {
             "sources": sources_field(documents),
             "disagreements": [d.model_dump() for d in output.disagreements],
-            "update_line": update.line.strip() if updating and update is not None else "",
+            "update_line": update.line.strip() if updating and update is not None and update.is_new else "",
         }
     else:
         report = check_grounding(output, article.extracted_text)
@@ -347,6 +351,14 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
         "unverified_quotes": report.unverified_quotes,
         **extra,
     }
+
+
+def _drops_a_source(previous: Summary | None, documents: list[SourceDocument]) -> bool:
+    """Whether `previous` cites a report the new sources do not include."""
+    if previous is None:
+        return False
+    cited = {row.get("article_id") for row in previous.sources} - {None}
+    return bool(cited - {d.article_id for d in documents})
 
 
 def _unverified_facts(

@@ -566,6 +566,29 @@ def test_a_summary_citing_a_report_that_left_the_story_is_rewritten_without_it(f
     assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
 
 
+def test_a_rewrite_without_a_report_that_left_is_stored_even_when_the_model_finds_nothing_new(fake_anthropic):
+    lead, second, third = story_with_sources(LEAD_TEXT, SECOND_TEXT, THIRD_TEXT)
+    summarize(lead)
+    editor = factories.make_user(group="Editors", staff=True)
+    article_move(article=third, story=factories.make_article(title="Bay ferry timetable").story, by=editor)
+
+    def nothing_new(body):
+        data = story_summary_for(sources_from(user_content(body)), updating=True)
+        data["update"] = {"is_new": False, "line": ""}
+        return data
+
+    fake_anthropic.script.append(nothing_new)
+    outcome = summarize(lead, force=True)
+
+    # Keeping the version that cites the departed report would leave the story asking the
+    # model again at every refresh; the new version is a correction, with no update line.
+    assert outcome.result == "summarized"
+    new = lead.latest_summary
+    assert new.version == 2 and new.update_line == ""
+    assert [row["article_id"] for row in new.sources] == [lead.pk, second.pk]
+    assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
+
+
 @pytest.mark.parametrize(
     "silent_update",
     [None, {"is_new": True, "line": ""}, {"is_new": True, "line": "   "}],
