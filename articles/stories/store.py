@@ -3,7 +3,8 @@ frequencies kept in tables, so that articles/stories/services.py makes the decis
 cluster_eval makes with grouping.MemoryStore, from the same stream, exactly.
 
 Every read is an indexed lookup bounded by the window (StoryTerm by term and last_seen_at,
-CopyBand by key and published_at) or by the article's own terms (TermCount by primary key),
+CopyBand by key and published_at) or by the article's own terms (TermCount by primary key,
+RecentTerm by term and published_at),
 so placing one article costs the same dozen queries however large the archive grows.
 
 The caller holds the grouping lock (services.stories_lock) for the whole placement, so one
@@ -18,10 +19,10 @@ from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Substr
 
-from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount
+from articles.models import Article, CopyBand, EmbeddingCount, RecentTerm, Story, StoryTerm, TermCount
 
 from .embeddings import pack, unpack
 from .grouping import (
@@ -58,9 +59,22 @@ class DatabaseStore:
         # last_seen of the stories offered by recent_stories, for place() to extend.
         self._last_seen: dict[int, datetime | None] = {}
 
-    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
-        rows = dict(TermCount.objects.filter(term__in=[DOCUMENTS, *terms]).values_list("term", "documents"))
-        return rows.pop(DOCUMENTS, 0), rows
+    def frequencies(self, terms: Iterable[str], before: datetime | None = None) -> tuple[int, dict[str, int]]:
+        """Document frequencies (TermCount); with `before`, less the originals published at
+        or after it (RecentTerm), as grouping.MemoryStore counts them."""
+        wanted = [DOCUMENTS, *terms]
+        rows = dict(TermCount.objects.filter(term__in=wanted).values_list("term", "documents"))
+        if before is not None:
+            recent = (
+                RecentTerm.objects.filter(term__in=wanted, published_at__gte=before)
+                .values("term")
+                .annotate(n=Count("pk"))
+                .values_list("term", "n")
+            )
+            for term, n in recent:
+                rows[term] = rows.get(term, 0) - n
+        documents = max(rows.pop(DOCUMENTS, 0), 0)
+        return documents, {term: n for term, n in rows.items() if n > 0}
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
         """Originals (no duplicate_of) sharing a band, published since `since`, in placement
@@ -170,6 +184,10 @@ class DatabaseStore:
                 for term in grouped.index_terms
             )
             count_terms(grouped.terms)
+            RecentTerm.objects.bulk_create(
+                RecentTerm(article_id=article.key, term=term, published_at=published)
+                for term in [DOCUMENTS, *grouped.terms]
+            )
             if grouped.fingerprint:
                 CopyBand.objects.bulk_create(
                     CopyBand(article_id=article.key, key=key, published_at=published) for key in grouped.bands
