@@ -63,9 +63,9 @@ NEAREST = 2
 # arrives in a burst (the time penalty of TDT's online detection, Yang et al. 1998). A day:
 # the news cycle, not a figure fitted to a labelled file.
 HALF_LIFE = timedelta(hours=24)
-# Document frequencies count only the articles published at least IDF_LAG before the one
-# being placed (all of them for an article without a time): an event's own burst of reports
-# must not make its words look common, so the name in its headlines keeps the weight of a
+# Document frequencies leave out the articles published within IDF_LAG of the one being
+# placed, before or after it (none for an article without a time): an event's own burst of
+# reports must not make its words look common, so the name in its headlines keeps the weight of a
 # rare word while the event is being reported (the words frequent in the last hours and rare
 # before are the event's).
 IDF_LAG = timedelta(hours=6)
@@ -160,9 +160,12 @@ class Grouped:
 
 
 class StoryStore(Protocol):
-    def frequencies(self, terms: Iterable[str], before: datetime | None = None) -> tuple[int, dict[str, int]]:
-        """Articles grouped so far, and how many of them contain each term; with `before`,
-        only the articles published before it (an article without a time always counts)."""
+    def frequencies(
+        self, terms: Iterable[str], leave_out: tuple[datetime, datetime] | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Articles grouped so far, and how many of them contain each term; with `leave_out`
+        (start, end), less those published from start until before end (an article without a
+        time always counts)."""
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
         """Originals published since `since` sharing a band with the fingerprint."""
@@ -203,9 +206,8 @@ def place_article(
     signature = fp.fingerprint(article.text)
     bands = fp.band_keys(signature) if signature else []
     counts = term_counts(article.title, article.text)
-    documents, frequencies = store.frequencies(
-        counts, before=article.published - IDF_LAG if article.published else None
-    )
+    burst = (article.published - IDF_LAG, article.published + IDF_LAG) if article.published else None
+    documents, frequencies = store.frequencies(counts, leave_out=burst)
     # The article counts itself, as it will once placed.
     vector = tfidf(counts, documents + 1, {term: frequencies.get(term, 0) + 1 for term in counts})
 
@@ -498,9 +500,9 @@ def _ranked(weights: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(weights.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _since(times: list[datetime], moment: datetime) -> int:
-    """How many of the sorted `times` are at or after `moment`."""
-    return len(times) - bisect_left(times, moment)
+def _between(times: list[datetime], span: tuple[datetime, datetime]) -> int:
+    """How many of the sorted `times` are from span's start until before its end."""
+    return bisect_left(times, span[1]) - bisect_left(times, span[0])
 
 
 def _top(weights: Mapping[str, float], n: int) -> list[str]:
@@ -532,11 +534,15 @@ class MemoryStore:
             key = self.merged_into[key]
         return key
 
-    def frequencies(self, terms: Iterable[str], before: datetime | None = None) -> tuple[int, dict[str, int]]:
-        if before is None:
+    def frequencies(
+        self, terms: Iterable[str], leave_out: tuple[datetime, datetime] | None = None
+    ) -> tuple[int, dict[str, int]]:
+        if leave_out is None:
             return self.documents, {term: self.frequency[term] for term in terms if term in self.frequency}
-        documents = self.documents - _since(self.document_times, before)
-        found = {term: self.frequency[term] - _since(self.term_times.get(term, []), before) for term in terms}
+        documents = self.documents - _between(self.document_times, leave_out)
+        found = {
+            term: self.frequency[term] - _between(self.term_times.get(term, []), leave_out) for term in terms
+        }
         return documents, {term: n for term, n in found.items() if n > 0}
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:

@@ -59,14 +59,17 @@ class DatabaseStore:
         # last_seen of the stories offered by recent_stories, for place() to extend.
         self._last_seen: dict[int, datetime | None] = {}
 
-    def frequencies(self, terms: Iterable[str], before: datetime | None = None) -> tuple[int, dict[str, int]]:
-        """Document frequencies (TermCount); with `before`, less the originals published at
-        or after it (RecentTerm), as grouping.MemoryStore counts them."""
+    def frequencies(
+        self, terms: Iterable[str], leave_out: tuple[datetime, datetime] | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Document frequencies (TermCount); with `leave_out` (start, end), less the originals
+        published from start until before end (RecentTerm), as grouping.MemoryStore counts."""
         wanted = [DOCUMENTS, *terms]
         rows = dict(TermCount.objects.filter(term__in=wanted).values_list("term", "documents"))
-        if before is not None:
+        if leave_out is not None:
+            start, end = leave_out
             recent = (
-                RecentTerm.objects.filter(term__in=wanted, published_at__gte=before)
+                RecentTerm.objects.filter(term__in=wanted, published_at__gte=start, published_at__lt=end)
                 .values("term")
                 .annotate(n=Count("pk"))
                 .values_list("term", "n")

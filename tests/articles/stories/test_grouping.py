@@ -378,7 +378,14 @@ def test_an_events_own_reports_of_the_last_hours_do_not_make_its_name_look_commo
 
     # Three reports in the last hours name Zorbania: it weighs as much as "ferry", never seen.
     assert store.grouped.vector["zorbania"] == pytest.approx(store.grouped.vector["ferry"])
-    # All four count for an article published IDF_LAG later, and for one without a time.
-    assert store.frequencies(["zorbania"], before=later - IDF_LAG) == (0, {})
-    assert store.frequencies(["zorbania"], before=later + IDF_LAG) == (4, {"zorbania": 4})
+    # What is left out is a span of publication times, before or after the article's.
+    assert store.frequencies(["zorbania"], leave_out=(later - IDF_LAG, later + IDF_LAG)) == (0, {})
+    assert store.frequencies(["zorbania"], leave_out=(START, START + timedelta(minutes=30))) == (
+        2,
+        {"zorbania": 2},
+    )
+    assert store.frequencies(["zorbania"], leave_out=(START - 2 * IDF_LAG, START - IDF_LAG)) == (
+        4,
+        {"zorbania": 4},
+    )
     assert store.frequencies(["zorbania"]) == (4, {"zorbania": 4})

@@ -224,14 +224,17 @@ def test_pruning_drops_index_rows_older_than_the_kept_days_only(settings):
     assert CopyBand.objects.filter(article=recent).count() == fp.BANDS
 
 
-def test_document_frequencies_for_a_moment_leave_out_the_originals_published_since():
+def test_document_frequencies_can_leave_out_the_originals_published_within_a_span():
     first, museum, rewrite = report(RAIL), report(MUSEUM, hours=1), report(RAIL_REWRITE, hours=8)
     for article in (first, museum, rewrite):
         group(article)
     rail = sorted((set(term_counts(*RAIL)) & set(term_counts(*RAIL_REWRITE))) - set(term_counts(*MUSEUM)))[0]
 
-    assert DatabaseStore().frequencies([rail], before=rewrite.published_at) == (2, {rail: 1})
-    assert DatabaseStore().frequencies([rail], before=first.published_at) == (0, {})
+    lag = timedelta(hours=6)
+    around = [(article.published_at - lag, article.published_at + lag) for article in (rewrite, first)]
+
+    assert DatabaseStore().frequencies([rail], leave_out=around[0]) == (2, {rail: 1})
+    assert DatabaseStore().frequencies([rail], leave_out=around[1]) == (1, {rail: 1})
     assert DatabaseStore().frequencies([rail]) == (3, {rail: 2})
 
 
