@@ -1093,6 +1093,23 @@ class TermCount(models.Model):
         return f"{self.term}: {self.documents}"
 
 
+class RecentTerm(models.Model):
+    """A term of a grouped original with the article's publication time (the empty term: the
+    article itself). TermCount minus the rows published since a moment gives the document
+    frequencies of the articles published before it (grouping.IDF_LAG); pruned with the
+    other grouping index rows."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="recent_terms")
+    term = models.CharField(max_length=64)
+    published_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["term", "published_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}: {self.term}"
+
+
 class EmbeddingCount(models.Model):
     """How many grouped originals were embedded with vectors of `dimensions` dimensions, and
     the sum of those vectors (float64): their mean is what all news has in common, which

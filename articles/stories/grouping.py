@@ -6,8 +6,9 @@ and for `cluster_eval` (MemoryStore).
 2. Same event: otherwise the article's TF-IDF vector is compared with every recent story
    that shares one of its top terms (window: `window` before its publication time): with
    the story's latest members, its score is the mean of its NEAREST closest members'
-   cosines (_member_score); the best story standing `threshold` above the background of
-   the others takes it, else it starts a story.
+   cosines (_member_score), lowered by how long the story has been quiet (_recency); the
+   best story standing `threshold` above the background of the others takes it, else it
+   starts a story.
    With an embeddings backend (embeddings.py) the article may carry a sentence vector, and
    the score mixes the TF-IDF cosine with the embedding cosine (see _embedding_scores).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from array import array
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +57,18 @@ PROFILE_TERMS = 80
 MEMBERS = 80
 MEMBER_TERMS = 20
 NEAREST = 2
+# A story's score halves for every HALF_LIFE it has been quiet before the article's
+# publication (time since its last_seen; no decay when either time is unknown): within the
+# window a fresh story outranks a quiet one of the same words, as news about one event
+# arrives in a burst (the time penalty of TDT's online detection, Yang et al. 1998). A day:
+# the news cycle, not a figure fitted to a labelled file.
+HALF_LIFE = timedelta(hours=24)
+# Document frequencies leave out the articles published within IDF_LAG of the one being
+# placed, before or after it (none for an article without a time): an event's own burst of
+# reports must not make its words look common, so the name in its headlines keeps the weight of a
+# rare word while the event is being reported (the words frequent in the last hours and rare
+# before are the event's).
+IDF_LAG = timedelta(hours=6)
 # Consolidation: when an article could join several stories (each clears the threshold above
 # the background and passes the title gate) and the story it joined, with it, has a profile
 # this close (cosine) to another of them, the two are one story reported in fragments: the
@@ -146,8 +160,12 @@ class Grouped:
 
 
 class StoryStore(Protocol):
-    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
-        """Articles grouped so far, and how many of them contain each term."""
+    def frequencies(
+        self, terms: Iterable[str], leave_out: tuple[datetime, datetime] | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Articles grouped so far, and how many of them contain each term; with `leave_out`
+        (start, end), less those published from start until before end (an article without a
+        time always counts)."""
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
         """Originals published since `since` sharing a band with the fingerprint."""
@@ -188,7 +206,8 @@ def place_article(
     signature = fp.fingerprint(article.text)
     bands = fp.band_keys(signature) if signature else []
     counts = term_counts(article.title, article.text)
-    documents, frequencies = store.frequencies(counts)
+    burst = (article.published - IDF_LAG, article.published + IDF_LAG) if article.published else None
+    documents, frequencies = store.frequencies(counts, leave_out=burst)
     # The article counts itself, as it will once placed.
     vector = tfidf(counts, documents + 1, {term: frequencies.get(term, 0) + 1 for term in counts})
 
@@ -202,7 +221,14 @@ def place_article(
     else:
         embedding = article.embedding if embedding_weight > 0 else None
         placement, profile, embedded, members, rivals = _best_story(
-            vector, title_terms(article.title), since, store, threshold, embedding, embedding_weight
+            vector,
+            title_terms(article.title),
+            since,
+            store,
+            threshold,
+            embedding,
+            embedding_weight,
+            published=article.published,
         )
     grouped = Grouped(
         vector=vector,
@@ -289,13 +315,14 @@ def _best_story(
     threshold: float,
     embedding: Vector | None = None,
     weight: float = 0.0,
+    published: datetime | None = None,
 ) -> tuple[Placement, dict[str, float], _Embedded | None, list[dict[str, float]], list[StoryCandidate]]:
     candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
     if weight > 0:
         # The embeddings mix and its threshold were measured with the profile's cosine.
         scores = [_cosine(vector, c.profile) for c in candidates]
     else:
-        scores = [_member_score(vector, c) for c in candidates]
+        scores = [_member_score(vector, c) * _recency(published, c.last_seen) for c in candidates]
     member = member_vector(vector)
     total = store.embedding_total(len(embedding)) if embedding is not None else None
     close: list[float | None] = [None] * len(candidates)
@@ -368,6 +395,15 @@ def _member_score(vector: Mapping[str, float], candidate: StoryCandidate) -> flo
         return max(similarities)
     closest = sorted(similarities, reverse=True)[:NEAREST]
     return sum(closest) / NEAREST
+
+
+def _recency(published: datetime | None, last_seen: datetime | None) -> float:
+    """How much of its score a story keeps for an article published `published`: 0.5 for
+    every HALF_LIFE between the story's last_seen and then; 1 when either is unknown or the
+    story was seen after it (articles may arrive out of order)."""
+    if published is None or last_seen is None or last_seen >= published:
+        return 1.0
+    return 0.5 ** ((published - last_seen) / HALF_LIFE)
 
 
 def _dot(vector: Mapping[str, float], member: Mapping[str, float]) -> float:
@@ -464,6 +500,11 @@ def _ranked(weights: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(weights.items(), key=lambda item: (-item[1], item[0]))
 
 
+def _between(times: list[datetime], span: tuple[datetime, datetime]) -> int:
+    """How many of the sorted `times` are from span's start until before its end."""
+    return bisect_left(times, span[1]) - bisect_left(times, span[0])
+
+
 def _top(weights: Mapping[str, float], n: int) -> list[str]:
     return [term for term, _ in _ranked(weights)[:n]]
 
@@ -475,6 +516,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self.documents = 0
         self.frequency: Counter[str] = Counter()
+        # Publication times of the counted originals that have one, in order, and per term.
+        self.document_times: list[datetime] = []
+        self.term_times: dict[str, list[datetime]] = {}
         self.stories: dict[int, dict] = {}
         self.index: dict[str, set[int]] = {}
         self.bands: dict[int, list[CopyCandidate]] = {}
@@ -490,8 +534,16 @@ class MemoryStore:
             key = self.merged_into[key]
         return key
 
-    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
-        return self.documents, {term: self.frequency[term] for term in terms if term in self.frequency}
+    def frequencies(
+        self, terms: Iterable[str], leave_out: tuple[datetime, datetime] | None = None
+    ) -> tuple[int, dict[str, int]]:
+        if leave_out is None:
+            return self.documents, {term: self.frequency[term] for term in terms if term in self.frequency}
+        documents = self.documents - _between(self.document_times, leave_out)
+        found = {
+            term: self.frequency[term] - _between(self.term_times.get(term, []), leave_out) for term in terms
+        }
+        return documents, {term: n for term, n in found.items() if n > 0}
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
         found: dict[Hashable, CopyCandidate] = {}
@@ -549,6 +601,10 @@ class MemoryStore:
             # A copy is not an independent document: it would make its words look common.
             self.documents += 1
             self.frequency.update(grouped.terms)
+            if article.published is not None:
+                insort(self.document_times, article.published)
+                for term in grouped.terms:
+                    insort(self.term_times.setdefault(term, []), article.published)
         key = placement.story
         if placement.created:
             key = len(self.stories) + 1

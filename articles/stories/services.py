@@ -50,6 +50,7 @@ from articles.models import (
     AuditEntry,
     CopyBand,
     EmbeddingCount,
+    RecentTerm,
     Story,
     StoryTerm,
     TermCount,
@@ -277,7 +278,8 @@ def story_index_prune(*, older_than: timedelta) -> dict[str, int]:
     cutoff = timezone.now() - max(older_than, timedelta(hours=settings.STORY_WINDOW_HOURS))
     terms, _ = StoryTerm.objects.filter(last_seen_at__lt=cutoff).delete()
     bands, _ = CopyBand.objects.filter(published_at__lt=cutoff).delete()
-    return {"story_terms": terms, "copy_bands": bands}
+    recent, _ = RecentTerm.objects.filter(published_at__lt=cutoff).delete()
+    return {"story_terms": terms, "copy_bands": bands, "recent_terms": recent}
 
 
 # --- Re-grouping existing articles --------------------------------------------------------
@@ -350,6 +352,7 @@ def stories_regroup(
         originals = [pk for pk in plan.sequence if plan.copy_of[pk] is None]
         for chunk in _chunks(originals, 500):
             CopyBand.objects.filter(article_id__in=chunk).delete()
+            RecentTerm.objects.filter(article_id__in=chunk).delete()
         outcome.documents = _rebuild_document_frequencies(exclude=set(plan.sequence))
         say(f"Document frequencies rebuilt from the {outcome.documents} grouped articles kept in place.")
 

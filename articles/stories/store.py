@@ -3,7 +3,8 @@ frequencies kept in tables, so that articles/stories/services.py makes the decis
 cluster_eval makes with grouping.MemoryStore, from the same stream, exactly.
 
 Every read is an indexed lookup bounded by the window (StoryTerm by term and last_seen_at,
-CopyBand by key and published_at) or by the article's own terms (TermCount by primary key),
+CopyBand by key and published_at) or by the article's own terms (TermCount by primary key,
+RecentTerm by term and published_at),
 so placing one article costs the same dozen queries however large the archive grows.
 
 The caller holds the grouping lock (services.stories_lock) for the whole placement, so one
@@ -18,10 +19,10 @@ from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Substr
 
-from articles.models import Article, CopyBand, EmbeddingCount, Story, StoryTerm, TermCount
+from articles.models import Article, CopyBand, EmbeddingCount, RecentTerm, Story, StoryTerm, TermCount
 
 from .embeddings import pack, unpack
 from .grouping import (
@@ -61,9 +62,25 @@ class DatabaseStore:
         # for the audit entry of the merge.
         self.moved: dict[Hashable, list[int]] = {}
 
-    def frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
-        rows = dict(TermCount.objects.filter(term__in=[DOCUMENTS, *terms]).values_list("term", "documents"))
-        return rows.pop(DOCUMENTS, 0), rows
+    def frequencies(
+        self, terms: Iterable[str], leave_out: tuple[datetime, datetime] | None = None
+    ) -> tuple[int, dict[str, int]]:
+        """Document frequencies (TermCount); with `leave_out` (start, end), less the originals
+        published from start until before end (RecentTerm), as grouping.MemoryStore counts."""
+        wanted = [DOCUMENTS, *terms]
+        rows = dict(TermCount.objects.filter(term__in=wanted).values_list("term", "documents"))
+        if leave_out is not None:
+            start, end = leave_out
+            recent = (
+                RecentTerm.objects.filter(term__in=wanted, published_at__gte=start, published_at__lt=end)
+                .values("term")
+                .annotate(n=Count("pk"))
+                .values_list("term", "n")
+            )
+            for term, n in recent:
+                rows[term] = rows.get(term, 0) - n
+        documents = max(rows.pop(DOCUMENTS, 0), 0)
+        return documents, {term: n for term, n in rows.items() if n > 0}
 
     def copy_candidates(self, bands: list[int], since: datetime | None) -> list[CopyCandidate]:
         """Originals (no duplicate_of) sharing a band, published since `since`, in placement
@@ -173,6 +190,10 @@ class DatabaseStore:
                 for term in grouped.index_terms
             )
             count_terms(grouped.terms)
+            RecentTerm.objects.bulk_create(
+                RecentTerm(article_id=article.key, term=term, published_at=published)
+                for term in [DOCUMENTS, *grouped.terms]
+            )
             if grouped.fingerprint:
                 CopyBand.objects.bulk_create(
                     CopyBand(article_id=article.key, key=key, published_at=published) for key in grouped.bands

@@ -11,6 +11,7 @@ import pytest
 
 from articles.stories.embeddings import unit, unpack
 from articles.stories.grouping import (
+    IDF_LAG,
     MEMBERS,
     ArticleInput,
     EmbeddingTotal,
@@ -155,6 +156,47 @@ def test_a_story_keeps_only_its_latest_members():
 
     assert len(store.grouped.members) == MEMBERS
     assert store.grouped.members[:-1] == list(members[1:])  # the oldest went
+
+
+def test_a_story_quiet_for_a_day_keeps_half_its_score():
+    fresh = place_ferries(
+        OneStoryStore(StoryCandidate(key=7, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,)))
+    )
+    quiet = place_ferries(
+        OneStoryStore(
+            StoryCandidate(
+                key=7, profile=FERRIES, last_seen=START - timedelta(hours=24), members=(FERRY_REPORT,)
+            )
+        )
+    )
+    # Seen after the article was published (it arrived late): no decay.
+    later = place_ferries(
+        OneStoryStore(
+            StoryCandidate(
+                key=7, profile=FERRIES, last_seen=START + timedelta(hours=3), members=(FERRY_REPORT,)
+            )
+        )
+    )
+
+    assert fresh.score == later.score == pytest.approx(4 * 0.5 / math.sqrt(5))
+    assert quiet.score == pytest.approx(fresh.score / 2)
+
+
+def test_a_fresh_story_takes_an_article_that_a_story_quiet_for_a_day_and_a_half_matches_better():
+    quiet = StoryCandidate(
+        key=3, profile=FERRIES, last_seen=START - timedelta(hours=36), members=(FERRY_REPORT,)
+    )
+    winter = {"ferry": 0.5, "harbour": 0.5, "sailing": 0.5, "winter": 0.5}
+    fresh = StoryCandidate(
+        key=5, profile={"winter": 5.0, "timetable": 5.0, "ferry": 1.0}, last_seen=START, members=(winter,)
+    )
+    store = StoriesStore(quiet, fresh)
+
+    placement = place_ferries(store)
+
+    # In words the quiet story is closer (4 shared terms against 3), in time the fresh one.
+    assert (placement.story, placement.merged, store.merges) == (5, (), [])
+    assert placement.score == pytest.approx(3 * 0.5 / math.sqrt(5))
 
 
 def test_a_story_without_member_vectors_is_scored_by_its_profile():
@@ -307,3 +349,43 @@ def test_a_vector_of_another_dimension_than_the_stories_is_placed_by_tfidf_alone
     assert "Embedding has 3 dimensions" in caplog.text and "TF-IDF alone" in caplog.text
     assert store.embedding_totals[3].articles == 1000  # neither 3-dimension vector was kept
     assert unpack(store.stories[stories[0]]["embedding"]) == (1.0, 0.0, 0.0, 0.0)
+
+
+class RecordingStore(MemoryStore):
+    """A MemoryStore that keeps what it was asked to record for the latest article."""
+
+    def place(self, article, placement, grouped):
+        self.grouped = grouped
+        return super().place(article, placement, grouped)
+
+
+def test_an_events_own_reports_of_the_last_hours_do_not_make_its_name_look_common():
+    store = RecordingStore()
+    for n, title in enumerate(["Zorbania votes", "Zorbania floods", "Zorbania strike ends"]):
+        place_article(
+            ArticleInput(key=n, title=title, text="", published=START + timedelta(minutes=20 * n)),
+            store,
+            window=WINDOW,
+            threshold=0.16,
+        )
+    later = START + timedelta(hours=2)
+    place_article(
+        ArticleInput(key=9, title="Zorbania ferry talks", text="", published=later),
+        store,
+        window=WINDOW,
+        threshold=0.16,
+    )
+
+    # Three reports in the last hours name Zorbania: it weighs as much as "ferry", never seen.
+    assert store.grouped.vector["zorbania"] == pytest.approx(store.grouped.vector["ferry"])
+    # What is left out is a span of publication times, before or after the article's.
+    assert store.frequencies(["zorbania"], leave_out=(later - IDF_LAG, later + IDF_LAG)) == (0, {})
+    assert store.frequencies(["zorbania"], leave_out=(START, START + timedelta(minutes=30))) == (
+        2,
+        {"zorbania": 2},
+    )
+    assert store.frequencies(["zorbania"], leave_out=(START - 2 * IDF_LAG, START - IDF_LAG)) == (
+        4,
+        {"zorbania": 4},
+    )
+    assert store.frequencies(["zorbania"]) == (4, {"zorbania": 4})

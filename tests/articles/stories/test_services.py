@@ -22,6 +22,7 @@ from articles.models import (
     AuditEntry,
     CopyBand,
     EmbeddingCount,
+    RecentTerm,
     Story,
     StoryTerm,
     TermCount,
@@ -29,6 +30,8 @@ from articles.models import (
 )
 from articles.stories import embeddings, services
 from articles.stories import fingerprint as fp
+from articles.stories.similarity import term_counts
+from articles.stories.store import DatabaseStore
 from tests import factories
 from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE, WIRE
 from tests.fakes.anthropic_server import Reply
@@ -232,13 +235,31 @@ def test_pruning_drops_index_rows_older_than_the_kept_days_only(settings):
     group(recent)
     StoryTerm.objects.filter(story_id=old.story_id).update(last_seen_at=timezone.now() - timedelta(days=40))
     CopyBand.objects.filter(article=old).update(published_at=timezone.now() - timedelta(days=40))
+    RecentTerm.objects.filter(article=old).update(published_at=timezone.now() - timedelta(days=40))
+    old_terms = RecentTerm.objects.filter(article=old).count()
 
     deleted = services.story_index_prune(older_than=timedelta(days=30))
 
     assert deleted["story_terms"] > 0 and deleted["copy_bands"] == fp.BANDS
+    assert deleted["recent_terms"] == old_terms > 1
+    assert RecentTerm.objects.filter(article=recent).exists()
     assert not StoryTerm.objects.filter(story_id=old.story_id).exists()
     assert StoryTerm.objects.filter(story_id=recent.story_id).exists()
     assert CopyBand.objects.filter(article=recent).count() == fp.BANDS
+
+
+def test_document_frequencies_can_leave_out_the_originals_published_within_a_span():
+    first, museum, rewrite = report(RAIL), report(MUSEUM, hours=1), report(RAIL_REWRITE, hours=8)
+    for article in (first, museum, rewrite):
+        group(article)
+    rail = sorted((set(term_counts(*RAIL)) & set(term_counts(*RAIL_REWRITE))) - set(term_counts(*MUSEUM)))[0]
+
+    lag = timedelta(hours=6)
+    around = [(article.published_at - lag, article.published_at + lag) for article in (rewrite, first)]
+
+    assert DatabaseStore().frequencies([rail], leave_out=around[0]) == (2, {rail: 1})
+    assert DatabaseStore().frequencies([rail], leave_out=around[1]) == (1, {rail: 1})
+    assert DatabaseStore().frequencies([rail]) == (3, {rail: 2})
 
 
 # --- Re-indexing after an editor's decision ------------------------------------------------------
