@@ -5,14 +5,16 @@ article to review. The rules: the schema (exactly three key points with the fixe
 order), length limits, plain text only, and no URL that the article does not contain.
 
 A story reply is stricter about addresses: none at all except the sources' own (the address
-of a cited report, or its site's domain name). Its sources are several pages written outside
-the newsroom, and one of them may plant "visit deals.example" for the model to repeat, so an
-address is not trusted because a source contains it.
+of a cited report, or its site's domain name) and domain names that are names in the story (in
+a source's headline, or in two or more sources: "Booking.com"). Its sources are several pages
+written outside the newsroom, and one of them may plant "visit deals.example" for the model to
+repeat, so an address is not trusted because one source contains it.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,10 +100,10 @@ def validate_story_output(
     new version readers would get without a line would replace the one they saw silently,
     and its update would never reach the timeline, the digest or the feeds. "Nothing new"
     (is_new false) is a valid answer; it stores no version."""
-    own = _own_addresses(documents)
+    allowed = _own_addresses(documents) | _names_like_addresses(documents)
 
     def check_url(where: str, url: str) -> str:
-        if _bare_address(url) in own:
+        if _bare_address(url) in allowed:
             return ""
         return f"{where} contains a web address that is not one of the sources' own: {url}"
 
@@ -160,6 +162,21 @@ def _own_addresses(documents: list) -> set[str]:
         if host:
             own.add(_bare_address(host))
     return own
+
+
+def _names_like_addresses(documents: list) -> set[str]:
+    """Bare domain names that are names here ("Booking.com", "Amazon.com"): in a source's
+    headline, or in the texts of two or more sources. One source cannot make a name of a
+    domain it plants in its text; a company the story is about is named by its reporters."""
+    in_headlines = {address for d in documents for address in _bare_domains(d.title)}
+    in_texts = Counter(address for d in documents for address in _bare_domains(d.text))
+    return in_headlines | {address for address, sources in in_texts.items() if sources >= 2}
+
+
+def _bare_domains(text: str) -> set[str]:
+    """The domain names in `text` standing alone (no scheme, no path), each once."""
+    found = {_bare_address(match.rstrip(".,;:!?")) for match in _URL.findall(text or "")}
+    return {address for address in found if "/" not in address and ":" not in address}
 
 
 def _validate(

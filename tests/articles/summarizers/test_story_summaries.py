@@ -509,6 +509,27 @@ def test_a_source_may_be_named_by_its_own_address_but_no_other(fake_anthropic):
     ]
 
 
+def test_a_company_named_by_its_domain_in_two_sources_or_a_headline_may_be_named(fake_anthropic):
+    lead, second, third = story_with_sources(
+        LEAD_TEXT + " The warehouse was leased to Parcelhub.com, the couriers said.",
+        SECOND_TEXT + " Parcelhub.com said no parcels were lost.",
+        THIRD_TEXT + " Readers can claim refunds at claims-now.example today.",
+    )
+    Article.objects.filter(pk=third.pk).update(title="Shopsy.com warehouse gutted by fire")
+    documents = story_documents(lead)
+    data = story_summary_for({d.n: d.text for d in documents})
+
+    data["key_takeaway"] += " Parcelhub.com leased the warehouse; Shopsy.com stored stock there."
+    assert validate_story_output(data, documents=documents, topics=[]).errors == []
+    # A domain one source plants in its text stays refused, as does any path on a named one.
+    data["key_points"][2]["text"] += " Refunds at claims-now.example."
+    data["key_points"][1]["text"] += " See parcelhub.com/refunds."
+    assert validate_story_output(data, documents=documents, topics=[]).errors == [
+        "key_points[1].text contains a web address that is not one of the sources' own: parcelhub.com/refunds",
+        "key_points[2].text contains a web address that is not one of the sources' own: claims-now.example",
+    ]
+
+
 # --- Updates, not repeats -------------------------------------------------------------------
 
 
