@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, count_words
 from newsroom import http
 
 from . import robots, tdmrep
@@ -65,8 +65,8 @@ def article_extract(*, article: Article) -> str:
         notes.append(f"page extraction failed ({exc})")
 
     text = page.text if page else ""
-    if len(text.split()) < settings.ARTICLE_MIN_WORDS and article.feed_summary.strip():
-        if len(article.feed_summary.split()) > len(text.split()):
+    if count_words(text) < settings.ARTICLE_MIN_WORDS and article.feed_summary.strip():
+        if count_words(article.feed_summary) > count_words(text):
             text = article.feed_summary
             notes.append("used the feed's content")
     article.set_text(text)

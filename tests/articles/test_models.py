@@ -134,6 +134,16 @@ def test_setting_text_derives_word_count_read_time_and_hash(db):
     assert article.content_hash == text_hash("WORD   " * 700)
 
 
+def test_a_report_in_a_script_without_spaces_is_counted_in_words_not_in_spaces(db):
+    japanese = "東京都は新しい防災計画を発表した。" * 40  # 17 characters a sentence, no spaces
+    article = factories.make_article()
+    article.set_text(japanese)
+    # About two characters a word, as Japanese runs, not one "word" per unbroken line.
+    assert article.word_count == 40 * 16 // 2 and article.read_time == 2
+    article.set_text("Die Stadt Tōkyō (東京都) meldet 3 neue Pläne.")
+    assert article.word_count == 7 + 2  # the spaced words, and the three characters as two
+
+
 def test_a_canonical_url_is_stored_only_once(db):
     article = factories.make_article(url="https://news.example.com/same")
     with pytest.raises(IntegrityError), transaction.atomic():

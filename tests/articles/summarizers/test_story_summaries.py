@@ -140,9 +140,6 @@ def test_a_ten_source_story_in_another_language_or_in_figures_stays_within_the_t
 ):
     settings.STORY_SUMMARY_INPUT_TOKENS = 3000
     settings.STORY_SUMMARY_MAX_SOURCES = 10
-    # Japanese has no spaces between words, and Article.word_count counts spaces: no report
-    # here may be left out as thin, or the story would not need cutting.
-    settings.STORY_SUMMARY_MIN_WORDS = 1
     lead, *_others = story_with_sources(*[f"{n}. {text * (8 + n)}" for n in range(10)])
 
     outcome = summarize(lead)
