@@ -246,7 +246,7 @@ def _store(
     claim is released and the article stays where it was."""
     output = validated.output
     assert output is not None
-    checked = _checked_fields(output, article, documents)
+    checked = _checked_fields(output, article, documents, requested=bool(note.strip()))
     if checked is None:
         reason = f"The {len(documents) - 1} other report(s) add nothing to the summary readers have."
         _move(article, Status.IN_REVIEW, reason=reason, attention=False, action="summarize-unchanged")
@@ -297,12 +297,15 @@ def _store(
     )
 
 
-def _checked_fields(output, article: Article, documents: list[SourceDocument]) -> dict | None:
+def _checked_fields(
+    output, article: Article, documents: list[SourceDocument], *, requested: bool = False
+) -> dict | None:
     """The summary's checked content as Summary fields: points and FAQ (with per-source
     citations for a story), grounding, unverified claims and facts. None when a story update
     brings nothing new, unless the summary it would replace cites a report that is no longer
     among the sources (moved to another story, rejected): that version is stored, as a
     correction without an update line, or the story would be rewritten again at every refresh.
+    An editor's note (`requested`) asked for a new version: it is stored too, without a line.
 
     The grounding score is the share of checked items that hold up: each key point and FAQ
     answer counts once (grounded if one of its quotes is verified), and each number, date,
@@ -312,7 +315,7 @@ def _checked_fields(output, article: Article, documents: list[SourceDocument]) -
         updating = bool(summary_as_text(article.current_summary or article.latest_summary))
         # The latest version is the one the story's refresh weighs (updates.py).
         dropped = _drops_a_source(article.latest_summary, documents)
-        if updating and update is not None and not update.is_new and not dropped:
+        if updating and update is not None and not update.is_new and not dropped and not requested:
             return None
         report = check_story_grounding(output, documents)
         key_points, faq = report.key_points, report.faq

@@ -607,6 +607,27 @@ def test_a_rewrite_without_a_report_that_left_is_stored_even_when_the_model_find
     assert updates.story_summary_refresh(story_id=lead.story_id).result == "up-to-date"
 
 
+def test_an_editors_regenerate_with_a_note_stores_a_version_even_when_nothing_is_new(fake_anthropic):
+    lead, _second = story_with_sources(LEAD_TEXT, SECOND_TEXT)
+    summarize(lead)
+
+    def nothing_new(body):
+        data = story_summary_for(sources_from(user_content(body)), updating=True)
+        data["update"] = {"is_new": False, "line": ""}
+        data["key_takeaway"] = "A warehouse fire on Harbor Street closed the street overnight."
+        return data
+
+    fake_anthropic.script.extend([nothing_new, nothing_new])
+    # Without a note the model's "nothing new" stands: no version, no change.
+    assert summarize(lead, force=True).result == "unchanged" and lead.latest_summary.version == 1
+    # With one, the editor asked for different wording: the version is kept, with no update line.
+    outcome = summarize(lead, force=True, note="Shorter takeaway, please.")
+    assert outcome.result in ("summarized", "review")
+    new = lead.latest_summary
+    assert new.version == 2 and new.update_line == "" and new.editor_note == "Shorter takeaway, please."
+    assert new.key_takeaway == "A warehouse fire on Harbor Street closed the street overnight."
+
+
 @pytest.mark.parametrize(
     "silent_update",
     [None, {"is_new": True, "line": ""}, {"is_new": True, "line": "   "}],
