@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.context_processors import csrf
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from accounts.nav import account_nav
@@ -124,7 +125,9 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     parts = fragments.article_parts(slug)
     if parts is None:
         raise Http404("No published article with that address.")
-    article, summary = parts["article"], parts["summary"]
+    # The rows themselves only for a reader whose discussion is rendered in full.
+    rows = SimpleLazyObject(lambda: fragments.article_rows(parts))
+    article, summary = SimpleLazyObject(lambda: rows[0]), SimpleLazyObject(lambda: rows[1])
     csrf_token = csrf(request)["csrf_token"]  # one token for every form on the page, made if used
     discussion = shared_discussion_for(
         parts["discussion"],
@@ -139,7 +142,7 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "articles/article.html",
         csrf_token,
-        title=f"{article.title} · {settings.SITE_NAME}",
+        title=f"{parts['title']} · {settings.SITE_NAME}",
         meta=parts["meta"],
         story=parts["story"],
         discussion=discussion,
