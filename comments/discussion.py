@@ -25,6 +25,7 @@ opens with that claim chosen).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -273,17 +274,16 @@ def _flagged_ids(shared: SharedDiscussion, *, user: Any) -> set[int]:
 def shared_discussion_for(
     shared: SharedDiscussion,
     *,
-    article: Any,
-    summary: Any,
+    rows: Callable[[], tuple[Any, Any]],
     user: Any,
     request: Any,
     csrf_token: Any,
     messages: Any,
 ) -> SafeString:
     """The discussion as `user` sees it: from the shared rendering, or rendered in full for the
-    readers it cannot serve (see the module's docstring). `article` and `summary` are used only
-    for the full rendering, so they may be lazy (the reader's article view unpickles them only
-    then)."""
+    readers it cannot serve (see the module's docstring). `rows()` gives the article and its
+    summary (or None), called only for the full rendering: the reader's article view keeps them
+    pickled until then."""
     authenticated = bool(getattr(user, "is_authenticated", False))
     if not authenticated:
         return mark_safe(  # noqa: S308 - autoescaped template output
@@ -293,6 +293,7 @@ def shared_discussion_for(
     claim_link = request is not None and "claim" in request.GET
     if problem is not None or claim_link or user.pk in shared.held_authors:
         page = {"user": user, "request": request, "csrf_token": csrf_token, "messages": messages}
+        article, summary = rows()
         context = _full_context(article=article, summary=summary, problem=problem, **page)
         return mark_safe(loader.render_to_string("comments/_discussion.html", context))  # noqa: S308
     moderator = may_moderate(user)

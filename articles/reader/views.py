@@ -11,7 +11,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.context_processors import csrf
 from django.urls import reverse
-from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from accounts.nav import account_nav
@@ -125,14 +124,11 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     parts = fragments.article_parts(slug)
     if parts is None:
         raise Http404("No published article with that address.")
-    # The rows themselves only for a reader whose discussion is rendered in full.
-    rows = SimpleLazyObject(lambda: fragments.article_rows(parts))
-    article, summary = SimpleLazyObject(lambda: rows[0]), SimpleLazyObject(lambda: rows[1])
     csrf_token = csrf(request)["csrf_token"]  # one token for every form on the page, made if used
     discussion = shared_discussion_for(
         parts["discussion"],
-        article=article,
-        summary=summary,
+        # The article and summary rows only for a reader whose discussion is rendered in full.
+        rows=lambda: fragments.article_rows(parts),
         user=request.user,
         request=request,
         csrf_token=csrf_token,
