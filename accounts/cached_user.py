@@ -5,8 +5,9 @@ reader whose page is otherwise assembled from stored fragments that query was th
 of the page. Here the row is kept in the "default" cache as a snapshot, validated as pages and
 fragments are (newsroom/pagecache.py): a per-user generation is read before the row, and a saved
 or deleted user bumps it when the change commits, so a snapshot built from a row that a change
-overtook is never served. Reading the snapshot and the generation is one cache round trip, after
-the session's own.
+overtook is never served. On Redis the session, the snapshot and the generation are read in one
+cache round trip (accounts/sessions.py, the session engine); elsewhere the snapshot and the
+generation are one round trip after the session's own.
 
 A snapshot is served only on Django's success path, checked the same way: the session names a
 configured backend and carries an auth hash equal to the snapshot's (computed from the password
@@ -55,8 +56,14 @@ def _secret_tag(secret_key: str) -> str:
     return hashlib.blake2b(secret_key.encode(), digest_size=8).hexdigest()
 
 
+def key_prefixes() -> tuple[str, str]:
+    """The snapshot's and the generation's keys without the user's id, which ends each."""
+    return f"{SNAPSHOT_PREFIX}{_secret_tag(settings.SECRET_KEY)}:", GENERATION_PREFIX
+
+
 def _keys(pk: Any) -> tuple[str, str]:
-    return f"{SNAPSHOT_PREFIX}{_secret_tag(settings.SECRET_KEY)}:{pk}", f"{GENERATION_PREFIX}{pk}"
+    snapshot, generation = key_prefixes()
+    return f"{snapshot}{pk}", f"{generation}{pk}"
 
 
 @lru_cache(maxsize=1)
@@ -81,15 +88,21 @@ def _from_snapshot(request: HttpRequest) -> Any | None:
         pk = User._meta.pk.to_python(user_id)
     except ValidationError:
         return None
-    snapshot_key, generation_key = _keys(pk)
-    try:
-        found = cache.get_many([snapshot_key, generation_key])
-    except Exception:
-        logger.exception("User cache unavailable; reading the user from the database")
-        return None
-    generation = found.get(generation_key)
+    prefetched = getattr(session, "prefetched_user", None)
+    if prefetched is not None and prefetched[0] == str(pk):
+        # Read with the session, by its note of whose it is (accounts/sessions.py).
+        entry, generation = prefetched[1], prefetched[2]
+    else:
+        snapshot_key, generation_key = _keys(pk)
+        try:
+            found = cache.get_many([snapshot_key, generation_key])
+        except Exception:
+            logger.exception("User cache unavailable; reading the user from the database")
+            return None
+        generation, entry = found.get(generation_key), found.get(snapshot_key)
+        if note_user := getattr(session, "note_user", None):
+            note_user(pk)  # the next request reads all of it with the session
     request._user_generation = (pk, generation)
-    entry = found.get(snapshot_key)
     if (
         entry is None
         or generation is None

@@ -24,7 +24,7 @@ regular expression that could backtrack.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -109,11 +109,18 @@ def _reserved_skeletons() -> frozenset[str]:
 
 def claims_staff_role(text: str) -> bool:
     """Whether `text` has a word that claims a newsroom role, or is the site's own name."""
+    return _claims_staff_role(text, settings.SITE_NAME)
+
+
+# Every logged-in page asks this of its reader's name (User.public_name, in the header); the
+# answer depends on the name and the site's name alone, and the skeletons cost ~30 us a name.
+@lru_cache(maxsize=4096)
+def _claims_staff_role(text: str, site_name: str) -> bool:
     reserved = _reserved_skeletons()
     if any(word in reserved for word in name_words(text)):
         return True
     skeleton = name_skeleton(text)
-    return bool(skeleton) and skeleton == name_skeleton(settings.SITE_NAME)
+    return bool(skeleton) and skeleton == name_skeleton(site_name)
 
 
 def staff_name_skeletons(*, exclude_pk: Any = None) -> set[str]:

@@ -25,11 +25,12 @@ opens with that claim chosen).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef
@@ -150,17 +151,18 @@ def _full_context(
     }
 
 
-@dataclass(frozen=True, slots=True)
-class CommentSlot:
+class CommentSlot(NamedTuple):
     """A shown comment's place in the shared thread: what its controls depend on. It reads like
-    a visible Comment to make_node(), so a reader's own comment is judged by the same rules."""
+    a visible Comment to make_node(), so a reader's own comment is judged by the same rules.
+    A tuple, not a dataclass: every logged-in article page unpickles one per comment, and a
+    frozen dataclass took ~4 us each (its __setstate__ walks its fields), a tuple under 1."""
 
     pk: int
     author_id: int
     depth: int
     created_at: datetime
     accepts_replies: bool
-    status: str = Comment.Status.VISIBLE
+    status: str = Comment.Status.VISIBLE.value  # the plain string: an enum member unpickles slowly
     is_deleted: bool = False
 
 
@@ -170,6 +172,7 @@ class SharedDiscussion:
     … pieces[-1]; a key is TOP (messages and form), TAIL (the reply form's template and the
     script) or a comment's pk. The form and reply form are split where the token goes."""
 
+    article_id: int
     pieces: tuple[str, ...]
     keys: tuple[str, ...]
     comments: dict[str, CommentSlot]
@@ -190,6 +193,7 @@ def build_shared_discussion(*, article: Any, summary: Any) -> SharedDiscussion:
     form = _form_context(article=article, summary=summary, user=nobody, may_post=True, request=None)
     poster = {**form, "authenticated": True, "csrf_token": marker}
     return SharedDiscussion(
+        article_id=article.pk,
         pieces=tuple(parts[0::2]),
         keys=tuple(parts[1::2]),
         comments={str(node.comment.pk): _slot(node) for node in _walk(roots) if not node.placeholder},
@@ -259,26 +263,27 @@ def remember_verified_reader(request: Any, user: Any) -> None:
         request.session[VERIFIED_SESSION_KEY] = user.pk
 
 
-def _flagged_ids(shared: SharedDiscussion, *, article: Any, user: Any) -> set[int]:
+def _flagged_ids(shared: SharedDiscussion, *, user: Any) -> set[int]:
     """The comments on this article `user` flagged: one query, unless none is someone else's."""
     if not any(slot.author_id != user.pk for slot in shared.comments.values()):
         return set()
-    flags = CommentFlag.objects.filter(user=user, comment__article=article)
+    flags = CommentFlag.objects.filter(user=user, comment__article_id=shared.article_id)
     return set(flags.values_list("comment_id", flat=True))
 
 
 def shared_discussion_for(
     shared: SharedDiscussion,
     *,
-    article: Any,
-    summary: Any,
+    rows: Callable[[], tuple[Any, Any]],
     user: Any,
     request: Any,
     csrf_token: Any,
     messages: Any,
 ) -> SafeString:
     """The discussion as `user` sees it: from the shared rendering, or rendered in full for the
-    readers it cannot serve (see the module's docstring)."""
+    readers it cannot serve (see the module's docstring). `rows()` gives the article and its
+    summary (or None), called only for the full rendering: the reader's article view keeps them
+    pickled until then."""
     authenticated = bool(getattr(user, "is_authenticated", False))
     if not authenticated:
         return mark_safe(  # noqa: S308 - autoescaped template output
@@ -288,10 +293,11 @@ def shared_discussion_for(
     claim_link = request is not None and "claim" in request.GET
     if problem is not None or claim_link or user.pk in shared.held_authors:
         page = {"user": user, "request": request, "csrf_token": csrf_token, "messages": messages}
+        article, summary = rows()
         context = _full_context(article=article, summary=summary, problem=problem, **page)
         return mark_safe(loader.render_to_string("comments/_discussion.html", context))  # noqa: S308
     moderator = may_moderate(user)
-    flagged = _flagged_ids(shared, article=article, user=user)
+    flagged = _flagged_ids(shared, user=user)
     token = str(csrf_token)  # evaluated once: the same token goes into every form on the page
     language = get_language()
     # Someone else's comment that this reader did not flag: the same controls for every such one.

@@ -8,6 +8,11 @@ and {% translate %} is tens of microseconds). A frozen partial is rendered once 
 for each named value, split where the stand-ins are, and kept; a page joins the pieces with its
 own values, escaped as the template would have escaped them.
 
+A whole page can be frozen the same way: the article and listing pages
+(templates/articles/article.html, home.html) extend base.html with nothing but values in their
+blocks, so articles/reader/views.py calls `frozen()` with the page's fragments and the reader's
+parts and sends the result, with no template render per request.
+
 Rules for a frozen partial: it sees only its named values and SITE_NAME/SITE_URL, nothing of the
 request; each named value is used as it is (a filter belongs in the tag's argument), and must
 appear in the output, which the first rendering checks. `{% csrf_token %}` works when

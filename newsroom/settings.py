@@ -159,9 +159,10 @@ CACHES = {
 }
 
 # Sessions are read from the "default" cache and written through to the database (issue #16):
-# a logged-in reader's request costs one cache round trip for the session, not a query, and a
-# cache that loses the entry falls back to the database row.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# a logged-in reader's request costs one cache round trip for the session and the user's cached
+# row together (accounts/sessions.py: Django's cached_db store, plus the user on Redis), not a
+# query, and a cache that loses the entry falls back to the database row.
+SESSION_ENGINE = "accounts.sessions"
 SESSION_CACHE_ALIAS = "default"
 
 # Anonymous page cache (see newsroom/pagecache.py): seconds a rendered page is kept.

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.template import loader
@@ -47,9 +49,9 @@ from . import queries as reader
 logger = logging.getLogger(__name__)
 
 FRAGMENT_PREFIX = "pagecache:fragment:"
-# Bump when a fragment's templates change, or the Article or Summary fields (an article fragment
-# holds both, pickled), so a deploy never serves old markup or rows of an older shape.
-FRAGMENT_TEMPLATE_VERSION = "2"
+# Bump when a fragment's templates or shape change, or the Article or Summary fields (an article
+# fragment holds both, pickled), so a deploy never serves old markup or rows of an older shape.
+FRAGMENT_TEMPLATE_VERSION = "3"
 
 
 def fragment_key(*, name: str, path: str, variant: str = "") -> str:
@@ -129,9 +131,11 @@ def _site() -> dict[str, str]:
 def build_article_parts(slug: str) -> dict | None:
     """Everything on an article page that is the same for every reader, or None (no such page).
 
-    The article and its summary ride along (pickled) for the per-reader parts; the discussion
-    is stored as every reader shares it, with slots for each reader's own controls
-    (comments/discussion.py).
+    The discussion is stored as every reader shares it, with slots for each reader's own
+    controls (comments/discussion.py). The article and its summary ride along for the few
+    readers whose discussion is rendered in full, pickled once more (`article_rows`): unpickling
+    two model instances cost more than everything else in the fragment, and most pages need
+    only the title.
     """
     article = reader.article_for_page(slug)
     if article is None:
@@ -153,8 +157,8 @@ def build_article_parts(slug: str) -> dict | None:
         "canonical_url": reader.absolute_url(coverage.canonical_path_of(article)),
     }
     return {
-        "article": article,
-        "summary": summary,
+        "title": article.title,
+        "rows": pickle.dumps((article, summary), protocol=pickle.HIGHEST_PROTOCOL),
         "meta": loader.render_to_string("articles/_article_meta.html", context),
         "story": loader.render_to_string("articles/_article_story.html", context),
         "discussion": build_shared_discussion(article=article, summary=summary),
@@ -166,6 +170,11 @@ def article_parts(slug: str) -> dict | None:
     """An article page's shared fragments: one cache round trip when stored, else built."""
     path = reverse("article", args=[slug])
     return cached_fragment(name="article", path=path, build=lambda: (build_article_parts(slug), True))
+
+
+def article_rows(parts: dict) -> tuple[Any, Any]:
+    """The article and its approved summary stored with an article page's fragment."""
+    return pickle.loads(parts["rows"])  # noqa: S301 - bytes we pickled, from our own cache
 
 
 def listing_parts(context: dict, *, path: str, title: str) -> dict:

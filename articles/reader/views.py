@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.context_processors import csrf
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.nav import account_nav
 from articles.models import Source, Story, Topic
+from comments.discussion import shared_discussion_for
+from newsroom.frozen import frozen
 from newsroom.pagecache import page_cache_canonical, page_cache_params
 
 from . import citations, fragments, stories
@@ -19,6 +24,17 @@ from . import queries as reader
 from .search import results_page
 
 PAGE_SIZE = 20
+
+
+def _frozen_page(
+    request: HttpRequest, template_name: str, csrf_token: object, **values: object
+) -> HttpResponse:
+    """A page assembled without a template render: the template, rendered once per process with
+    stand-ins (newsroom/frozen.py), joined with `values` and the header's account links for this
+    reader. The same bytes the template would give; `csrf_token` stays lazy, so a page that shows
+    no form (an anonymous reader's) sets no CSRF cookie and stays cacheable."""
+    nav = account_nav(request.user, csrf_token)
+    return HttpResponse(frozen(template_name, account_nav=nav, **values))
 
 
 def _story_page(request: HttpRequest, rows) -> tuple[object, list[stories.StoryCard]]:
@@ -48,7 +64,8 @@ def _listing(request: HttpRequest, build: Callable[[], tuple[dict, str]]) -> Htt
         name="listing", path=request.path, variant=raw_page or "", build=build_parts
     )
     page_cache_canonical(request, **parts["canonical"])
-    return render(request, "articles/home.html", {"parts": parts})
+    values = {"title": parts["title"], "head": parts["head"], "content": parts["content"]}
+    return _frozen_page(request, "articles/home.html", csrf(request)["csrf_token"], **values)
 
 
 @require_GET
@@ -107,8 +124,26 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     parts = fragments.article_parts(slug)
     if parts is None:
         raise Http404("No published article with that address.")
-    context = {"parts": parts, "article": parts["article"], "summary": parts["summary"]}
-    return render(request, "articles/article.html", context)
+    csrf_token = csrf(request)["csrf_token"]  # one token for every form on the page, made if used
+    discussion = shared_discussion_for(
+        parts["discussion"],
+        # The article and summary rows only for a reader whose discussion is rendered in full.
+        rows=lambda: fragments.article_rows(parts),
+        user=request.user,
+        request=request,
+        csrf_token=csrf_token,
+        messages=get_messages(request),
+    )
+    return _frozen_page(
+        request,
+        "articles/article.html",
+        csrf_token,
+        title=f"{parts['title']} · {settings.SITE_NAME}",
+        meta=parts["meta"],
+        story=parts["story"],
+        discussion=discussion,
+        after=parts["after"],
+    )
 
 
 @require_GET

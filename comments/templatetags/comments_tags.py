@@ -1,18 +1,17 @@
-"""{% discussion article %} and {% reader_discussion shared article summary %}: the Discussion
-section of an article page (comments/discussion.py).
+"""{% discussion article %}: the Discussion section of an article page rendered in full for the
+page's reader (comments/discussion.py). The reader's article page shows the rendering every
+reader shares instead (`shared_discussion_for`, called by articles/reader/views.py).
 
-Either costs a constant number of queries however long the thread is. In full: one for the
-comments with their authors (and, for a logged-in reader, which of them they flagged), plus one
-for a logged-in reader's verified email. From the shared rendering: none for an anonymous
-reader; for a logged-in one their verified email and the comments they flagged.
+It costs a constant number of queries however long the thread is: one for the comments with
+their authors (and, for a logged-in reader, which of them they flagged), plus one for a
+logged-in reader's verified email.
 """
 
 from __future__ import annotations
 
 from django import template
-from django.utils.safestring import SafeString
 
-from comments.discussion import discussion_context, shared_discussion_for
+from comments.discussion import discussion_context
 
 register = template.Library()
 
@@ -34,13 +33,6 @@ def discussion(context: template.Context, article) -> dict:
     if summary is None and "summary" not in context:
         summary = article.current_summary
     return discussion_context(article=article, summary=summary, **_page_values(context))
-
-
-@register.simple_tag(takes_context=True)
-def reader_discussion(context: template.Context, shared, article, summary) -> SafeString:
-    """The discussion for the page's reader from the rendering every reader shares
-    (articles/reader/fragments.py stores it)."""
-    return shared_discussion_for(shared, article=article, summary=summary, **_page_values(context))
 
 
 @register.inclusion_tag("comments/_claim_link.html")

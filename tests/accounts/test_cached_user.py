@@ -7,12 +7,15 @@ commit sets off really runs.
 from __future__ import annotations
 
 import pytest
+import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.cached_user import _keys
+from accounts.sessions import NOTE_PREFIX
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +115,37 @@ def test_a_rotated_secret_key_is_checked_by_django_again(client, riley, settings
     settings.SECRET_KEY_FALLBACKS = [old] if kept else []
     # The old key's snapshot is not read; Django keeps the session only with the old key kept.
     assert _logged_in_as(_home(client)) == ("Riley Reader" if kept else None)
+
+
+redis_only = pytest.mark.skipif(not settings.REDIS_URL, reason="one round trip is the Redis session store's")
+
+
+@redis_only
+def test_on_redis_a_logged_in_page_reads_the_session_and_the_user_in_one_round_trip(
+    client, riley, monkeypatch
+):
+    client.force_login(riley)
+    _home(client)  # reads the user, stores the snapshot and the session's note of whose it is
+    commands = []
+    execute = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[0])
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    assert _logged_in_as(_home(client)) == "Riley Reader"
+    # The session with the user (one script) and the listing's fragment (one MGET): nothing else.
+    assert sorted(commands) == ["EVALSHA", "MGET"]
+
+
+@redis_only
+def test_a_session_noted_as_another_readers_still_shows_its_own_reader(client, riley):
+    sam = factories.make_commenter(email="sam@example.com", display_name="Sam Second")
+    client.force_login(sam)
+    _home(client)  # Sam's snapshot is in the cache
+    client.force_login(riley)
+    _home(client)
+    cache.set(NOTE_PREFIX + client.session.session_key, sam.pk)
+    assert _logged_in_as(_home(client)) == "Riley Reader"
+    assert _logged_in_as(_home(client)) == "Riley Reader"

@@ -16,7 +16,9 @@ from django.template import loader
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from articles.models import Article
 from comments.discussion import (
     build_shared_discussion,
     discussion_context,
@@ -25,7 +27,7 @@ from comments.discussion import (
 )
 from comments.models import Comment, CommentFlag
 from comments.services import comment_delete, comment_edit, comment_moderate, comment_post
-from tests.factories import make_commenter, make_user, verify
+from tests.factories import make_article, make_commenter, make_user, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -172,6 +174,16 @@ def test_a_reader_who_cannot_post_is_told_why_and_gets_no_controls(client, publi
     assert not _links(html, "comments:reply", comment) and "comments/flag" not in html
 
 
+def test_an_article_without_a_summary_is_rendered_in_full_from_its_stored_fragment(client, commenter):
+    article = make_article(status=Article.Status.PUBLISHED, published_on_site_at=timezone.now())
+    _say(article, commenter, "Hello")
+    client.force_login(commenter)
+    _page(client, article)  # stores the fragment, with no summary in it
+    client.force_login(make_user(email="unverified@example.com"))
+    html = _page(client, article)  # a reader who cannot post: their discussion in full
+    assert "Please verify your email address" in html and "Hello" in html
+
+
 # --- The shared rendering is the full one --------------------------------------------------------
 
 
@@ -209,7 +221,7 @@ def test_the_shared_rendering_filled_for_a_reader_is_exactly_their_full_renderin
 
     stored = build_shared_discussion(article=article, summary=summary)
     with CaptureQueriesContext(connection) as queries:
-        shared = shared_discussion_for(stored, article=article, summary=summary, **page)
+        shared = shared_discussion_for(stored, rows=lambda: (article, summary), **page)
     # Filled in from the stored thread, not rendered again.
     assert not [
         q for q in queries.captured_queries if 'FROM "comments_comment"' in q["sql"].split("WHERE")[0]
