@@ -99,8 +99,16 @@ class Stats:
         self.by_kind: dict[str, list[float]] = {}
         self.status: dict[int, int] = {}
         self.errors = 0
+        # Why each client error happened (exception class, or what a page lacked): a gate that
+        # fails must say on what.
+        self.error_reasons: dict[str, int] = {}
+        self.keepalive_retries = 0
         self.comment_successes: list[str] = []
         self.comment_refusals = 0
+
+    def error(self, reason: str) -> None:
+        self.errors += 1
+        self.error_reasons[reason] = self.error_reasons.get(reason, 0) + 1
 
     def add(self, status: int, seconds: float, kind: str) -> None:
         # Every status counts; latencies only after the ramp-up, when all users have connected
@@ -109,6 +117,17 @@ class Stats:
         if time.monotonic() >= self.measure_from:
             self.latencies.append(seconds)
             self.by_kind.setdefault(kind, []).append(seconds)
+
+
+async def browser_get(client: httpx.AsyncClient, path: str, stats: Stats) -> httpx.Response:
+    """GET as a browser does: a kept-alive connection the server closed just as the request
+    went out (gunicorn drops idle ones after 2 s; readers think up to 2 s) is retried once on
+    a new connection, as browsers retry an idempotent request (RFC 9112, 9.3.1). Counted."""
+    try:
+        return await client.get(path)
+    except httpx.RemoteProtocolError:
+        stats.keepalive_retries += 1
+        return await client.get(path)
 
 
 async def reader(
@@ -120,10 +139,10 @@ async def reader(
         path = random.choice(paths)
         started = time.perf_counter()
         try:
-            response = await client.get(path)
+            response = await browser_get(client, path, stats)
             stats.add(response.status_code, time.perf_counter() - started, "anonymous GET")
-        except httpx.HTTPError:
-            stats.errors += 1
+        except httpx.HTTPError as exc:
+            stats.error(f"anonymous GET: {exc.__class__.__name__}")
         await asyncio.sleep(random.uniform(*think))
 
 
@@ -138,12 +157,16 @@ async def writer(
             path = random.choice(articles)
             started = time.perf_counter()
             try:
-                page = await client.get(path)
+                page = await browser_get(client, path, stats)
                 stats.add(page.status_code, time.perf_counter() - started, "logged-in GET")
                 form = next((m for m in FORM_RE.finditer(page.text) if 'name="body"' in m.group(2)), None)
                 token = CSRF_RE.search(form.group(2)) if form else None
                 if not (form and token):
-                    stats.errors += 1
+                    stats.error(
+                        f"logged-in GET {page.status_code} without a comment form"
+                        f" ({'signed in' if 'Log out' in page.text or 'Sign out' in page.text else 'signed out'})"
+                        f" {'' if form else 'no form'}{'' if token else ' no token'}"
+                    )
                     await asyncio.sleep(1)
                     continue
                 data = {"csrfmiddlewaretoken": token.group(1)}
@@ -162,8 +185,8 @@ async def writer(
                     stats.comment_successes.append(body)
                 else:
                     stats.comment_refusals += 1
-            except httpx.HTTPError:
-                stats.errors += 1
+            except httpx.HTTPError as exc:
+                stats.error(f"logged-in GET or comment POST: {exc.__class__.__name__}")
             await asyncio.sleep(random.uniform(0.5, 1.5))
 
 
@@ -258,6 +281,8 @@ def main() -> int:
         "p99_ms": p99,
         "status": stats.status,
         "client_errors": stats.errors,
+        "client_error_reasons": stats.error_reasons,
+        "keepalive_retries": stats.keepalive_retries,
         "server_errors": server_errors,
         "comments_succeeded": len(succeeded),
         "comments_refused": stats.comment_refusals,
