@@ -65,8 +65,9 @@ def article_extract(*, article: Article) -> str:
         notes.append(f"page extraction failed ({exc})")
 
     text = page.text if page else ""
-    if count_words(text) < settings.ARTICLE_MIN_WORDS and article.feed_summary.strip():
-        if count_words(article.feed_summary) > count_words(text):
+    words = count_words(text)
+    if words < settings.ARTICLE_MIN_WORDS and article.feed_summary.strip():
+        if count_words(article.feed_summary) > words:
             text = article.feed_summary
             notes.append("used the feed's content")
     article.set_text(text)
