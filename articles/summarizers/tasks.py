@@ -5,6 +5,8 @@ is harmless. Names stay `articles.tasks.*` so messages queued before the code mo
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -12,6 +14,8 @@ from django.db import InterfaceError, OperationalError
 from articles.models import Article
 
 from . import batches, sweeper, updates, workflow
+
+logger = logging.getLogger(__name__)
 
 # Threads-pool workers ignore Celery's time limits, so each model call has its own timeout
 # (SUMMARY_MODEL_TIMEOUT_SECONDS, at most two calls per run); these limits cover prefork
@@ -64,7 +68,12 @@ def summarize_article(
         ) from exc
     if outcome.result in ("summarized", "review"):
         # Reports may have joined the story while this summary was being written.
-        story_id = Article.objects.filter(pk=article_id).values_list("story_id", flat=True).first()
+        try:
+            story_id = Article.objects.filter(pk=article_id).values_list("story_id", flat=True).first()
+        except (OperationalError, InterfaceError) as exc:
+            # The summary is stored; only this check is lost (the next report to join queues it).
+            logger.warning("Story refresh after summarising article %s not queued: %s", article_id, exc)
+            return outcome.as_dict()
         if story_id is not None and settings.STORY_SUMMARIES:
             refresh_story_summary.apply_async_on_commit(
                 (story_id,), countdown=settings.STORY_UPDATE_DELAY_SECONDS
