@@ -177,11 +177,17 @@ class StoryStore(Protocol):
         """The running total of the originals embedded with `dimensions` dimensions, if any."""
 
     def merge(
-        self, keep: Hashable, gone: Hashable, profile: dict[str, float], members: list[dict[str, float]]
+        self,
+        keep: Hashable,
+        gone: Hashable,
+        profile: dict[str, float],
+        members: list[dict[str, float]],
+        embedding: bytes | None = None,
     ) -> None:
-        """Move every article of story `gone` into story `keep`, which takes `profile` and
-        `members`, is indexed by the profile's LOOKUP_TERMS heaviest terms and is seen until
-        the later of the two; `gone` is left empty and offered to no article again."""
+        """Move every article of story `gone` into story `keep`, which takes `profile`,
+        `members` and (when not None) the sentence vector sum `embedding`, is indexed by the
+        profile's LOOKUP_TERMS heaviest terms and is seen until the later of the two; `gone`
+        is left empty and offered to no article again."""
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Record the article in its story (creating it when placement.created; then
@@ -245,7 +251,7 @@ def place_article(
     if placement.created:
         placement = Placement(story=key, created=True, score=placement.score)
     elif rivals and profile is not None:
-        placement = _consolidate(placement, profile, members, rivals, store)
+        placement = _consolidate(placement, profile, members, grouped.story_embedding, rivals, store)
     return placement
 
 
@@ -253,18 +259,20 @@ def _consolidate(
     placement: Placement,
     profile: dict[str, float],
     members: list[dict[str, float]],
+    embedding: bytes | None,
     rivals: list[StoryCandidate],
     store: StoryStore,
 ) -> Placement:
-    """Merge the story the article joined (its new `profile` and `members`) with each other
-    story the article could have joined whose profile is MERGE_SIMILARITY close to it, in
-    story key order; the older story (lower key) takes the younger's articles. Returns the
-    placement in the story that holds the article at the end."""
+    """Merge the story the article joined (its new `profile`, `members` and sentence vector
+    sum `embedding`) with each other story the article could have joined whose profile is
+    MERGE_SIMILARITY close to it, in story key order; the older story (lower key) takes the
+    younger's articles. Returns the placement in the story that holds the article at the end."""
     key = placement.story
     merged: list[Hashable] = []
     for rival in sorted(rivals, key=lambda c: c.key):
         if _similarity(profile, rival.profile) < MERGE_SIMILARITY:
             continue
+        embedding = _summed(embedding, rival.embedding)
         if rival.key < key:
             keep, gone = rival.key, key
             profile = _profile(rival.profile, profile)
@@ -273,12 +281,23 @@ def _consolidate(
             keep, gone = key, rival.key
             profile = _profile(profile, rival.profile)
             members = [*members, *rival.members][-MEMBERS:]
-        store.merge(keep, gone, profile, members)
+        store.merge(keep, gone, profile, members, embedding)
         merged.append(gone)
         key = keep
     if not merged:
         return placement
     return Placement(story=key, created=False, score=placement.score, merged=tuple(merged))
+
+
+def _summed(story: bytes | None, other: bytes | None) -> bytes | None:
+    """Two stories' sentence vector sums added (embeddings.pack); either alone when the other
+    has none or another dimension (a model change: the newer story's vectors are kept)."""
+    if story is None or other is None:
+        return story if story is not None else other
+    mine, theirs = unpack(story), unpack(other)
+    if len(mine) != len(theirs):
+        return story
+    return pack([a + b for a, b in zip(mine, theirs, strict=True)])
 
 
 def _similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -318,11 +337,8 @@ def _best_story(
     published: datetime | None = None,
 ) -> tuple[Placement, dict[str, float], _Embedded | None, list[dict[str, float]], list[StoryCandidate]]:
     candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
-    if weight > 0:
-        # The embeddings mix and its threshold were measured with the profile's cosine.
-        scores = [_cosine(vector, c.profile) for c in candidates]
-    else:
-        scores = [_member_score(vector, c) * _recency(published, c.last_seen) for c in candidates]
+    recency = [_recency(published, c.last_seen) for c in candidates]
+    scores = [_member_score(vector, c) * r for c, r in zip(candidates, recency, strict=True)]
     member = member_vector(vector)
     total = store.embedding_total(len(embedding)) if embedding is not None else None
     close: list[float | None] = [None] * len(candidates)
@@ -332,8 +348,10 @@ def _best_story(
             embedding = None  # another dimension than the stories': TF-IDF alone, nothing kept
         elif total is not None and total.articles >= EMBEDDING_WARM_UP:
             close = similarities
+            # The embedding similarity decays with the story's quiet time as the TF-IDF score does.
             scores = [
-                t if e is None else (1 - weight) * t + weight * e for t, e in zip(scores, close, strict=True)
+                t if e is None else (1 - weight) * t + weight * e * r
+                for t, e, r in zip(scores, close, recency, strict=True)
             ]
     scored = sorted(zip(scores, close, candidates, strict=True), key=lambda item: -item[0])
     background = sum(score for score, _, _ in scored[1 : 1 + BACKGROUND]) / BACKGROUND if BACKGROUND else 0.0
@@ -347,7 +365,7 @@ def _best_story(
                 _profile(candidate.profile, vector),
                 _embedded(embedding, candidate.embedding, total),
                 [*candidate.members, member][-MEMBERS:],
-                _rivals(candidate, scored, title, background, threshold) if weight <= 0 else [],
+                _rivals(candidate, scored, title, background, threshold),
             )
         break
     best_score = scored[0][0] if scored else 0.0
@@ -435,6 +453,10 @@ def _embedding_scores(
         mean = [value / total.articles for value in _doubles(total.total)]
     article = [a - m for a, m in zip(embedding, mean, strict=True)]
     article_norm = math.sqrt(math.sumprod(article, article))
+    # With ŝ the story's unit vector: (ŝ - m)·a = ŝ·a - m·a and |ŝ - m|² = 1 - 2 ŝ·m + m·m, so
+    # each candidate costs three dot products in C instead of building its centred vector.
+    article_mean = math.sumprod(article, mean)
+    mean_square = math.sumprod(mean, mean)
     scores: list[float | None] = []
     for candidate in candidates:
         if candidate.embedding is None:
@@ -450,10 +472,14 @@ def _embedding_scores(
             )
             return None
         norm = math.sqrt(math.sumprod(story, story))
-        centred = [s / norm - m for s, m in zip(story, mean, strict=True)] if norm else mean
-        centred_norm = math.sqrt(math.sumprod(centred, centred))
+        if not norm:
+            scores.append(0.0)
+            continue
+        story_mean = math.sumprod(story, mean) / norm
+        centred_norm = math.sqrt(max(0.0, 1 - 2 * story_mean + mean_square))
         denominator = article_norm * centred_norm
-        scores.append(math.sumprod(article, centred) / denominator if denominator else 0.0)
+        dot = math.sumprod(story, article) / norm - article_mean
+        scores.append(dot / denominator if denominator else 0.0)
     return scores
 
 
@@ -577,7 +603,12 @@ class MemoryStore:
         return self.embedding_totals.get(dimensions)
 
     def merge(
-        self, keep: Hashable, gone: Hashable, profile: dict[str, float], members: list[dict[str, float]]
+        self,
+        keep: Hashable,
+        gone: Hashable,
+        profile: dict[str, float],
+        members: list[dict[str, float]],
+        embedding: bytes | None = None,
     ) -> None:
         kept, emptied = self.stories[keep], self.stories[gone]
         for key, story in ((keep, kept), (gone, emptied)):
@@ -591,7 +622,9 @@ class MemoryStore:
             kept["last_seen"] is None or emptied["last_seen"] > kept["last_seen"]
         ):
             kept["last_seen"] = emptied["last_seen"]
-        emptied.update(profile={}, members=[], terms=[])
+        if embedding is not None:
+            kept["embedding"] = embedding
+        emptied.update(profile={}, members=[], terms=[], embedding=None)
         self.merged_into[gone] = keep
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:

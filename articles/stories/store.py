@@ -202,10 +202,16 @@ class DatabaseStore:
         return story.pk
 
     def merge(
-        self, keep: Hashable, gone: Hashable, profile: dict[str, float], members: list[dict[str, float]]
+        self,
+        keep: Hashable,
+        gone: Hashable,
+        profile: dict[str, float],
+        members: list[dict[str, float]],
+        embedding: bytes | None = None,
     ) -> None:
         """Consolidation (grouping._consolidate): story `gone`'s articles move into `keep`,
-        which takes the merged profile and members and is indexed until the later of the two
+        which takes the merged profile, members and sentence vector sum (when there is one)
+        and is indexed until the later of the two
         stories' last_seen; `gone` is left empty, without index, pointing to `keep`
         (merged_into, as an editor's merge leaves it: its URL redirects there). The articles
         moved are kept in `moved[gone]`."""
@@ -216,7 +222,10 @@ class DatabaseStore:
             Article.objects.filter(story_id=gone).order_by("pk").values_list("pk", flat=True)
         )
         Article.objects.filter(pk__in=self.moved[gone]).update(story_id=keep)
-        Story.objects.filter(pk=keep).update(profile=profile, member_vectors=members)
+        kept = {"profile": profile, "member_vectors": members}
+        if embedding is not None:
+            kept["embedding"] = embedding
+        Story.objects.filter(pk=keep).update(**kept)
         StoryTerm.objects.filter(story_id__in=[keep, gone]).delete()
         if last_seen is not None:
             StoryTerm.objects.bulk_create(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from articles.stories.embeddings import unit, unpack
+from articles.stories.embeddings import pack, unit, unpack
 from articles.stories.grouping import (
     IDF_LAG,
     MEMBERS,
@@ -217,8 +217,9 @@ class StoriesStore(MemoryStore):
     def recent_stories(self, terms, since):
         return self.candidates
 
-    def merge(self, keep, gone, profile, members):
+    def merge(self, keep, gone, profile, members, embedding=None):
         self.merges.append((keep, gone, members))
+        self.merged_embedding = embedding
 
     def place(self, article, placement, grouped):
         return 100 if placement.created else placement.story
@@ -250,6 +251,34 @@ def test_an_article_that_fits_two_close_stories_merges_the_younger_into_the_olde
     assert [(keep, gone) for keep, gone, _ in store.merges] == [(3, 5)]
     # The older story's members first, then the younger's.
     assert store.merges[0][2][0] == FERRY_REPORT and store.merges[0][2][-1] == FERRIES_RUN
+
+
+def test_stories_merged_by_consolidation_keep_the_sum_of_both_stories_sentence_vectors():
+    store = StoriesStore(
+        StoryCandidate(
+            key=3, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,), embedding=pack([2.0, 0.0, 0.0])
+        ),
+        StoryCandidate(
+            key=5,
+            profile={**FERRIES_RUN, "ferry": 1.0},
+            last_seen=START,
+            members=(FERRIES_RUN,),
+            embedding=pack([0.0, 3.0, 0.0]),
+        ),
+    )
+    article = ArticleInput(
+        key=99,
+        title="Harbour ferries run extra sailings",
+        text="",
+        published=START,
+        embedding=(0.0, 0.0, 1.0),
+    )
+
+    placement = place_article(article, store, window=WINDOW, threshold=0.16, embedding_weight=0.5)
+
+    assert (placement.story, placement.merged) == (3, (5,))
+    # The joined story's vectors, the article's and the merged-in story's: one story's sum.
+    assert unpack(store.merged_embedding) == (2.0, 3.0, 1.0)
 
 
 def test_a_story_younger_than_the_one_it_merges_with_goes_into_it():

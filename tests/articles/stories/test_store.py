@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from articles.models import Article, AuditEntry, CopyBand, EmbeddingCount, Source, Story, StoryTerm, TermCount
 from articles.stories import services
-from articles.stories.embeddings import embedding_text, pack, scoring, unit
+from articles.stories.embeddings import embedding_text, pack, scoring, unit, unpack
 from articles.stories.grouping import MemoryStore, place_article
 from articles.stories.store import DatabaseStore, count_terms, ranked_profile
 from tests import factories
@@ -204,18 +204,21 @@ def test_a_merge_moves_the_articles_and_leaves_the_younger_story_empty_pointing_
     store = DatabaseStore()
     store.recent_stories(["rail"], now - timedelta(hours=1))
     profile, members = {"rail": 1.5, "river": 0.5}, [{"rail": 0.9}, {"river": 0.8}]
+    Story.objects.filter(pk=younger.pk).update(embedding=pack([0.0, 1.0]))
 
-    store.merge(older.pk, younger.pk, profile, members)
+    store.merge(older.pk, younger.pk, profile, members, pack([1.0, 1.0]))
 
     older.refresh_from_db()
     younger.refresh_from_db()
     assert (older.article_count, older.profile, older.member_vectors) == (3, profile, members)
+    assert unpack(older.embedding) == (1.0, 1.0)
     assert (younger.article_count, younger.merged_into_id, younger.profile, younger.member_vectors) == (
         0,
         older.pk,
         {},
         [],
     )
+    assert younger.embedding is None
     assert set(StoryTerm.objects.values_list("story_id", "term")) == {(older.pk, "rail"), (older.pk, "river")}
     assert [c.key for c in store.recent_stories(["rail"], now - timedelta(hours=1))] == [older.pk]
 
