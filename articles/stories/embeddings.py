@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from .similarity import LEAD_CHARACTERS
+from .similarity import lead
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class EmbeddingsError(Exception):
 def embedding_text(title: str, text: str) -> str:
     """What is embedded for an article: its title and the lead of its text, the same words
     its TF-IDF vector is made of."""
-    return f"{title[:TITLE_CHARACTERS]}\n{text[:LEAD_CHARACTERS]}".strip()
+    return f"{title[:TITLE_CHARACTERS]}\n{lead(text)}".strip()
 
 
 def pack(vector: Vector) -> bytes:

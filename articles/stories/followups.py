@@ -58,7 +58,7 @@ from articles.models import (
 )
 
 from .grouping import LOOKUP_TERMS
-from .similarity import LEAD_CHARACTERS, term_counts, tfidf
+from .similarity import term_counts, tfidf
 from .store import DatabaseStore
 
 WATCH_HEADING = KEY_POINT_HEADINGS[2]
@@ -272,7 +272,7 @@ def answer_score(
 ) -> tuple[float, int]:
     """How well a report (title and lead) matches a question: the cosine of their TF-IDF
     vectors (grouping's weighting), and how many terms they share."""
-    report_vector = tfidf(term_counts(title, lead[:LEAD_CHARACTERS]), documents, frequencies)
+    report_vector = tfidf(term_counts(title, lead), documents, frequencies)
     return _match(term_counts(question, ""), report_vector, documents, frequencies)
 
 
@@ -308,8 +308,7 @@ def answers_propose(*, article: Article) -> list[Proposal]:
     )
     if article is None or article.story_id is None or article.duplicate_of_id is not None:
         return []
-    lead = (article.extracted_text or article.feed_summary)[:LEAD_CHARACTERS]
-    report_counts = term_counts(article.title, lead)
+    report_counts = term_counts(article.title, article.extracted_text or article.feed_summary)
     if len(report_counts) < MIN_SHARED_TERMS:
         return []
     store = DatabaseStore()

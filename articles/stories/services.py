@@ -60,7 +60,7 @@ from articles.models import (
 from . import embeddings
 from . import fingerprint as fp
 from .grouping import ArticleInput, Grouped, Placement, place_article
-from .similarity import LEAD_CHARACTERS, term_counts
+from .similarity import LEAD_READ, term_counts
 from .store import DOCUMENTS, DatabaseStore, rebuild_index
 
 logger = logging.getLogger(__name__)
@@ -489,8 +489,8 @@ def _rebuild_document_frequencies(*, exclude: set[int]) -> int:
         Article.objects.filter(story__isnull=False, duplicate_of__isnull=True)
         .exclude(status=Article.Status.NEW)
         .annotate(
-            lead=Substr("extracted_text", 1, LEAD_CHARACTERS),
-            summary_lead=Substr("feed_summary", 1, LEAD_CHARACTERS),
+            lead=Substr("extracted_text", 1, LEAD_READ),
+            summary_lead=Substr("feed_summary", 1, LEAD_READ),
         )
         .values_list("pk", "title", "lead", "summary_lead", "embedding")
     )

@@ -16,6 +16,9 @@ from collections.abc import Mapping
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # Only this much of the text is read: the lead carries the event; the rest adds noise.
 LEAD_CHARACTERS = 400
+# What to read of a stored text to take its lead: one character more tells whether the cut
+# falls inside a word.
+LEAD_READ = LEAD_CHARACTERS + 1
 # Title words count this many times a lead word: a title names the event.
 TITLE_WEIGHT = 2.0
 # Term frequency saturates as in BM25 with k1 = SATURATION: a title word (counted
@@ -69,12 +72,25 @@ def title_terms(title: str) -> frozenset[str]:
     return frozenset(_terms(title[:500]))
 
 
+def lead(text: str) -> str:
+    """The first LEAD_CHARACTERS of `text`, without the word the cut would split: a fragment
+    ("declarati") is a term no other article holds, so it would weigh as much as the rarest
+    name in the report while matching nothing."""
+    if len(text) <= LEAD_CHARACTERS:
+        return text
+    end = LEAD_CHARACTERS
+    if text[end].isalnum():
+        while end > 0 and (text[end - 1].isalnum() or text[end - 1] in "'’"):
+            end -= 1
+    return text[:end]
+
+
 def term_counts(title: str, text: str) -> Counter[str]:
     """Weighted term counts of the title and the lead of the text."""
     counts: Counter[str] = Counter()
     for term in _terms(title[:500]):
         counts[term] += TITLE_WEIGHT
-    for term in _terms(text[:LEAD_CHARACTERS]):
+    for term in _terms(lead(text)):
         counts[term] += 1
     return counts
 

@@ -38,7 +38,7 @@ from .grouping import (
     _top,
     member_vector,
 )
-from .similarity import LEAD_CHARACTERS, term_counts, tfidf
+from .similarity import LEAD_READ, term_counts, tfidf
 
 # The TermCount row that counts the documents themselves (no real term is empty).
 DOCUMENTS = ""
@@ -268,8 +268,8 @@ def rebuild_index(story_id: int) -> dict[str, float]:
     members = list(
         Article.objects.filter(story_id=story_id)
         .annotate(
-            lead=Substr("extracted_text", 1, LEAD_CHARACTERS),
-            summary_lead=Substr("feed_summary", 1, LEAD_CHARACTERS),
+            lead=Substr("extracted_text", 1, LEAD_READ),
+            summary_lead=Substr("feed_summary", 1, LEAD_READ),
         )
         .order_by("pk")
         .values_list("title", "lead", "summary_lead", "duplicate_of_id", "published_at", "embedding")

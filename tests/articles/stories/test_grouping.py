@@ -19,6 +19,7 @@ from articles.stories.grouping import (
     StoryCandidate,
     place_article,
 )
+from articles.stories.similarity import LEAD_CHARACTERS, term_counts
 from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
@@ -68,6 +69,18 @@ def test_a_title_word_must_index_the_story_even_when_the_texts_share_much():
 
     assert joined[0] == joined[1]
     assert apart[0] != apart[1]
+
+
+def test_a_lead_cut_inside_a_word_leaves_out_the_fragment():
+    padding = "ferry " * 65 + "boat "
+    assert len(padding) == LEAD_CHARACTERS - 5
+
+    cut = term_counts("", padding + "declaration of the harbour")
+    at_a_space = term_counts("", padding + "vote declaration")
+
+    # "decla" would be the rarest term of all, matching nothing; the whole word is past the cut.
+    assert "decla" not in cut and "declaration" not in cut and cut["ferry"] == 65
+    assert "vote" in at_a_space and not {"declaration", "de"} & set(at_a_space)
 
 
 def test_an_article_with_neither_title_words_nor_text_starts_a_story_of_its_own():
