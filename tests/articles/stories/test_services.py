@@ -89,6 +89,25 @@ def test_an_article_about_the_same_event_three_days_later_starts_a_new_story(set
     assert outcome.created and late.story_id != first.story_id
 
 
+@pytest.mark.parametrize(
+    "window_hours, joins",
+    [pytest.param(2, False, id="window-2h"), pytest.param(None, True, id="default-window")],
+)
+def test_a_rewrite_three_hours_later_joins_only_a_story_seen_within_the_window(window_hours, joins):
+    # Three hours of quiet barely decay the score (a half-life of 24 hours), so what keeps the
+    # rewrite out with a 2-hour window is the window itself; with the default it joins.
+    first, rewrite = report(RAIL), report(RAIL_REWRITE, hours=3)
+    window = {} if window_hours is None else {"STORY_WINDOW_HOURS": window_hours}
+
+    with override_settings(**window):
+        group(first)
+        outcome = group(rewrite)
+
+    assert outcome.created is not joins
+    assert (rewrite.story_id == first.story_id) is joins
+    assert Story.objects.count() == (1 if joins else 2)
+
+
 def test_a_wire_text_republished_by_a_second_outlet_is_a_copy_in_the_originals_story():
     original = report(WIRE)
     copy = report(("Ports shut as storm hits the north", WIRE[1]), hours=1)
