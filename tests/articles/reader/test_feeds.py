@@ -230,6 +230,47 @@ def test_a_storys_guid_stays_the_same_when_an_article_joins_and_becomes_the_lead
         assert "The Post's summary, now the lead's." in _as_shown(entry.summary_detail)
 
 
+@pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
+def test_after_a_desk_merge_the_kept_story_is_one_item_under_its_own_guid_and_the_merged_one_is_gone(
+    client, rail, editor, uncached, url
+):
+    from articles.desk.stories import story_merge
+
+    from .conftest import publish_in
+
+    # Story B: the same vote, reported earlier by another outlet, grouped apart, on the site.
+    merged = factories.make_story(title="Light rail vote")
+    earlier = publish_in(
+        merged,
+        source=factories.make_source(name="Morning Post"),
+        title="Post: light rail approved overnight",
+        takeaway="The Post's summary.",
+        reported=6,
+        live=0.5,
+    )
+    earlier.topics.add(rail.topic)
+    kept_guid = _story_guid(rail)
+    merged_guid = "http://127.0.0.1:8000" + merged.get_absolute_url()
+    before = client.get(url).content
+    assert before.count(_raw_guid(url, kept_guid)) == before.count(_raw_guid(url, merged_guid)) == 1
+
+    story_merge(story=merged, into=rail.story, by=editor, reason="same vote")
+
+    after = client.get(url).content
+    assert after.count(_raw_guid(url, kept_guid)) == 1
+    assert merged_guid.encode() not in after
+    if url.endswith(".json"):
+        ids = [item["id"] for item in json.loads(after)["items"]]
+    else:
+        parsed = feedparser.parse(after)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        ids = [entry.id for entry in parsed.entries]
+    # The Post's article now leads the kept story, which keeps the address readers subscribed to.
+    rail.story.refresh_from_db()
+    assert rail.story.lead_id == earlier.pk
+    assert ids == [kept_guid] == ["http://127.0.0.1:8000" + rail.story.get_absolute_url()]
+
+
 def test_a_story_with_one_summary_on_the_site_is_an_item_linking_to_that_summary(client, uncached):
     article = factories.make_published_article(title="Bridge closes for repairs")
     factories.make_article(story=article.story, duplicate_of=article, url="https://copy.example.com/b")
