@@ -108,6 +108,31 @@ def test_topic_and_source_pages_list_the_stories_with_an_article_there(client, r
         assert _cards(client.get(article.source.get_absolute_url()).content.decode()) == []
 
 
+def test_two_articles_of_one_story_in_the_same_topic_and_from_the_same_source_are_one_card_there(
+    client, rail
+):
+    # The Tribune publishes a second report on the vote, also in Transport: the topic and the
+    # Tribune's page now each hold two of the story's articles on the site.
+    second = publish_in(
+        rail.story,
+        source=rail.tribune.source,
+        title="Tribune: what the light-rail vote means for fares",
+        takeaway="T.",
+        reported=1,
+        live=0.5,
+    )
+    second.topics.add(rail.topic)
+    other = factories.publish(
+        title="Ferry timetable changes", topics=[rail.topic], source=rail.tribune.source
+    )
+
+    for page in (rail.topic.get_absolute_url(), rail.tribune.source.get_absolute_url()):
+        cards = _cards(client.get(page).content.decode())
+        assert len(cards) == 2, page
+        assert [c for c in cards if rail.story.get_absolute_url() in c] == cards[:1], page  # newest first
+        assert other.title in cards[1]
+
+
 def test_stories_are_ordered_by_their_latest_publication_and_paginated_as_stories(client, rail):
     source = factories.make_source()
     for n in range(24):
