@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from articles.models import Article, ModelCall, Source, Story
+from articles.models import Article, ModelCall, Source, Story, Summary
 from articles.summarizers import budget
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,10 @@ class DeskOverview:
     # Stories with at least one article in the review queue (the per-story queue's length).
     stories_waiting: int
     model_calls_today: int
-    # Copies (near-identical text at another URL) that arrived today: each is an article the
-    # pipeline did not send to a model (ArticleQuerySet.due_for_summary skips copies).
+    # Duplicates (same text hash or canonical link, marked at extraction) and copies
+    # (near-identical text at another URL, marked by grouping) that arrived today and were never
+    # summarised: the pipeline skips them (ArticleQuerySet.due_for_summary), but an editor may
+    # still have one summarised, which then made its calls and avoided none.
     copies_today: int
     # Other reports of a story that arrived today: the story's one summary covers them
     # (Article.objects.covered_by_story), so none is summarised on its own.
@@ -53,7 +55,8 @@ class DeskOverview:
 
     @property
     def copy_savings(self) -> Decimal | None:
-        """An estimate: each copy would have cost one call at today's average."""
+        """An estimate: each duplicate or copy never summarised would have cost one call at
+        today's average."""
         average = self.average_call_cost
         return None if average is None else average * self.copies_today
 
@@ -106,6 +109,9 @@ def desk_overview(*, now: datetime | None = None) -> DeskOverview:
             models.Exists(Article.objects.awaiting_review().filter(story=models.OuterRef("pk")))
         ).count(),
         model_calls_today=ModelCall.objects.filter(created_at__gte=today).count(),
-        copies_today=Article.objects.filter(duplicate_of__isnull=False, fetched_at__gte=today).count(),
+        copies_today=Article.objects.filter(duplicate_of__isnull=False, fetched_at__gte=today)
+        .exclude(models.Exists(Summary.objects.filter(article=models.OuterRef("pk"))))
+        .exclude(models.Exists(ModelCall.objects.filter(article=models.OuterRef("pk"))))
+        .count(),
         covered_today=Article.objects.covered_by_story().filter(fetched_at__gte=today).count(),
     )

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -19,7 +21,7 @@ from articles.models import Article, AuditEntry, ModelCall, Source, Story, Summa
 from articles.summarizers.tasks import summarize_article
 from tests import factories
 from tests.articles.stories.events import HEARING, RAIL, RAIL_REWRITE
-from tests.fakes.anthropic_server import user_content
+from tests.fakes.anthropic_server import error, user_content
 
 CAST = ["editor", "moderator", "other_staff", "reader", "anonymous"]
 LOGIN_URL = "/admin/login/"
@@ -1100,10 +1102,37 @@ def test_the_desk_home_links_the_stories_awaiting_review_and_counts_what_copies_
     html = login("editor").get("/admin/").content.decode()
 
     assert "1 story awaiting review" in html and STORIES_WAITING_URL.replace("&", "&amp;") in html
-    assert "Model calls avoided by copy detection <strong>3</strong>" in html
+    assert "Model calls avoided: duplicates and copies never summarised <strong>3</strong>" in html
     # The story's second report is covered by the summary of its lead; copies count above only.
     assert "Reports covered by their story's summary <strong>1</strong>" in html
     assert "≈ $0.09 saved at today's average of $0.0300 per call" in html
+
+
+def test_copies_an_editor_had_summarised_are_not_counted_as_model_calls_avoided(login, db, fake_anthropic):
+    original = factories.make_article()
+    never, summarised, failed, extractive = (
+        factories.make_article(story=original.story, duplicate_of=original) for _ in range(4)
+    )
+    # The pipeline never summarises a copy; an editor can still force one through: by the
+    # model, by the model when the call fails, or by the extractive backend (no call).
+    call_command("summarize", article=[summarised.pk], force=True, stdout=StringIO())
+    fake_anthropic.script.append(error(400, "invalid_request_error", "Bad request"))
+    call_command("summarize", article=[failed.pk], force=True, stdout=StringIO())
+    call_command("summarize", article=[extractive.pk], force=True, backend="extractive", stdout=StringIO())
+    for copy in (summarised, failed, extractive):
+        copy.refresh_from_db()
+    assert summarised.status == extractive.status == Article.Status.IN_REVIEW
+    assert summarised.summaries.exists() and extractive.summaries.exists()
+    assert failed.status == Article.Status.FAILED and not failed.summaries.exists()
+    assert ModelCall.objects.filter(article__in=[summarised, failed]).count() == 2
+    assert not ModelCall.objects.filter(article=extractive).exists()
+
+    html = login("editor").get("/admin/").content.decode()
+
+    # Two made a call and one was summarised: only the copy never summarised is counted.
+    assert "Model calls <strong>2</strong>" in html
+    assert "Model calls avoided: duplicates and copies never summarised <strong>1</strong>" in html
+    assert never.summaries.count() == 0 and not ModelCall.objects.filter(article=never).exists()
 
 
 def test_a_story_page_lists_the_decisions_that_moved_articles_in_or_out_of_it(login, db, editor):
