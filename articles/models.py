@@ -612,6 +612,11 @@ class Article(models.Model):
     # Sentence vector of its title and lead, float32, when an embeddings backend is configured
     # (articles/stories/embeddings.py): fetched once, reused when it is grouped again.
     embedding = models.BinaryField(null=True, blank=True, editable=False)
+    # The lead of its text that grouping made its vector from: the text's own, less the
+    # sentences its source used in other recent articles (articles/stories/boilerplate.py).
+    # Set for an original when it is grouped; NULL for a copy or an article grouped before
+    # it was kept (its lead is then read from its text).
+    grouping_lead = models.TextField(null=True, blank=True, editable=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW, db_index=True)
     status_reason = models.TextField(blank=True)
@@ -1130,6 +1135,27 @@ class RecentTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}: {self.term}"
+
+
+class SourceSentence(models.Model):
+    """A sentence at the start of a grouped original's text (its key:
+    articles/stories/boilerplate.py), with the article's source and publication time. A
+    sentence its source used in another original within the window is the site's own
+    repeated text, left out of the lead grouping reads. Looked up by source and key within
+    the window, so the table is read by index only; pruned with the other grouping index
+    rows."""
+
+    # The index below leads with the source: no index of its own.
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", db_index=False)
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="source_sentences")
+    key = models.BigIntegerField()
+    published_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "key", "published_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.key}"
 
 
 class EmbeddingCount(models.Model):

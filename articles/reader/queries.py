@@ -36,7 +36,7 @@ RELATED_LIMIT = 4
 # Related candidates read per place: enough for four stories when a busy story fills the top.
 RELATED_CANDIDATES_PER_PLACE = 4
 # The original's full text is never shown to readers (copyright, and it is the heaviest column).
-READER_DEFERRED = ("extracted_text", "feed_summary")
+READER_DEFERRED = ("extracted_text", "feed_summary", "grouping_lead")
 
 
 def latest_approved(field: str) -> Subquery:

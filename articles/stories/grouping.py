@@ -12,6 +12,10 @@ and for `cluster_eval` (MemoryStore).
    With an embeddings backend (embeddings.py) the article may carry a sentence vector, and
    the score mixes the TF-IDF cosine with the embedding cosine (see _embedding_scores).
 
+The lead a vector is made of leaves out the sentences at the start of the text that the
+article's source used in another original within the window (a cookie banner, navigation, a
+feed's footer: boilerplate.py); the copy fingerprint reads the whole text.
+
 Decisions depend only on the order articles arrive in and on what the store holds, never on
 clocks or hash seeds: replaying the same stream gives the same stories. The store is asked
 only for stories seen within the window that share a term, so the cost grows with the
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from . import boilerplate
 from . import fingerprint as fp
 from .embeddings import Vector, pack, unpack
 from .similarity import term_counts, tfidf, title_terms
@@ -157,6 +162,11 @@ class Grouped:
     embedding: bytes | None = None
     story_embedding: bytes | None = None
     embedding_total: EmbeddingTotal | None = None
+    # The lead the article's vector was made from (its text's, less its source's repeated
+    # sentences), and the keys of the sentences at the start of its text (boilerplate.keys),
+    # which the store records for the article's source.
+    lead: str | None = None
+    sentences: list[int] = field(default_factory=list)
 
 
 class StoryStore(Protocol):
@@ -172,6 +182,11 @@ class StoryStore(Protocol):
 
     def recent_stories(self, terms: list[str], since: datetime | None) -> list[StoryCandidate]:
         """Stories last seen since `since` indexed by one of `terms`."""
+
+    def repeated_sentences(self, source: Hashable, keys: list[int], since: datetime | None) -> set[int]:
+        """Which of the sentence `keys` an original of `source` published since `since` had at
+        the start of its text (an original without a time always counts): the source's own
+        repeated text."""
 
     def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
         """The running total of the originals embedded with `dimensions` dimensions, if any."""
@@ -192,8 +207,9 @@ class StoryStore(Protocol):
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Record the article in its story (creating it when placement.created; then
         placement.story is None and the new story's key is returned), count its terms, store
-        its bands and the story's new profile and index terms; with grouped.embedding, the
-        article's vector, its story's vector sum and the embedding total."""
+        its bands, its sentence keys (when it has a source) and the story's new profile and
+        index terms; with grouped.embedding, the article's vector, its story's vector sum and
+        the embedding total."""
 
 
 def place_article(
@@ -209,9 +225,14 @@ def place_article(
     `embedding_weight` > 0 mixes in the article's sentence vector (article.embedding), when
     it has one; with 0 or no vector the placement is by TF-IDF alone."""
     since = article.published - window if article.published else None
+    # The fingerprint reads the whole text: a site's repost is still found as a copy.
     signature = fp.fingerprint(article.text)
     bands = fp.band_keys(signature) if signature else []
-    counts = term_counts(article.title, article.text)
+    sentences = boilerplate.sentences(article.title, article.text) if article.source is not None else []
+    keys = boilerplate.keys(sentences)
+    repeated = store.repeated_sentences(article.source, keys, since) if keys else set()
+    lead = boilerplate.lead_without(article.text, sentences, repeated)
+    counts = term_counts(article.title, lead)
     burst = (article.published - IDF_LAG, article.published + IDF_LAG) if article.published else None
     documents, frequencies = store.frequencies(counts, leave_out=burst)
     # The article counts itself, as it will once placed.
@@ -244,6 +265,8 @@ def place_article(
         fingerprint=signature,
         bands=bands,
         members=members,
+        lead=lead,
+        sentences=keys,
     )
     if embedded is not None:
         grouped.embedding, grouped.story_embedding, grouped.embedding_total = embedded
@@ -553,6 +576,10 @@ class MemoryStore:
         self.embedding_totals: dict[int, EmbeddingTotal] = {}
         # Stories merged away by consolidation: where their articles went.
         self.merged_into: dict[Hashable, Hashable] = {}
+        # (source, sentence key) of the originals: the latest publication time among those
+        # that have one, and whether one without a time had it.
+        self.sentence_seen: dict[tuple[Hashable, int], datetime] = {}
+        self.sentence_undated: set[tuple[Hashable, int]] = set()
 
     def story_of(self, key: Hashable) -> Hashable:
         """Where story `key`'s articles are now (itself unless it was merged away)."""
@@ -599,6 +626,16 @@ class MemoryStore:
                 )
         return found
 
+    def repeated_sentences(self, source: Hashable, keys: list[int], since: datetime | None) -> set[int]:
+        found = set()
+        for key in keys:
+            seen = self.sentence_seen.get((source, key))
+            if (source, key) in self.sentence_undated or (
+                seen is not None and (since is None or seen >= since)
+            ):
+                found.add(key)
+        return found
+
     def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
         return self.embedding_totals.get(dimensions)
 
@@ -638,6 +675,13 @@ class MemoryStore:
                 insort(self.document_times, article.published)
                 for term in grouped.terms:
                     insort(self.term_times.setdefault(term, []), article.published)
+            if article.source is not None:
+                for sentence in grouped.sentences:
+                    seen = (article.source, sentence)
+                    if article.published is None:
+                        self.sentence_undated.add(seen)
+                    elif seen not in self.sentence_seen or self.sentence_seen[seen] < article.published:
+                        self.sentence_seen[seen] = article.published
         key = placement.story
         if placement.created:
             key = len(self.stories) + 1

@@ -42,7 +42,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.functions import Substr
 from django.utils import timezone
 
 from articles.models import (
@@ -51,6 +50,7 @@ from articles.models import (
     CopyBand,
     EmbeddingCount,
     RecentTerm,
+    SourceSentence,
     Story,
     StoryTerm,
     TermCount,
@@ -60,8 +60,8 @@ from articles.models import (
 from . import embeddings
 from . import fingerprint as fp
 from .grouping import ArticleInput, Grouped, Placement, place_article
-from .similarity import LEAD_READ, term_counts
-from .store import DOCUMENTS, DatabaseStore, rebuild_index
+from .similarity import term_counts
+from .store import DOCUMENTS, DatabaseStore, rebuild_index, with_leads
 
 logger = logging.getLogger(__name__)
 
@@ -271,15 +271,17 @@ def articles_ungrouped(*, older_than_seconds: int, limit: int = 500) -> list[int
 
 def story_index_prune(*, older_than: timedelta) -> dict[str, int]:
     """Delete grouping index rows no placement can use any more: the index terms of stories
-    last seen, and the copy bands of articles published, before now - `older_than`. An
-    article is only compared with stories seen within the window before its publication,
-    so with `older_than` above the window only articles arriving that late with an old date
-    lose a match (they start a story of their own). Returns the rows deleted per table."""
+    last seen, and the copy bands, recent terms and sentence keys of articles published,
+    before now - `older_than`. An article is only compared with stories seen within the
+    window before its publication, so with `older_than` above the window only articles
+    arriving that late with an old date lose a match (they start a story of their own).
+    Returns the rows deleted per table."""
     cutoff = timezone.now() - max(older_than, timedelta(hours=settings.STORY_WINDOW_HOURS))
     terms, _ = StoryTerm.objects.filter(last_seen_at__lt=cutoff).delete()
     bands, _ = CopyBand.objects.filter(published_at__lt=cutoff).delete()
     recent, _ = RecentTerm.objects.filter(published_at__lt=cutoff).delete()
-    return {"story_terms": terms, "copy_bands": bands, "recent_terms": recent}
+    sentences, _ = SourceSentence.objects.filter(published_at__lt=cutoff).delete()
+    return {"story_terms": terms, "copy_bands": bands, "recent_terms": recent, "source_sentences": sentences}
 
 
 # --- Re-grouping existing articles --------------------------------------------------------
@@ -331,7 +333,8 @@ def stories_regroup(
 
     Steps: (1) in one transaction under the grouping lock, the stories made only of
     re-placed articles are cleared of their index and profile, the re-placed originals'
-    copy bands are deleted and the document frequencies are rebuilt from every other grouped
+    copy bands, recent terms and sentence keys are deleted (recorded again as each is
+    re-placed, in order) and the document frequencies are rebuilt from every other grouped
     original; (2) the articles are re-placed in batches of `batch_size`, each batch one
     transaction under the lock, so extraction workers wait at most one batch and no article
     is ever without a story; (3) stories left empty are deleted. Idempotent: a second run
@@ -353,6 +356,7 @@ def stories_regroup(
         for chunk in _chunks(originals, 500):
             CopyBand.objects.filter(article_id__in=chunk).delete()
             RecentTerm.objects.filter(article_id__in=chunk).delete()
+            SourceSentence.objects.filter(article_id__in=chunk).delete()
         outcome.documents = _rebuild_document_frequencies(exclude=set(plan.sequence))
         say(f"Document frequencies rebuilt from the {outcome.documents} grouped articles kept in place.")
 
@@ -481,24 +485,19 @@ def _regroup_plan(since: datetime | None) -> _Plan:
 def _rebuild_document_frequencies(*, exclude: set[int]) -> int:
     """TermCount and EmbeddingCount from scratch: every grouped original except `exclude`
     (which will be counted again as they are re-placed). Reads only the title and the lead
-    each article is grouped by, and its stored sentence vector."""
+    each article was grouped by (store.with_leads), and its stored sentence vector."""
     counts: dict[str, int] = defaultdict(int)
     totals: dict[int, tuple[int, list[float]]] = {}
     documents = 0
-    originals = (
-        Article.objects.filter(story__isnull=False, duplicate_of__isnull=True)
-        .exclude(status=Article.Status.NEW)
-        .annotate(
-            lead=Substr("extracted_text", 1, LEAD_READ),
-            summary_lead=Substr("feed_summary", 1, LEAD_READ),
-        )
-        .values_list("pk", "title", "lead", "summary_lead", "embedding")
+    grouped = Article.objects.filter(story__isnull=False, duplicate_of__isnull=True)
+    originals = with_leads(grouped.exclude(status=Article.Status.NEW)).values_list(
+        "pk", "title", "lead", "embedding"
     )
-    for pk, title, lead, summary_lead, embedding in originals.iterator(chunk_size=2000):
+    for pk, title, lead, embedding in originals.iterator(chunk_size=2000):
         if pk in exclude:
             continue
         documents += 1
-        for term in term_counts(title, lead or summary_lead):
+        for term in term_counts(title, lead):
             counts[term] += 1
         if embedding is not None:
             vector = embeddings.unpack(embedding)

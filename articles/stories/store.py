@@ -3,8 +3,8 @@ frequencies kept in tables, so that articles/stories/services.py makes the decis
 cluster_eval makes with grouping.MemoryStore, from the same stream, exactly.
 
 Every read is an indexed lookup bounded by the window (StoryTerm by term and last_seen_at,
-CopyBand by key and published_at) or by the article's own terms (TermCount by primary key,
-RecentTerm by term and published_at),
+CopyBand by key and published_at, SourceSentence by source, key and published_at) or by the
+article's own terms (TermCount by primary key, RecentTerm by term and published_at),
 so placing one article costs the same dozen queries however large the archive grows.
 
 The caller holds the grouping lock (services.stories_lock) for the whole placement, so one
@@ -19,10 +19,19 @@ from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Substr
+from django.db.models import Count, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Coalesce, NullIf, Substr
 
-from articles.models import Article, CopyBand, EmbeddingCount, RecentTerm, Story, StoryTerm, TermCount
+from articles.models import (
+    Article,
+    CopyBand,
+    EmbeddingCount,
+    RecentTerm,
+    SourceSentence,
+    Story,
+    StoryTerm,
+    TermCount,
+)
 
 from .embeddings import pack, unpack
 from .grouping import (
@@ -136,6 +145,16 @@ class DatabaseStore:
             )
         return found
 
+    def repeated_sentences(self, source: Hashable, keys: list[int], since: datetime | None) -> set[int]:
+        """Which of the sentence `keys` an original of `source` published since `since` had
+        (SourceSentence), as grouping.MemoryStore answers."""
+        if source is None or not keys:
+            return set()
+        rows = SourceSentence.objects.filter(source_id=source, key__in=keys)
+        if since is not None:
+            rows = rows.filter(published_at__gte=since)
+        return set(rows.order_by().values_list("key", flat=True).distinct())
+
     def embedding_total(self, dimensions: int) -> EmbeddingTotal | None:
         row = EmbeddingCount.objects.filter(dimensions=dimensions).first()
         if row is None:
@@ -144,9 +163,10 @@ class DatabaseStore:
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Write the placement: the story (created, or its profile and index replaced), the
-        article's story, fingerprint and (for a copy) duplicate_of, with an UPDATE of those
-        columns only; then the story's counts and lead (Story.recount). An original's terms
-        are counted and its bands stored; a copy only extends its story's last_seen."""
+        article's story, fingerprint, grouping_lead (None for a copy) and (for a copy)
+        duplicate_of, with an UPDATE of those columns only; then the story's counts and lead
+        (Story.recount). An original's terms are counted and its bands and sentence keys
+        stored; a copy only extends its story's last_seen."""
         published = article.published
         if published is None:
             raise ValueError("An article in the database always has a publication time.")
@@ -156,7 +176,11 @@ class DatabaseStore:
         else:
             story = Story.objects.only("pk", "lead_id", "editor_locked").get(pk=placement.story)
 
-        columns: dict = {"story_id": story.pk, "fingerprint": grouped.fingerprint}
+        columns: dict = {
+            "story_id": story.pk,
+            "fingerprint": grouped.fingerprint,
+            "grouping_lead": None if is_copy else grouped.lead,
+        }
         if is_copy:
             columns["duplicate_of_id"] = placement.copy_of
         if grouped.embedding is not None:
@@ -197,6 +221,13 @@ class DatabaseStore:
             if grouped.fingerprint:
                 CopyBand.objects.bulk_create(
                     CopyBand(article_id=article.key, key=key, published_at=published) for key in grouped.bands
+                )
+            if grouped.sentences and article.source is not None:
+                SourceSentence.objects.bulk_create(
+                    SourceSentence(
+                        source_id=article.source, article_id=article.key, key=key, published_at=published
+                    )
+                    for key in grouped.sentences
                 )
         story.recount()
         return story.pk
@@ -257,25 +288,19 @@ def rebuild_index(story_id: int) -> dict[str, float]:
     exactly these articles, weighted by today's document frequencies.
 
     The originals (copies add nothing to a profile) are folded in placement order (pk) with
-    grouping's own _profile, from the title and lead grouping reads (the extracted text, else
-    the feed's summary), and indexed by grouping's LOOKUP_TERMS heaviest terms, seen until the
-    latest publication among all its articles, copies included (place() extends it for a
-    copy too). A story without originals gets an empty profile and no index rows, so grouping
+    grouping's own _profile, from the title and the lead each was grouped by (with_leads),
+    and indexed by grouping's LOOKUP_TERMS heaviest terms, seen until the latest publication
+    among all its articles, copies included (place() extends it for a copy too). A story without originals gets an empty profile and no index rows, so grouping
     offers it to no one. Its sentence vector is the sum of its originals' stored vectors
     (story_embedding). Document frequencies are only read: every original was counted when
     it was placed. The caller holds the grouping lock."""
-    # Only the lead is read, as in grouping: an article's text may be long.
     members = list(
-        Article.objects.filter(story_id=story_id)
-        .annotate(
-            lead=Substr("extracted_text", 1, LEAD_READ),
-            summary_lead=Substr("feed_summary", 1, LEAD_READ),
-        )
+        with_leads(Article.objects.filter(story_id=story_id))
         .order_by("pk")
-        .values_list("title", "lead", "summary_lead", "duplicate_of_id", "published_at", "embedding")
+        .values_list("title", "lead", "duplicate_of_id", "published_at", "embedding")
     )
-    originals = [member for member in members if member[3] is None]
-    counts = [term_counts(title, lead or summary_lead) for title, lead, summary_lead, *_ in originals]
+    originals = [member for member in members if member[2] is None]
+    counts = [term_counts(title, lead) for title, lead, *_ in originals]
     documents, frequencies = DatabaseStore().frequencies({term for terms in counts for term in terms})
     profile: dict[str, float] = {}
     vectors = [tfidf(terms, documents, frequencies) for terms in counts]
@@ -283,16 +308,32 @@ def rebuild_index(story_id: int) -> dict[str, float]:
         profile = _profile(profile, vector)
     kept = [member_vector(vector) for vector in vectors[-MEMBERS:]]
 
-    embedding = story_embedding([member[5] for member in originals])
+    embedding = story_embedding([member[4] for member in originals])
     Story.objects.filter(pk=story_id).update(profile=profile, member_vectors=kept, embedding=embedding)
     StoryTerm.objects.filter(story_id=story_id).delete()
     if profile:
-        last_seen = max(member[4] for member in members)
+        last_seen = max(member[3] for member in members)
         StoryTerm.objects.bulk_create(
             StoryTerm(story_id=story_id, term=term, last_seen_at=last_seen)
             for term in _top(profile, LOOKUP_TERMS)
         )
     return profile
+
+
+def with_leads(articles: QuerySet[Article]) -> QuerySet[Article]:
+    """The articles annotated with `lead`, the lead each original was grouped by: the one
+    place() stored (grouping_lead: its text's, less its source's repeated sentences), else,
+    for an article grouped before leads were kept, the start of its extracted text, else of
+    its feed's summary (similarity.term_counts cuts it as grouping does). Only the start of a
+    text is read: an article's text may be long."""
+    return articles.annotate(
+        lead=Coalesce(
+            "grouping_lead",
+            NullIf(Substr("extracted_text", 1, LEAD_READ), Value("")),
+            Substr("feed_summary", 1, LEAD_READ),
+            output_field=TextField(),
+        )
+    )
 
 
 def story_embedding(vectors: Iterable[bytes | memoryview | None]) -> bytes | None:

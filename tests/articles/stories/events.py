@@ -89,3 +89,14 @@ RAIL_PARAPHRASE = (
     "The light-rail line across the river was approved by the council on Tuesday and will cost "
     "2.4 billion dollars.",
 )
+
+# What every page of one site carries before its report: navigation and a cookie banner,
+# longer than the lead grouping reads (similarity.LEAD_CHARACTERS).
+SITE_BANNER = (
+    "Home\nNews\nSport\nBusiness\nWeather\n"
+    "We use cookies to improve your experience on our site, to show you personalised advertising "
+    "and to analyse our traffic. By clicking Accept all you agree to the storing of cookies on your "
+    "device for the purposes described in our Cookie Policy. You can change your choice at any time "
+    "in Privacy settings at the bottom of every page. Some of our partners process your data on the "
+    "basis of legitimate interest, which you can object to in the same settings.\n"
+)

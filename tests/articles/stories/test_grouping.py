@@ -19,8 +19,16 @@ from articles.stories.grouping import (
     StoryCandidate,
     place_article,
 )
-from articles.stories.similarity import LEAD_CHARACTERS, term_counts
-from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE
+from articles.stories.similarity import LEAD_CHARACTERS, lead, term_counts
+from tests.articles.stories.events import (
+    MUSEUM,
+    MUSEUM_REWRITE,
+    RAIL,
+    RAIL_PARAPHRASE,
+    RAIL_REWRITE,
+    SITE_BANNER,
+    WIRE,
+)
 
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
 WINDOW = timedelta(hours=48)
@@ -37,6 +45,18 @@ def place_all(events, *, threshold: float = 0.175, store=None):
         ).story
         for i, (title, text, source) in enumerate(events)
     ]
+
+
+class RecordingStore(MemoryStore):
+    """A MemoryStore that keeps what it was asked to record for each article."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grouped_by_key: dict = {}
+
+    def place(self, article, placement, grouped):
+        self.grouped = self.grouped_by_key[article.key] = grouped
+        return super().place(article, placement, grouped)
 
 
 def test_the_same_stream_gives_the_same_stories_every_time():
@@ -58,6 +78,114 @@ def test_a_feed_template_shared_by_a_sites_entries_does_not_glue_them():
     events = [(title, template.format(title), "gazette") for title in titles]
 
     assert len(set(place_all(events))) == 3
+
+
+def test_two_unrelated_articles_of_one_site_sharing_its_banner_and_a_title_word_stay_apart():
+    # "City" passes the title gate; the banner alone made the two score 0.28 (threshold 0.16).
+    events = [
+        ("City council approves light-rail line", SITE_BANNER + RAIL[1], "site"),
+        ("City museum reopens after renovation", SITE_BANNER + MUSEUM[1], "site"),
+    ]
+
+    rail, museum = place_all(events, threshold=0.16)
+
+    assert rail != museum
+
+
+def test_a_banner_left_out_of_the_lead_lets_the_report_after_it_count():
+    store = RecordingStore()
+    place_all(
+        [("Ferry timetable changes for winter", SITE_BANNER + "The ferry sails less often.", "site")],
+        store=store,
+    )
+    rail = place_article(
+        ArticleInput(key=1, title=RAIL[0], text=SITE_BANNER + RAIL[1], published=START, source="site"),
+        store,
+        window=WINDOW,
+        threshold=0.16,
+    )
+    rewrite = place_article(
+        ArticleInput(key=2, title=RAIL_REWRITE[0], text=RAIL_REWRITE[1], published=START, source="wire"),
+        store,
+        window=WINDOW,
+        threshold=0.16,
+    )
+
+    assert rewrite.story == rail.story
+    # The rail report's vector was made of its own lead, which the banner had filled.
+    rail_terms = set(term_counts(RAIL[0], RAIL[1]))
+    assert set(store.grouped_by_key[1].vector) == rail_terms
+    assert store.grouped_by_key[1].lead == lead(RAIL[1])
+
+
+def test_a_sentence_two_sources_share_is_news_not_boilerplate():
+    statement = (
+        'The harbour master said: "No ferry will sail until the storm has passed and the quays '
+        'have been inspected by our engineers." '
+    )
+    store = RecordingStore()
+    first, second = place_all(
+        [
+            ("Harbour master halts ferries", statement + "Passengers waited at the terminal.", "a"),
+            ("Ferries halted by harbour master", statement + "Hundreds of travellers were stranded.", "b"),
+        ],
+        threshold=0.16,
+        store=store,
+    )
+
+    assert first == second
+    assert store.grouped.lead.startswith(statement)
+
+
+def test_a_sites_repost_of_its_own_article_is_still_a_copy():
+    store = MemoryStore()
+    original, repost = (
+        place_article(
+            ArticleInput(key=key, title=WIRE[0], text=SITE_BANNER + WIRE[1], published=START, source="site"),
+            store,
+            window=WINDOW,
+            threshold=0.16,
+        )
+        for key in ("first", "again")
+    )
+
+    assert repost.copy_of == "first" and repost.story == original.story
+
+
+def test_a_sentence_the_site_used_only_before_the_window_is_kept():
+    store = RecordingStore()
+    reports = (
+        (1, RAIL[1], START),
+        (2, MUSEUM[1], START + WINDOW + timedelta(hours=1)),
+        (3, WIRE[1], START + WINDOW),
+    )
+    for key, text, published in reports:
+        place_article(
+            ArticleInput(
+                key=key, title=f"Report {key}", text=SITE_BANNER + text, published=published, source="site"
+            ),
+            store,
+            window=WINDOW,
+            threshold=0.16,
+        )
+
+    # The first report is out of the second's window: the banner is read as its text.
+    assert store.grouped_by_key[2].lead == lead(SITE_BANNER + MUSEUM[1])
+    # The third is a window after the first (the window includes its start).
+    assert store.grouped_by_key[3].lead == lead(WIRE[1])
+
+
+def test_an_article_without_a_source_is_read_whole():
+    store = RecordingStore()
+    for key in (1, 2):
+        place_article(
+            ArticleInput(key=key, title=f"Report {key}", text=SITE_BANNER + RAIL[1], published=START),
+            store,
+            window=WINDOW,
+            threshold=0.16,
+        )
+
+    assert store.grouped.lead == lead(SITE_BANNER + RAIL[1]) and store.grouped.sentences == []
 
 
 def test_a_title_word_must_index_the_story_even_when_the_texts_share_much():
@@ -391,14 +519,6 @@ def test_a_vector_of_another_dimension_than_the_stories_is_placed_by_tfidf_alone
     assert "Embedding has 3 dimensions" in caplog.text and "TF-IDF alone" in caplog.text
     assert store.embedding_totals[3].articles == 1000  # neither 3-dimension vector was kept
     assert unpack(store.stories[stories[0]]["embedding"]) == (1.0, 0.0, 0.0, 0.0)
-
-
-class RecordingStore(MemoryStore):
-    """A MemoryStore that keeps what it was asked to record for the latest article."""
-
-    def place(self, article, placement, grouped):
-        self.grouped = grouped
-        return super().place(article, placement, grouped)
 
 
 def test_an_events_own_reports_of_the_last_hours_do_not_make_its_name_look_common():

@@ -12,12 +12,25 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from articles.models import Article, AuditEntry, CopyBand, EmbeddingCount, Source, Story, StoryTerm, TermCount
+from articles.models import (
+    Article,
+    AuditEntry,
+    CopyBand,
+    EmbeddingCount,
+    Source,
+    SourceSentence,
+    Story,
+    StoryTerm,
+    TermCount,
+)
 from articles.stories import services
+from articles.stories.boilerplate import keys, sentences
 from articles.stories.embeddings import embedding_text, pack, scoring, unit, unpack
 from articles.stories.grouping import MemoryStore, place_article
+from articles.stories.similarity import lead
 from articles.stories.store import DatabaseStore, count_terms, ranked_profile
 from tests import factories
+from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_REWRITE, SITE_BANNER, WIRE
 from tests.fakes.feed_server import fixtures_dir
 from tests.fakes.openai_server import BAG_DIMENSIONS, bag_of_words
 
@@ -235,3 +248,132 @@ def test_copy_candidates_are_recent_originals_sharing_a_band_in_placement_order(
 
     assert [c.key for c in found] == [first.pk, second.pk]
     assert DatabaseStore(find_copies=False).copy_candidates([7], None) == []
+
+
+# --- A site's repeated text ----------------------------------------------------------------
+
+CITY_RAIL = ("City council approves light-rail line", SITE_BANNER + RAIL[1])
+CITY_MUSEUM = ("City museum reopens after renovation", SITE_BANNER + MUSEUM[1])
+
+
+class LeadRecordingStore(MemoryStore):
+    """A MemoryStore that keeps the lead each original's vector was made of."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leads: dict = {}
+
+    def place(self, article, placement, grouped):
+        if placement.copy_of is None:
+            self.leads[article.key] = grouped.lead
+        return super().place(article, placement, grouped)
+
+
+def banner_stream() -> list[Article]:
+    """Extracted, ungrouped articles in publication (and pk) order: one site's reports behind
+    its banner, two of them unrelated with "City" in both titles, another outlet's rewrites, a
+    repost of the site's own article, and a report of the site's from after the window."""
+    site, outlet = factories.make_source(name="City Site"), factories.make_source(name="Outlet")
+    start = timezone.now() - timedelta(days=10)
+    rows = [
+        (site, CITY_RAIL, 0),
+        (site, CITY_MUSEUM, 1),
+        (outlet, RAIL_REWRITE, 2),
+        (site, (MUSEUM_REWRITE[0], SITE_BANNER + MUSEUM_REWRITE[1]), 3),
+        (site, CITY_RAIL, 4),  # the same page again at another URL
+        (outlet, MUSEUM_REWRITE, 5),
+        (site, (WIRE[0], SITE_BANNER + WIRE[1]), 24 * 3),
+    ]
+    return [
+        factories.make_ungrouped_article(
+            source=source, title=title, extracted_text=text, published_at=start + timedelta(hours=hours)
+        )
+        for source, (title, text), hours in rows
+    ]
+
+
+def test_two_unrelated_articles_of_one_site_sharing_its_banner_and_a_title_word_stay_apart():
+    site = factories.make_source()
+    rail = factories.make_ungrouped_article(source=site, title=CITY_RAIL[0], extracted_text=CITY_RAIL[1])
+    museum = factories.make_ungrouped_article(
+        source=site, title=CITY_MUSEUM[0], extracted_text=CITY_MUSEUM[1]
+    )
+
+    first, second = services.article_group(article=rail), services.article_group(article=museum)
+
+    assert first.story_id != second.story_id and second.created
+    rail.refresh_from_db()
+    museum.refresh_from_db()
+    # The site's first article is read whole; its second without what the first had.
+    assert rail.grouping_lead == lead(CITY_RAIL[1])
+    assert museum.grouping_lead == lead(MUSEUM[1])
+    assert SourceSentence.objects.filter(article=museum).count() == len(keys(sentences(*CITY_MUSEUM)))
+
+
+def test_the_database_store_leaves_out_a_sites_repeated_text_as_the_memory_store_does():
+    articles = banner_stream()
+    memory = LeadRecordingStore()
+    window = timedelta(hours=settings.STORY_WINDOW_HOURS)
+    expected, actual = {}, {}
+    for article in articles:
+        data = services.article_input(article)
+        placement = place_article(data, memory, window=window, threshold=settings.STORY_SIMILARITY_THRESHOLD)
+        expected[article.pk] = (placement.story, placement.created, placement.copy_of, placement.score)
+        outcome = services.article_group(article=article)
+        actual[article.pk] = (outcome.story_id, outcome.created, outcome.copy_of, outcome.score)
+
+    assert partition(actual) == partition(expected)
+    stored = dict(
+        Article.objects.filter(pk__in=expected, duplicate_of=None).values_list("pk", "grouping_lead")
+    )
+    assert stored == {pk: lead for pk, lead in memory.leads.items() if pk in stored}
+    rail, museum, rail_rewrite, museum_rewrite, repost, other_museum, later = (
+        Article.objects.get(pk=a.pk) for a in articles
+    )
+    assert rail.story_id == rail_rewrite.story_id != museum.story_id
+    assert museum.story_id == museum_rewrite.story_id == other_museum.story_id
+    assert repost.duplicate_of_id == rail.pk and repost.grouping_lead is None
+    assert museum_rewrite.grouping_lead == lead(MUSEUM_REWRITE[1])
+    # Three days on, the site's earlier pages are out of the window: its banner is read again.
+    assert later.grouping_lead == lead(SITE_BANNER + WIRE[1])
+
+
+def test_reindexing_and_regrouping_read_the_lead_each_article_was_grouped_by():
+    articles = banner_stream()
+    for article in articles:
+        services.article_group(article=article)
+    placed = dict(Article.objects.values_list("pk", "story_id"))
+    leads = dict(Article.objects.values_list("pk", "grouping_lead"))
+    sentence_rows = sorted(SourceSentence.objects.values_list("article_id", "key", "published_at"))
+    museum = Story.objects.get(pk=placed[articles[1].pk])
+    terms_placed = set(museum.profile)
+
+    services.story_reindex(story=museum)
+
+    museum.refresh_from_db()
+    assert set(museum.profile) == terms_placed
+    assert not {"cookie", "privacy", "partner"} & terms_placed  # the banner is no term of it
+
+    outcome = services.stories_regroup()
+
+    assert outcome.moved == 0
+    assert dict(Article.objects.values_list("pk", "story_id")) == placed
+    assert dict(Article.objects.values_list("pk", "grouping_lead")) == leads
+    assert sorted(SourceSentence.objects.values_list("article_id", "key", "published_at")) == sentence_rows
+
+
+def test_pruning_drops_the_sentence_keys_of_articles_published_before_the_kept_days():
+    old, recent = (
+        factories.make_ungrouped_article(extracted_text=CITY_RAIL[1]),
+        factories.make_ungrouped_article(),
+    )
+    services.article_group(article=old)
+    services.article_group(article=recent)
+    SourceSentence.objects.filter(article=old).update(published_at=timezone.now() - timedelta(days=40))
+    old_rows = SourceSentence.objects.filter(article=old).count()
+
+    deleted = services.story_index_prune(older_than=timedelta(days=30))
+
+    assert deleted["source_sentences"] == old_rows > 1
+    assert not SourceSentence.objects.filter(article=old).exists()
+    assert SourceSentence.objects.filter(article=recent).exists()
