@@ -228,10 +228,7 @@ def place_article(
     # The fingerprint reads the whole text: a site's repost is still found as a copy.
     signature = fp.fingerprint(article.text)
     bands = fp.band_keys(signature) if signature else []
-    sentences = boilerplate.sentences(article.title, article.text) if article.source is not None else []
-    keys = boilerplate.keys(sentences)
-    repeated = store.repeated_sentences(article.source, keys, since) if keys else set()
-    lead = boilerplate.lead_without(article.text, sentences, repeated)
+    lead, keys = grouping_lead(article, store, window)
     counts = term_counts(article.title, lead)
     burst = (article.published - IDF_LAG, article.published + IDF_LAG) if article.published else None
     documents, frequencies = store.frequencies(counts, leave_out=burst)
@@ -276,6 +273,19 @@ def place_article(
     elif rivals and profile is not None:
         placement = _consolidate(placement, profile, members, grouped.story_embedding, rivals, store)
     return placement
+
+
+def grouping_lead(article: ArticleInput, store: StoryStore, window: timedelta) -> tuple[str, list[int]]:
+    """The lead the article is grouped (and embedded) by: its text's, less the sentences its
+    source used in another original within the window (boilerplate.py); and the keys of the
+    sentences at the start of its text, which the store records for the source."""
+    if article.source is None:
+        return boilerplate.lead_without(article.text, [], set()), []
+    since = article.published - window if article.published else None
+    sentences = boilerplate.sentences(article.title, article.text)
+    keys = boilerplate.keys(sentences)
+    repeated = store.repeated_sentences(article.source, keys, since) if keys else set()
+    return boilerplate.lead_without(article.text, sentences, repeated), keys
 
 
 def _consolidate(

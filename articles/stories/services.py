@@ -59,7 +59,7 @@ from articles.models import (
 
 from . import embeddings
 from . import fingerprint as fp
-from .grouping import ArticleInput, Grouped, Placement, place_article
+from .grouping import ArticleInput, Grouped, Placement, grouping_lead, place_article
 from .similarity import term_counts
 from .store import DOCUMENTS, DatabaseStore, rebuild_index, with_leads
 
@@ -145,13 +145,20 @@ def articles_embed(articles: list[Article]) -> dict[int, embeddings.Vector]:
     STORY_EMBEDDINGS_BATCH_SIZE texts a request: {article pk: vector}. Empty when the backend
     is off or paused. Call it outside any transaction that holds the grouping lock: it waits
     on the network. An endpoint failure is logged and pauses the backend for
-    EMBEDDINGS_PAUSE_SECONDS; those articles are then grouped by TF-IDF alone."""
+    EMBEDDINGS_PAUSE_SECONDS; those articles are then grouped by TF-IDF alone.
+
+    Each text is the title and the lead grouping reads (grouping.grouping_lead: without the
+    source's repeated sentences known now), so a site's cookie banner does not make two of
+    its articles embed alike either."""
     if not settings.STORY_EMBEDDINGS_URL:
         return {}
     wanted = [a for a in articles if a.embedding is None]
     if not wanted or cache.get(_EMBEDDINGS_PAUSED):
         return {}
-    texts = [embeddings.embedding_text(a.title, a.extracted_text or a.feed_summary) for a in wanted]
+    store, window = DatabaseStore(), timedelta(hours=settings.STORY_WINDOW_HOURS)
+    texts = [
+        embeddings.embedding_text(a.title, grouping_lead(article_input(a), store, window)[0]) for a in wanted
+    ]
     with embeddings.client_from_settings() as client:
         vectors = client.embed_all(texts)
     if None in vectors:

@@ -14,7 +14,15 @@ from django.test import override_settings
 
 from articles.models import Story
 from articles.stories.evaluation import bcubed, evaluate, read_articles
-from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE, WIRE
+from tests.articles.stories.events import (
+    MUSEUM,
+    MUSEUM_REWRITE,
+    RAIL,
+    RAIL_PARAPHRASE,
+    RAIL_REWRITE,
+    SITE_BANNER,
+    WIRE,
+)
 from tests.fakes.anthropic_server import Reply
 from tests.fakes.feed_server import fixtures_dir
 from tests.fakes.openai_server import BAG_DIMENSIONS, bag_of_words
@@ -134,6 +142,25 @@ def test_cluster_eval_with_embeddings_embeds_in_batches_and_places_with_the_vect
     with override_settings(STORY_EMBEDDINGS_URL=""):
         alone = evaluate(read_articles(path)).stories
     assert alone["rail"] != alone["paraphrase"]
+
+
+def test_cluster_eval_embeds_each_batch_without_what_its_sites_printed_before(
+    tmp_path, fake_embeddings, settings
+):
+    settings.STORY_EMBEDDINGS_BATCH_SIZE = 1
+    rows = [
+        {"id": n, "title": title, "text": SITE_BANNER + text, "published": f"2026-11-02T0{8 + n}:00:00+00:00"}
+        for n, (title, text) in enumerate([RAIL, MUSEUM])
+    ]
+    path = write_lines(tmp_path / "site.jsonl", [{**row, "source": "site"} for row in rows])
+
+    evaluate(read_articles(path))
+
+    # As production embeds an article just before placing it: the banner is the site's own
+    # once its first page was placed.
+    first, second = fake_embeddings.embedding_inputs
+    assert "We use cookies" in first
+    assert "cookies" not in second and second.startswith(f"{MUSEUM[0]}\n{MUSEUM[1][:40]}")
 
 
 def test_cluster_eval_groups_by_tfidf_alone_when_the_endpoint_fails(tmp_path, fake_embeddings, caplog):

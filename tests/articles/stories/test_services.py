@@ -33,7 +33,15 @@ from articles.stories import fingerprint as fp
 from articles.stories.similarity import term_counts
 from articles.stories.store import DatabaseStore
 from tests import factories
-from tests.articles.stories.events import MUSEUM, MUSEUM_REWRITE, RAIL, RAIL_PARAPHRASE, RAIL_REWRITE, WIRE
+from tests.articles.stories.events import (
+    MUSEUM,
+    MUSEUM_REWRITE,
+    RAIL,
+    RAIL_PARAPHRASE,
+    RAIL_REWRITE,
+    SITE_BANNER,
+    WIRE,
+)
 from tests.fakes.anthropic_server import Reply
 from tests.fakes.openai_server import bag_of_words
 
@@ -486,6 +494,21 @@ def test_the_vector_is_fetched_through_the_endpoint_before_the_grouping_lock_is_
     assert vector == embeddings.unit(bag_of_words(embeddings.embedding_text(*RAIL)))
     assert bytes(Story.objects.get(pk=article.story_id).embedding) == bytes(article.embedding)
     assert EmbeddingCount.objects.get(dimensions=len(vector)).articles == 1
+
+
+def test_the_text_embedded_leaves_out_what_the_site_printed_on_its_earlier_page(fake_embeddings):
+    site = factories.make_source()
+    rail = report((RAIL[0], SITE_BANNER + RAIL[1]), source=site)
+    museum = report((MUSEUM[0], SITE_BANNER + MUSEUM[1]), hours=1, source=site)
+
+    group(rail)
+    group(museum)
+
+    first, second = fake_embeddings.embedding_inputs
+    # The site's first page is read whole; on the next the banner is known as the site's own.
+    assert "We use cookies" in first
+    assert "cookies" not in second and second.startswith(f"{MUSEUM[0]}\n{MUSEUM[1][:40]}")
+    assert second == embeddings.embedding_text(MUSEUM[0], Article.objects.get(pk=museum.pk).grouping_lead)
 
 
 def test_a_paraphrase_joins_the_story_when_the_endpoint_embeds_the_two_alike(fake_embeddings):
