@@ -17,6 +17,11 @@ Rules:
   invisible, so a reader who pasted a form feed or an escape code into a comment, a display
   name or a search loses nothing they meant to send. Tab, newline and carriage return stay
   (comments have paragraphs).
+- Under /api/ a program writes the query string, and the API's published parameters (its
+  OpenAPI patterns) admit no control character: any of them in a query value answers 400 there
+  instead of being removed, so a client's bug is told, not answered as if it had asked for
+  something else (`?source=%166` would read source "6"). The API's gate turns the 400 into its
+  JSON error.
 - Only url-encoded and multipart form bodies are read, as Django parses them for
   request.POST; JSON and other bodies, and the contents of uploaded files, are the view's own.
 
@@ -37,6 +42,9 @@ _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-da
 
 NUL_MESSAGE = "Bad request: it contains a NUL character (%00), which no page on this site accepts.\n"
 PATH_MESSAGE = "Bad request: the address contains a control character.\n"
+QUERY_MESSAGE = "Bad request: the query string contains a control character.\n"
+# Where query strings come from programs: control characters are refused, not removed.
+STRICT_QUERY_PREFIX = "/api/"
 
 
 def _has_nul(data: QueryDict) -> bool:
@@ -76,6 +84,8 @@ class ControlCharacterGuardMiddleware:
             return _bad_request(NUL_MESSAGE)
         cleaned = without_controls(request.GET)
         if cleaned is not None:
+            if request.path_info.startswith(STRICT_QUERY_PREFIX):
+                return _bad_request(QUERY_MESSAGE)
             request.GET = cleaned
         if request.method == "POST" and request.content_type in _FORM_TYPES:
             if _has_nul(request.POST):

@@ -137,8 +137,9 @@ def _cursor(cursor: str | None, kind: str) -> cursors.Position | None:
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 # What django.core.signing produces (URL-safe base64 and colons).
 CURSOR_PATTERN = r"^[-a-zA-Z0-9_:]+$"
-# The site refuses NUL anywhere in a request (newsroom/request_guard.py).
-NO_NUL_PATTERN = r"^[^\x00]*$"
+# The site refuses control characters in an API query (newsroom/request_guard.py); tab,
+# newline and carriage return pass.
+NO_CONTROL_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 Slug = Path(..., pattern=SLUG_PATTERN, max_length=220, description="The slug, as in `slug` of a list item.")
 
@@ -326,7 +327,7 @@ def search(
     q: str = Query(
         ...,
         max_length=MAX_QUERY_LENGTH,
-        pattern=NO_NUL_PATTERN,
+        pattern=NO_CONTROL_PATTERN,
         description='Words to find in titles and key takeaways; "quoted phrases" and -excluded words work.',
     ),
     limit: int = Query(MAX_RESULTS, ge=1, le=MAX_RESULTS, description="Most results to return, best first."),

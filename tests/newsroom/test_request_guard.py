@@ -142,6 +142,21 @@ def test_other_control_characters_are_removed_from_the_query_string(client, publ
     assert 'value="rail"' in html and "\x07" not in html and "\x1b" not in html
 
 
+@pytest.mark.parametrize(
+    "url", ["/api/v1/stories?source=%166", "/api/v1/articles?topic=transport%1b", "/api/v1/search?q=ra%07il"]
+)
+def test_a_control_character_in_an_api_query_is_refused_with_the_apis_json_error(client, db, url):
+    # The API's parameters admit none (its OpenAPI patterns); removing it would answer a
+    # different question than the one the program asked.
+    response = client.get(url)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_request",
+        "message": "Bad request: the query string contains a control character.",
+    }
+
+
 def _guarded(request: HttpRequest) -> tuple[HttpResponse, dict]:
     seen: dict = {}
 
