@@ -239,12 +239,13 @@ def place_article(
     embedded: _Embedded | None = None
     members: list[dict[str, float]] = []
     rivals: list[StoryCandidate] = []
+    joined: StoryCandidate | None = None
     if original is not None:
         placement = Placement(story=original.story, created=False, copy_of=original.key, score=1.0)
         profile = None
     else:
         embedding = article.embedding if embedding_weight > 0 else None
-        placement, profile, embedded, members, rivals = _best_story(
+        placement, profile, embedded, members, joined, rivals = _best_story(
             vector,
             title_terms(article.title),
             since,
@@ -270,8 +271,10 @@ def place_article(
     key = store.place(article, placement, grouped)
     if placement.created:
         placement = Placement(story=key, created=True, score=placement.score)
-    elif rivals and profile is not None:
-        placement = _consolidate(placement, profile, members, grouped.story_embedding, rivals, store)
+    elif rivals and profile is not None and joined is not None:
+        # The joined story's vector sum, with the article's vector when it has one.
+        story_sum = grouped.story_embedding if grouped.story_embedding is not None else joined.embedding
+        placement = _consolidate(placement, profile, members, story_sum, rivals, store)
     return placement
 
 
@@ -324,7 +327,7 @@ def _consolidate(
 
 def _summed(story: bytes | None, other: bytes | None) -> bytes | None:
     """Two stories' sentence vector sums added (embeddings.pack); either alone when the other
-    has none or another dimension (a model change: the newer story's vectors are kept)."""
+    has none; the first (the joined story's) when their dimensions differ (a model change)."""
     if story is None or other is None:
         return story if story is not None else other
     mine, theirs = unpack(story), unpack(other)
@@ -368,7 +371,17 @@ def _best_story(
     embedding: Vector | None = None,
     weight: float = 0.0,
     published: datetime | None = None,
-) -> tuple[Placement, dict[str, float], _Embedded | None, list[dict[str, float]], list[StoryCandidate]]:
+) -> tuple[
+    Placement,
+    dict[str, float],
+    _Embedded | None,
+    list[dict[str, float]],
+    StoryCandidate | None,
+    list[StoryCandidate],
+]:
+    """Where the article goes: its placement, the story's new profile, what to store of its
+    vector, the story's new members, the story it joins (None for a new one) and the other
+    stories it could have joined (for consolidation)."""
     candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
     recency = [_recency(published, c.last_seen) for c in candidates]
     scores = [_member_score(vector, c) * r for c, r in zip(candidates, recency, strict=True)]
@@ -398,6 +411,7 @@ def _best_story(
                 _profile(candidate.profile, vector),
                 _embedded(embedding, candidate.embedding, total),
                 [*candidate.members, member][-MEMBERS:],
+                candidate,
                 _rivals(candidate, scored, title, background, threshold),
             )
         break
@@ -407,6 +421,7 @@ def _best_story(
         _profile({}, vector),
         _embedded(embedding, None, total),
         [member],
+        None,
         [],
     )
 

@@ -422,6 +422,28 @@ def test_stories_merged_by_consolidation_keep_the_sum_of_both_stories_sentence_v
     assert unpack(store.merged_embedding) == (2.0, 3.0, 1.0)
 
 
+def test_an_article_without_a_vector_merging_two_stories_keeps_both_stories_sentence_vectors():
+    store = StoriesStore(
+        StoryCandidate(
+            key=3, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,), embedding=pack([2.0, 0.0, 0.0])
+        ),
+        StoryCandidate(
+            key=5,
+            profile={**FERRIES_RUN, "ferry": 1.0},
+            last_seen=START,
+            members=(FERRIES_RUN,),
+            embedding=pack([0.0, 3.0, 0.0]),
+        ),
+    )
+    # The endpoint was paused: the article comes without a vector.
+    article = ArticleInput(key=99, title="Harbour ferries run extra sailings", text="", published=START)
+
+    placement = place_article(article, store, window=WINDOW, threshold=0.16, embedding_weight=0.5)
+
+    assert (placement.story, placement.merged) == (3, (5,))
+    assert unpack(store.merged_embedding) == (2.0, 3.0, 0.0)
+
+
 def test_a_story_younger_than_the_one_it_merges_with_goes_into_it():
     store = ferry_stories(joined=8, rival=5)
 
