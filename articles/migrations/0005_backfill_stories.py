@@ -33,7 +33,12 @@ def backfill(apps, schema_editor):
         Article.objects.filter(pk=article.pk).update(story=story)
         return story.pk
 
-    grouped = Article.objects.exclude(status="new").filter(story__isnull=True)
+    # Only what a story is started from: an article's text may be long, and every row is listed.
+    grouped = (
+        Article.objects.exclude(status="new")
+        .filter(story__isnull=True)
+        .only("pk", "title", "published_at", "duplicate_of_id")
+    )
     # Lists, not open cursors: the loops write to the table they read.
     for article in list(grouped.filter(duplicate_of__isnull=True).order_by("published_at", "pk")):
         start_story(article)

@@ -303,12 +303,24 @@ def answers_propose(*, article: Article) -> list[Proposal]:
     per proposal."""
     article = (
         Article.objects.filter(pk=article.pk)
-        .only("pk", "title", "extracted_text", "feed_summary", "published_at", "story_id", "duplicate_of_id")
+        .only(
+            "pk",
+            "title",
+            "grouping_lead",
+            "extracted_text",
+            "feed_summary",
+            "published_at",
+            "story_id",
+            "duplicate_of_id",
+        )
         .first()
     )
     if article is None or article.story_id is None or article.duplicate_of_id is not None:
         return []
-    report_counts = term_counts(article.title, article.extracted_text or article.feed_summary)
+    # The lead it was grouped by (without its site's repeated text), as the document
+    # frequencies count it; the start of its text for one grouped before leads were kept.
+    lead = article.grouping_lead or article.extracted_text or article.feed_summary
+    report_counts = term_counts(article.title, lead)
     if len(report_counts) < MIN_SHARED_TERMS:
         return []
     store = DatabaseStore()

@@ -26,7 +26,7 @@ from articles.stories import followups, tasks
 from articles.stories.similarity import term_counts
 from articles.stories.store import count_terms
 from tests import factories
-from tests.articles.stories.events import RAIL
+from tests.articles.stories.events import RAIL, SITE_BANNER
 from tests.articles.stories.followup_pairs import PAIRS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "fast_passwords")]
@@ -245,6 +245,17 @@ def test_a_later_report_that_answers_a_question_is_proposed_to_the_desk(rail_sto
     assert entry.automatic and entry.article == report and entry.details["to_story"] == report.story_id
     # The other question is not answered by a report about the hearing.
     assert texts(rail_story) == [COURTS]
+
+
+def test_a_report_behind_its_site_s_banner_is_scored_by_the_lead_it_was_grouped_by(rail_story):
+    # Grouping stored the lead without the banner the site prints on every page; the page's
+    # own first 400 characters are all banner, which no question is about.
+    lead = HEARING_REPORT[1]
+    report = later_report("Residents pack the town hall", SITE_BANNER + lead, grouping_lead=lead)
+
+    (proposal,) = followups.answers_propose(article=report)
+
+    assert OpenQuestion.objects.get(pk=proposal.question_id).text == HEARINGS
 
 
 def test_a_report_in_the_question_s_own_story_may_answer_it(rail_story):
