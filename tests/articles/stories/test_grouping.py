@@ -252,10 +252,12 @@ BRIDGE_REPORT = {"bridge": 0.7, "harbour": 0.7}
 INQUIRY_REPORT = {"inquiry": 0.8, "bridge": 0.6}
 
 
-def place_ferries(store: MemoryStore):
+def place_ferries(store: MemoryStore, *, embedding=None, embedding_weight: float = 0.0):
     # Five title terms of equal weight (one document so far): 1/sqrt(5) each.
-    article = ArticleInput(key=99, title="Harbour ferries run extra sailings", text="", published=START)
-    return place_article(article, store, window=WINDOW, threshold=0.16)
+    article = ArticleInput(
+        key=99, title="Harbour ferries run extra sailings", text="", published=START, embedding=embedding
+    )
+    return place_article(article, store, window=WINDOW, threshold=0.16, embedding_weight=embedding_weight)
 
 
 def test_a_story_takes_an_article_close_to_one_of_its_reports_though_its_summed_profile_is_far():
@@ -370,15 +372,22 @@ FERRIES = {"ferry": 1.0, "harbour": 1.0, "sailing": 1.0, "extra": 0.5}
 FERRIES_RUN = {"ferry": 0.5, "harbour": 0.5, "sailing": 0.4, "run": 0.5}
 
 
-def ferry_stories(*, joined: int = 3, rival: int = 5, rival_profile=None, locked: bool = False):
+def ferry_stories(
+    *, joined: int = 3, rival: int = 5, rival_profile=None, locked: bool = False, sums=(None, None)
+):
+    """Two close ferry stories; `sums` are their sentence vector sums, if any."""
+    joined_sum, rival_sum = (pack(values) if values is not None else None for values in sums)
     return StoriesStore(
-        StoryCandidate(key=joined, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,)),
+        StoryCandidate(
+            key=joined, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,), embedding=joined_sum
+        ),
         StoryCandidate(
             key=rival,
             profile=rival_profile or {**FERRIES_RUN, "ferry": 1.0},
             last_seen=START,
             members=(FERRIES_RUN,),
             locked=locked,
+            embedding=rival_sum,
         ),
     )
 
@@ -395,27 +404,9 @@ def test_an_article_that_fits_two_close_stories_merges_the_younger_into_the_olde
 
 
 def test_stories_merged_by_consolidation_keep_the_sum_of_both_stories_sentence_vectors():
-    store = StoriesStore(
-        StoryCandidate(
-            key=3, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,), embedding=pack([2.0, 0.0, 0.0])
-        ),
-        StoryCandidate(
-            key=5,
-            profile={**FERRIES_RUN, "ferry": 1.0},
-            last_seen=START,
-            members=(FERRIES_RUN,),
-            embedding=pack([0.0, 3.0, 0.0]),
-        ),
-    )
-    article = ArticleInput(
-        key=99,
-        title="Harbour ferries run extra sailings",
-        text="",
-        published=START,
-        embedding=(0.0, 0.0, 1.0),
-    )
+    store = ferry_stories(sums=([2.0, 0.0, 0.0], [0.0, 3.0, 0.0]))
 
-    placement = place_article(article, store, window=WINDOW, threshold=0.16, embedding_weight=0.5)
+    placement = place_ferries(store, embedding=(0.0, 0.0, 1.0), embedding_weight=0.5)
 
     assert (placement.story, placement.merged) == (3, (5,))
     # The joined story's vectors, the article's and the merged-in story's: one story's sum.
@@ -423,22 +414,10 @@ def test_stories_merged_by_consolidation_keep_the_sum_of_both_stories_sentence_v
 
 
 def test_an_article_without_a_vector_merging_two_stories_keeps_both_stories_sentence_vectors():
-    store = StoriesStore(
-        StoryCandidate(
-            key=3, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,), embedding=pack([2.0, 0.0, 0.0])
-        ),
-        StoryCandidate(
-            key=5,
-            profile={**FERRIES_RUN, "ferry": 1.0},
-            last_seen=START,
-            members=(FERRIES_RUN,),
-            embedding=pack([0.0, 3.0, 0.0]),
-        ),
-    )
-    # The endpoint was paused: the article comes without a vector.
-    article = ArticleInput(key=99, title="Harbour ferries run extra sailings", text="", published=START)
+    store = ferry_stories(sums=([2.0, 0.0, 0.0], [0.0, 3.0, 0.0]))
 
-    placement = place_article(article, store, window=WINDOW, threshold=0.16, embedding_weight=0.5)
+    # The endpoint was paused: the article comes without a vector.
+    placement = place_ferries(store, embedding_weight=0.5)
 
     assert (placement.story, placement.merged) == (3, (5,))
     assert unpack(store.merged_embedding) == (2.0, 3.0, 0.0)
