@@ -146,8 +146,22 @@ def uncached(settings):
     settings.PAGE_CACHE_SECONDS = 0
 
 
-def _story_guid(rail) -> str:
-    return "http://127.0.0.1:8000" + rail.story.get_absolute_url()
+def _story_guid(story) -> str:
+    return "http://127.0.0.1:8000" + story.get_absolute_url()
+
+
+def _morning_post_report(story, *, takeaway: str, live: float):
+    """The Post's report of the light-rail vote, six hours before the fixture's, in `story`."""
+    from .conftest import publish_in
+
+    return publish_in(
+        story,
+        source=factories.make_source(name="Morning Post"),
+        title="Post: light rail approved overnight",
+        takeaway=takeaway,
+        reported=6,
+        live=live,
+    )
 
 
 def _raw_guid(url: str, guid: str) -> bytes:
@@ -162,7 +176,7 @@ def _raw_guid(url: str, guid: str) -> bytes:
 @pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
 def test_every_feed_carries_a_story_once_whatever_its_number_of_articles(client, rail, uncached, url):
     factories.publish(title="Ferry timetable changes", topics=[rail.topic])
-    guid = _story_guid(rail)
+    guid = _story_guid(rail.story)
 
     content = client.get(url).content
 
@@ -197,21 +211,13 @@ def test_every_feed_carries_a_story_once_whatever_its_number_of_articles(client,
 
 @pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
 def test_a_storys_guid_stays_the_same_when_an_article_joins_and_becomes_the_lead(client, rail, uncached, url):
-    from .conftest import publish_in
 
-    guid = _story_guid(rail)
+    guid = _story_guid(rail.story)
     before = client.get(url).content
     assert before.count(_raw_guid(url, guid)) == 1
 
     # An earlier report turns up: it joins the story, becomes its lead and is published.
-    earlier = publish_in(
-        rail.story,
-        source=factories.make_source(name="Morning Post"),
-        title="Post: light rail approved overnight",
-        takeaway="The Post's summary, now the lead's.",
-        reported=6,
-        live=0,
-    )
+    earlier = _morning_post_report(rail.story, takeaway="The Post's summary, now the lead's.", live=0)
     earlier.topics.add(rail.topic)
     rail.story.refresh_from_db()
     assert rail.story.lead_id == earlier.pk
@@ -236,21 +242,12 @@ def test_after_a_desk_merge_the_kept_story_is_one_item_under_its_own_guid_and_th
 ):
     from articles.desk.stories import story_merge
 
-    from .conftest import publish_in
-
     # Story B: the same vote, reported earlier by another outlet, grouped apart, on the site.
     merged = factories.make_story(title="Light rail vote")
-    earlier = publish_in(
-        merged,
-        source=factories.make_source(name="Morning Post"),
-        title="Post: light rail approved overnight",
-        takeaway="The Post's summary.",
-        reported=6,
-        live=0.5,
-    )
+    earlier = _morning_post_report(merged, takeaway="The Post's summary.", live=0.5)
     earlier.topics.add(rail.topic)
-    kept_guid = _story_guid(rail)
-    merged_guid = "http://127.0.0.1:8000" + merged.get_absolute_url()
+    kept_guid = _story_guid(rail.story)
+    merged_guid = _story_guid(merged)
     before = client.get(url).content
     assert before.count(_raw_guid(url, kept_guid)) == before.count(_raw_guid(url, merged_guid)) == 1
 
@@ -268,7 +265,7 @@ def test_after_a_desk_merge_the_kept_story_is_one_item_under_its_own_guid_and_th
     # The Post's article now leads the kept story, which keeps the address readers subscribed to.
     rail.story.refresh_from_db()
     assert rail.story.lead_id == earlier.pk
-    assert ids == [kept_guid] == ["http://127.0.0.1:8000" + rail.story.get_absolute_url()]
+    assert ids == [kept_guid] == [_story_guid(rail.story)]
 
 
 def test_a_story_with_one_summary_on_the_site_is_an_item_linking_to_that_summary(client, uncached):
@@ -348,7 +345,7 @@ def test_without_a_hub_feeds_name_none_but_still_their_canonical_address(client,
 
 @pytest.mark.parametrize("url", [*STORY_FEEDS, "/feed.json"])
 def test_an_updated_story_is_the_same_item_led_by_its_update_line(client, rail, uncached, url):
-    guid = _story_guid(rail)
+    guid = _story_guid(rail.story)
     before = client.get(url).content
     assert b"Updated:" not in before
 
