@@ -29,10 +29,17 @@ MAX_SENTENCES = 64
 # A break after a sentence's end (with a closing quote or bracket) or at a line's end. Each
 # alternative is a fixed-width lookbehind followed by one run of spaces: linear time.
 _BREAK = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]]))\s+|\n\s*")
-# A word whose full stop ends no sentence: initials and short titles ("U.S.", "a.m.", "Mr.",
-# "Sen.", "Gov."). Cut there, "The U.S." would be a sentence of its own that a site writes
-# in every other article, and the name after it would be left out with it.
-_ABBREVIATION = re.compile(r"(?:[^\W\d_]\.)+|[A-Z][a-z]{0,3}\.")
+# A word whose full stop ends no sentence: initials ("U.S.", "a.m.", "J.") and the short
+# titles and abbreviations written before a name or a number ("Mr.", "Sen.", "Gov.", "No.").
+# Cut there, "The U.S." would be a sentence of its own that a site writes in every other
+# article, and the name after it would be left out with it. A listed word, not any short
+# capitalised one: "Iran." and "Ohio." end sentences.
+_INITIALS = re.compile(r"(?:[^\W\d_]\.)+")
+_ABBREVIATIONS = frozenset(
+    "Mr Mrs Ms Mx Dr Prof Sen Rep Gov Lt Gen Col Maj Capt Cmdr Adm Sgt Cpl Pvt Rev Fr Hon "
+    "Pres Supt Det Insp Atty Amb Sr Jr St Mt Ft Ave Blvd Rd Co Corp Inc Ltd Bros Dept Univ "
+    "No Nos Vol Vols Fig Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec vs approx".split()
+)
 # The longest abbreviation looked for before a break (the look back is bounded).
 _ABBREVIATION_CHARACTERS = 12
 # Stands for the article's title inside a sentence (words() never yields it).
@@ -100,7 +107,9 @@ def _after_abbreviation(head: str, found: re.Match[str]) -> bool:
     if not parts or (len(parts) == 1 and found.start() > _ABBREVIATION_CHARACTERS):
         return False  # no word, or one longer than any abbreviation
     word = parts[-1].lstrip("\"'“‘([").rstrip("\"'”’)]")
-    return _ABBREVIATION.fullmatch(word) is not None
+    if not word.endswith("."):
+        return False  # "?", "!" and "…" end a sentence after any word
+    return word[:-1] in _ABBREVIATIONS or _INITIALS.fullmatch(word) is not None
 
 
 def _key(sentence: str, title_words: str) -> int | None:

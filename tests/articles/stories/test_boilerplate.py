@@ -41,6 +41,20 @@ def test_an_abbreviation_ends_no_sentence():
     ]
 
 
+def test_a_short_place_name_ends_its_sentence():
+    # "Iran." and "Ohio." are as short as "Sen." and "Gov.", but no name follows them: kept
+    # whole with the next sentence, the site's banner would hide inside the report's key.
+    text = "Talks resumed with Iran. Accept cookies to read on. Storms hit Ohio. Mr. Li spoke?  Yes."
+
+    assert pieces(text) == [
+        "Talks resumed with Iran. ",
+        "Accept cookies to read on. ",
+        "Storms hit Ohio. ",
+        "Mr. Li spoke?  ",
+        "Yes.",
+    ]
+
+
 def test_a_sentence_is_keyed_by_its_words_whatever_its_case_spacing_and_punctuation():
     first = sentences("", "We use cookies on this site.")
     second = sentences("", "WE  use cookies, on this site!")
