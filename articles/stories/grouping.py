@@ -555,10 +555,9 @@ def _doubles(data: bytes) -> array:
 
 
 def _cosine(vector: Mapping[str, float], profile: Mapping[str, float]) -> float:
-    norm = math.sqrt(sum(weight * weight for weight in profile.values()))
-    if not norm:
-        return 0.0
-    return sum(weight * profile.get(term, 0.0) for term, weight in vector.items()) / norm
+    """The cosine of a unit vector with a profile, summed in term order as _dot is."""
+    norm = math.sqrt(_dot(profile, profile))
+    return _dot(vector, profile) / norm if norm else 0.0
 
 
 def _profile(profile: Mapping[str, float], vector: Mapping[str, float]) -> dict[str, float]:
