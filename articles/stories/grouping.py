@@ -337,7 +337,7 @@ def _summed(story: bytes | None, other: bytes | None) -> bytes | None:
 
 
 def _similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """The cosine of two profiles, summed in term order (the same whatever their key order)."""
+    """The cosine of two profiles, summed as _dot sums (the same whatever their key order)."""
     norms = math.sqrt(_dot(a, a) * _dot(b, b))
     return _dot(a, b) / norms if norms else 0.0
 
@@ -473,13 +473,12 @@ def _recency(published: datetime | None, last_seen: datetime | None) -> float:
 
 
 def _dot(vector: Mapping[str, float], member: Mapping[str, float]) -> float:
-    # Over the shared terms only, added in term order: the same sum whatever order the two
-    # dicts hold their keys in (jsonb reorders them, set order follows the hash seed).
+    # Over the shared terms only, summed exactly rounded (fsum): the same sum whatever order
+    # the two dicts hold their keys in (jsonb reorders them, set order follows the hash seed).
     common = vector.keys() & member.keys()
     if not common:
         return 0.0
-    shared = sorted(common)
-    return math.sumprod([vector[term] for term in shared], [member[term] for term in shared])
+    return math.fsum([vector[term] * member[term] for term in common])
 
 
 def member_vector(vector: Mapping[str, float]) -> dict[str, float]:
@@ -555,7 +554,7 @@ def _doubles(data: bytes) -> array:
 
 
 def _cosine(vector: Mapping[str, float], profile: Mapping[str, float]) -> float:
-    """The cosine of a unit vector with a profile, summed in term order as _dot is."""
+    """The cosine of a unit vector with a profile, summed as _dot sums."""
     norm = math.sqrt(_dot(profile, profile))
     return _dot(vector, profile) / norm if norm else 0.0
 
