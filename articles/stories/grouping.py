@@ -592,6 +592,8 @@ class MemoryStore:
         self.document_times: list[datetime] = []
         self.term_times: dict[str, list[datetime]] = {}
         self.stories: dict[int, dict] = {}
+        # Each story as a candidate, built when first asked for and dropped when it changes.
+        self.candidates: dict[int, StoryCandidate] = {}
         self.index: dict[str, set[int]] = {}
         self.bands: dict[int, list[CopyCandidate]] = {}
         self.published: dict[Hashable, datetime | None] = {}
@@ -638,15 +640,15 @@ class MemoryStore:
         for key in sorted(keys):
             story = self.stories[key]
             if since is None or story["last_seen"] is None or story["last_seen"] >= since:
-                found.append(
-                    StoryCandidate(
+                if key not in self.candidates:
+                    self.candidates[key] = StoryCandidate(
                         key=key,
                         profile=story["profile"],
                         last_seen=story["last_seen"],
                         embedding=story.get("embedding"),
                         members=tuple(story["members"]),
                     )
-                )
+                found.append(self.candidates[key])
         return found
 
     def repeated_sentences(self, source: Hashable, keys: list[int], since: datetime | None) -> set[int]:
@@ -671,6 +673,8 @@ class MemoryStore:
         embedding: bytes | None = None,
     ) -> None:
         kept, emptied = self.stories[keep], self.stories[gone]
+        self.candidates.pop(keep, None)
+        self.candidates.pop(gone, None)
         for key, story in ((keep, kept), (gone, emptied)):
             for term in story["terms"]:
                 self.index[term].discard(key)
@@ -710,6 +714,7 @@ class MemoryStore:
             key = len(self.stories) + 1
             self.stories[key] = {"profile": {}, "last_seen": article.published, "terms": [], "members": []}
         story = self.stories[key]
+        self.candidates.pop(key, None)
         if article.published and (story["last_seen"] is None or article.published > story["last_seen"]):
             story["last_seen"] = article.published
         if placement.copy_of is None:
