@@ -117,7 +117,7 @@ def run() -> list[dict]:
 
     from newsletter import services
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     chunk_size = settings.NEWSLETTER_CHUNK_SIZE
     claim_batch = settings.NEWSLETTER_CLAIM_BATCH_SIZE
     now = timezone.now()

@@ -218,7 +218,7 @@ class EmailChannel:
     _UNSUBSCRIBE = "https://newsletter.invalid/unsubscribe-placeholder"
 
     def __init__(self) -> None:
-        # mailers.default: Django 6.1's replacement for get_connection(), either settings style.
+        # MAILERS["default"], built from EMAIL_URL (Django 6.1's replacement for get_connection()).
         self.connection = mailers.default
         self._opened = False
         self._rendered: dict[tuple, tuple[str, str]] = {}

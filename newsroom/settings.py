@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -334,9 +335,51 @@ API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=5)
 
 # --- Email ------------------------------------------------------------------------------
 
-# EMAIL_URL: consolemail:// (default), smtp://user:pass@host:587, smtp+tls://..., smtp+ssl://...
-# Only the keys the URL really sets are applied (Django 6.1 warns about unused email settings).
-vars().update({k: v for k, v in env.email_url("EMAIL_URL", default="consolemail://").items() if v})
+
+def _mailer(url: str) -> dict:
+    """The MAILERS entry for an EMAIL_URL, as django-environ's email URL parser reads it.
+
+    An SMTP URL without a host or port means localhost and port 25, whatever the scheme, and
+    no timeout is set (the connection waits as long as the socket does). A URL the parser would
+    misread fails here, at start-up, rather than at the first email.
+    """
+    # Error messages never repeat the URL: it may hold the SMTP password.
+    parts = urlsplit(url)
+    if parts.scheme not in environ.Env.EMAIL_SCHEMES:
+        schemes = ", ".join(f"{scheme}://" for scheme in environ.Env.EMAIL_SCHEMES)
+        got = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ImproperlyConfigured(f"EMAIL_URL must start with one of {schemes} (got {got}).")
+    if parts.query or parts.fragment:
+        # django-environ would drop most ?options unread. A "?" or "#" in a password is %3F, %23.
+        raise ImproperlyConfigured("EMAIL_URL takes no ?options or #fragment; the scheme chooses TLS.")
+    try:
+        parsed = environ.Env.email_url_config(url)
+    except ValueError as exc:  # a port that is not a number from 0 to 65535
+        raise ImproperlyConfigured(f"EMAIL_URL is malformed: {exc}.") from None
+    backend = parsed["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        options = {"host": parsed["EMAIL_HOST"] or "localhost", "port": parsed["EMAIL_PORT"] or 25}
+        if user := parsed["EMAIL_HOST_USER"]:
+            options |= {"username": user, "password": parsed["EMAIL_HOST_PASSWORD"] or ""}
+        if parsed.get("EMAIL_USE_TLS"):
+            options["use_tls"] = True
+        if parsed.get("EMAIL_USE_SSL"):
+            options["use_ssl"] = True
+        return {"BACKEND": backend, "OPTIONS": options}
+    if backend == "django.core.mail.backends.filebased.EmailBackend":
+        if not parsed["EMAIL_FILE_PATH"]:
+            raise ImproperlyConfigured(
+                "EMAIL_URL filemail:// needs a directory: filemail:///relative/dir or filemail:////absolute/dir."
+            )
+        return {"BACKEND": backend, "OPTIONS": {"file_path": parsed["EMAIL_FILE_PATH"]}}
+    return {"BACKEND": backend}  # console, locmem, dummy: nothing to configure
+
+
+# EMAIL_URL names the one mailer every email leaves through (digests, confirmations, reply
+# notifications, allauth's): consolemail:// (the default: `make run` prints mail),
+# smtp://user:pass@host:587, smtp+tls:// (STARTTLS; smtps:// means the same), smtp+ssl://
+# (TLS from the first byte), filemail://<directory>, memorymail://, dummymail://.
+MAILERS = {"default": _mailer(env.str("EMAIL_URL", default="consolemail://"))}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Newsroom <newsroom@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -25,7 +25,7 @@ def newsletter_settings(settings):
     # Loopback fakes are on 127.0.0.1; the fetcher's private-address guard must allow them.
     settings.FETCH_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
     settings.LINE_CHANNEL_ACCESS_TOKEN = "test-channel-token"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     cache.clear()
     yield settings
     cache.clear()
@@ -55,6 +55,14 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
+def loopback_mailer(port: int) -> dict:
+    """Plain SMTP to 127.0.0.1:`port`, no login, and a test that cannot hang on it."""
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+    }
+
+
 @pytest.fixture
 def smtp_server(settings):
     with socket.socket() as sock:
@@ -63,10 +71,6 @@ def smtp_server(settings):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
+    settings.MAILERS = {"default": loopback_mailer(port)}
     yield inbox
     controller.stop()

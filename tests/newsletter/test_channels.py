@@ -25,6 +25,7 @@ from newsletter.channels import (
 )
 from tests.fakes.line_server import FakeLine
 from tests.fakes.slack_server import FakeSlack
+from tests.newsletter.conftest import loopback_mailer
 
 LINE_USER = "U" + "0123456789abcdef" * 2
 RETRY_KEY = "123e4567-e89b-12d3-a456-426614174000"
@@ -336,8 +337,7 @@ def test_an_unreachable_smtp_server_is_a_temporary_failure(settings, message):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", port, False
+    settings.MAILERS = {"default": loopback_mailer(port)}
     with pytest.raises(ChannelError) as info:
         EmailChannel().send(message=message, recipient=Recipient(email="reader@example.com"))
     assert info.value.kind == FailureKind.TEMPORARY
