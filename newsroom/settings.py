@@ -336,12 +336,14 @@ API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=5)
 # --- Email ------------------------------------------------------------------------------
 
 
-def _mailer(url: str) -> dict:
+def _mailer(url: str, timeout: float = 10.0) -> dict:
     """The MAILERS entry for an EMAIL_URL, as django-environ's email URL parser reads it.
 
-    An SMTP URL without a host or port means localhost and port 25, whatever the scheme, and
-    no timeout is set (the connection waits as long as the socket does). A URL the parser would
-    misread fails here, at start-up, rather than at the first email.
+    An SMTP URL without a host means localhost; without a port, the scheme's standard one (465
+    for TLS from the first byte, 587 for STARTTLS, 25 for plain SMTP). Every SMTP conversation
+    gives up after EMAIL_TIMEOUT_SECONDS: a mail server that stops answering must not hold a web
+    request or a digest task. A URL the parser would misread fails here, at start-up, rather
+    than at the first email.
     """
     # Error messages never repeat the URL: it may hold the SMTP password.
     parts = urlsplit(url)
@@ -358,12 +360,17 @@ def _mailer(url: str) -> dict:
         raise ImproperlyConfigured(f"EMAIL_URL is malformed: {exc}.") from None
     backend = parsed["EMAIL_BACKEND"]
     if backend == "django.core.mail.backends.smtp.EmailBackend":
-        options = {"host": parsed["EMAIL_HOST"] or "localhost", "port": parsed["EMAIL_PORT"] or 25}
+        use_ssl, use_tls = bool(parsed.get("EMAIL_USE_SSL")), bool(parsed.get("EMAIL_USE_TLS"))
+        options = {
+            "host": parsed["EMAIL_HOST"] or "localhost",
+            "port": parsed["EMAIL_PORT"] or (465 if use_ssl else 587 if use_tls else 25),
+            "timeout": timeout,
+        }
         if user := parsed["EMAIL_HOST_USER"]:
             options |= {"username": user, "password": parsed["EMAIL_HOST_PASSWORD"] or ""}
-        if parsed.get("EMAIL_USE_TLS"):
+        if use_tls:
             options["use_tls"] = True
-        if parsed.get("EMAIL_USE_SSL"):
+        if use_ssl:
             options["use_ssl"] = True
         return {"BACKEND": backend, "OPTIONS": options}
     if backend == "django.core.mail.backends.filebased.EmailBackend":
@@ -377,9 +384,12 @@ def _mailer(url: str) -> dict:
 
 # EMAIL_URL names the one mailer every email leaves through (digests, confirmations, reply
 # notifications, allauth's): consolemail:// (the default: `make run` prints mail),
-# smtp://user:pass@host:587, smtp+tls:// (STARTTLS; smtps:// means the same), smtp+ssl://
-# (TLS from the first byte), filemail://<directory>, memorymail://, dummymail://.
-MAILERS = {"default": _mailer(env.str("EMAIL_URL", default="consolemail://"))}
+# smtp://user:pass@host:25, smtp+tls:// (STARTTLS, port 587 unless given; smtps:// means the
+# same), smtp+ssl:// (TLS from the first byte, port 465), filemail://<directory>,
+# memorymail://, dummymail://.
+# How long one SMTP connect, read or write may wait before the email fails.
+EMAIL_TIMEOUT_SECONDS = env.float("EMAIL_TIMEOUT_SECONDS", default=10.0)
+MAILERS = {"default": _mailer(env.str("EMAIL_URL", default="consolemail://"), EMAIL_TIMEOUT_SECONDS)}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Newsroom <newsroom@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

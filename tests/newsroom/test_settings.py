@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import smtplib
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.mail import mailers
+from django.core.mail import mailers, send_mail
 from django.core.mail.backends import console, dummy, filebased, locmem, smtp
 
 from newsroom.settings import _mailer
@@ -196,9 +199,10 @@ NO_LOGIN = {"username": None, "password": None}
             {"host": "smtp.example.com", "port": 465, "use_tls": False, "use_ssl": True}
             | {"username": "news@example.com", "password": "p/w?"},
         ),
-        # Without a host or port: localhost, port 25, whatever the scheme.
+        # Without a host: localhost. Without a port: the scheme's standard one.
         ("smtp://", {"host": "localhost", "port": 25, "use_tls": False, "use_ssl": False} | NO_LOGIN),
-        ("smtp+ssl://[::1]", {"host": "::1", "port": 25, "use_tls": False, "use_ssl": True} | NO_LOGIN),
+        ("smtp+tls://mail.example.com", {"host": "mail.example.com", "port": 587, "use_tls": True} | NO_LOGIN),
+        ("smtp+ssl://[::1]", {"host": "::1", "port": 465, "use_tls": False, "use_ssl": True} | NO_LOGIN),
     ],
 )
 def test_an_smtp_email_url_names_the_host_port_tls_and_login(settings, url, expected):
@@ -206,7 +210,18 @@ def test_an_smtp_email_url_names_the_host_port_tls_and_login(settings, url, expe
     mailer = mailers.default
     assert type(mailer) is smtp.EmailBackend
     assert {name: getattr(mailer, name) for name in expected} == expected
-    assert mailer.timeout is None
+    assert mailer.timeout == 10.0
+
+
+def test_a_mail_server_that_stops_answering_fails_the_email_within_the_timeout(settings):
+    # A listener that accepts the connection and never says a word (no SMTP greeting).
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        settings.MAILERS = {"default": _mailer(f"smtp://127.0.0.1:{port}", timeout=0.5)}
+        started = time.monotonic()
+        with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
+            send_mail("Subject", "Body", "from@example.com", ["to@example.com"])
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize(
