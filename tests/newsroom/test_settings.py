@@ -201,7 +201,10 @@ NO_LOGIN = {"username": None, "password": None}
         ),
         # Without a host: localhost. Without a port: the scheme's standard one.
         ("smtp://", {"host": "localhost", "port": 25, "use_tls": False, "use_ssl": False} | NO_LOGIN),
-        ("smtp+tls://mail.example.com", {"host": "mail.example.com", "port": 587, "use_tls": True} | NO_LOGIN),
+        (
+            "smtp+tls://mail.example.com",
+            {"host": "mail.example.com", "port": 587, "use_tls": True} | NO_LOGIN,
+        ),
         ("smtp+ssl://[::1]", {"host": "::1", "port": 465, "use_tls": False, "use_ssl": True} | NO_LOGIN),
     ],
 )
