@@ -94,7 +94,7 @@ EMBEDDING_GATE = 0.6
 # of each article; its score is lowered by HUB_PENALTY times their mean (missing ones count 0):
 # the story side of CSLS (Conneau et al. 2018, "Word translation without parallel data"), the
 # article side being the background. 0 turns it off.
-HUB_PENALTY = 1.0
+HUB_PENALTY = 0.75
 HUB_NEIGHBOURS = 10
 HUB_RECORDED = BACKGROUND + 1
 
