@@ -332,6 +332,9 @@ class Story(models.Model):
     # The grouping's vectors of its latest distinct articles (grouping.MEMBERS, oldest first),
     # which new articles are scored against. Never shown to readers.
     member_vectors = models.JSONField(default=list, blank=True)
+    # The grouping's hub scores (grouping.HUB_NEIGHBOURS highest scores the story received from
+    # articles placed in another story), which lower its score. Never shown to readers.
+    hub_scores = models.JSONField(default=list, blank=True)
     # With an embeddings backend (STORY_EMBEDDINGS_URL): the sum of its distinct articles'
     # sentence vectors, float32 (articles/stories/embeddings.py). Never shown to readers.
     embedding = models.BinaryField(null=True, blank=True, editable=False)

@@ -24,6 +24,7 @@ number of recent stories, not with the archive.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from array import array
@@ -86,6 +87,16 @@ EMBEDDING_WARM_UP = 100
 # With embeddings, a story whose index terms share no word of the article's title still
 # passes the title gate when the two embed this close (centred cosine): a paraphrase.
 EMBEDDING_GATE = 0.6
+# Hubness: a story of one running issue's generic words is close to many articles and would
+# take reports of other events one after another (roundups of an issue glued into one). Each
+# story keeps the HUB_NEIGHBOURS highest scores (its members', before the recency decay) it
+# received from articles that went to another story, among the HUB_RECORDED best candidates
+# of each article; its score is lowered by HUB_PENALTY times their mean (missing ones count 0):
+# the story side of CSLS (Conneau et al. 2018, "Word translation without parallel data"), the
+# article side being the background. 0 turns it off.
+HUB_PENALTY = 0.75
+HUB_NEIGHBOURS = 10
+HUB_RECORDED = BACKGROUND + 1
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,9 @@ class StoryCandidate:
     # The vectors of its latest MEMBERS originals, oldest first (member_vector); empty for
     # a story grouped before they were kept, which is scored by its profile.
     members: tuple[Mapping[str, float], ...] = ()
+    # The HUB_NEIGHBOURS highest scores it received from articles placed elsewhere, highest
+    # first (rounded to 5 decimals for storage).
+    hub: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,9 @@ class Grouped:
     # which the store records for the article's source.
     lead: str | None = None
     sentences: list[int] = field(default_factory=list)
+    # The new hub scores (StoryCandidate.hub) of the candidate stories the article scored
+    # among its HUB_RECORDED best and did not join, by story key.
+    hub: dict[Hashable, list[float]] = field(default_factory=dict)
 
 
 class StoryStore(Protocol):
@@ -208,8 +225,8 @@ class StoryStore(Protocol):
         """Record the article in its story (creating it when placement.created; then
         placement.story is None and the new story's key is returned), count its terms, store
         its bands, its sentence keys (when it has a source) and the story's new profile and
-        index terms; with grouped.embedding, the article's vector, its story's vector sum and
-        the embedding total."""
+        index terms and the hub scores of the stories in grouped.hub; with grouped.embedding,
+        the article's vector, its story's vector sum and the embedding total."""
 
 
 def place_article(
@@ -240,12 +257,13 @@ def place_article(
     members: list[dict[str, float]] = []
     rivals: list[StoryCandidate] = []
     joined: StoryCandidate | None = None
+    hub: dict[Hashable, list[float]] = {}
     if original is not None:
         placement = Placement(story=original.story, created=False, copy_of=original.key, score=1.0)
         profile = None
     else:
         embedding = article.embedding if embedding_weight > 0 else None
-        placement, profile, embedded, members, joined, rivals = _best_story(
+        placement, profile, embedded, members, joined, rivals, hub = _best_story(
             vector,
             title_terms(article.title),
             since,
@@ -265,6 +283,7 @@ def place_article(
         members=members,
         lead=lead,
         sentences=keys,
+        hub=hub,
     )
     if embedded is not None:
         grouped.embedding, grouped.story_embedding, grouped.embedding_total = embedded
@@ -378,13 +397,15 @@ def _best_story(
     list[dict[str, float]],
     StoryCandidate | None,
     list[StoryCandidate],
+    dict[Hashable, list[float]],
 ]:
     """Where the article goes: its placement, the story's new profile, what to store of its
-    vector, the story's new members, the story it joins (None for a new one) and the other
-    stories it could have joined (for consolidation)."""
+    vector, the story's new members, the story it joins (None for a new one), the other
+    stories it could have joined (for consolidation) and the new hub scores of the others."""
     candidates = store.recent_stories(_top(vector, LOOKUP_TERMS), since)
     recency = [_recency(published, c.last_seen) for c in candidates]
-    scores = [_member_score(vector, c) * r for c, r in zip(candidates, recency, strict=True)]
+    matched = [_member_score(vector, c) for c in candidates]
+    scores = [m * r - HUB_PENALTY * _hubness(c) for m, r, c in zip(matched, recency, candidates, strict=True)]
     member = member_vector(vector)
     total = store.embedding_total(len(embedding)) if embedding is not None else None
     close: list[float | None] = [None] * len(candidates)
@@ -413,6 +434,7 @@ def _best_story(
                 [*candidate.members, member][-MEMBERS:],
                 candidate,
                 _rivals(candidate, scored, title, background, threshold),
+                _hub_scores(candidates, matched, candidate.key),
             )
         break
     best_score = scored[0][0] if scored else 0.0
@@ -423,7 +445,37 @@ def _best_story(
         [member],
         None,
         [],
+        _hub_scores(candidates, matched, None),
     )
+
+
+def _hubness(candidate: StoryCandidate) -> float:
+    """How strongly articles placed elsewhere matched the story: the mean of its
+    HUB_NEIGHBOURS highest scores from them (missing ones count 0)."""
+    return sum(candidate.hub) / HUB_NEIGHBOURS if HUB_PENALTY and candidate.hub else 0.0
+
+
+def _hub_scores(
+    candidates: list[StoryCandidate], matched: list[float], joined: Hashable | None
+) -> dict[Hashable, list[float]]:
+    """The new hub scores of the article's HUB_RECORDED best candidates by member score (ties by
+    story key) but the one it joined: each keeps its HUB_NEIGHBOURS highest, with this one."""
+    if not HUB_PENALTY:
+        return {}
+    best = heapq.nsmallest(
+        HUB_RECORDED, zip(matched, candidates, strict=True), key=lambda item: (-item[0], item[1].key)
+    )
+    updated = {}
+    for score, candidate in best:
+        if candidate.key != joined:
+            updated[candidate.key] = top_hub_scores([*candidate.hub, round(score, 5)])
+    return updated
+
+
+def top_hub_scores(scores: Iterable[float]) -> list[float]:
+    """The HUB_NEIGHBOURS highest of `scores`, highest first (a story's hub scores; a merged
+    story keeps the highest of both)."""
+    return sorted(scores, reverse=True)[:HUB_NEIGHBOURS]
 
 
 def _rivals(
@@ -647,6 +699,7 @@ class MemoryStore:
                         last_seen=story["last_seen"],
                         embedding=story.get("embedding"),
                         members=tuple(story["members"]),
+                        hub=tuple(story["hub"]),
                     )
                 found.append(self.candidates[key])
         return found
@@ -688,7 +741,8 @@ class MemoryStore:
             kept["last_seen"] = emptied["last_seen"]
         if embedding is not None:
             kept["embedding"] = embedding
-        emptied.update(profile={}, members=[], terms=[], embedding=None)
+        kept["hub"] = top_hub_scores([*kept["hub"], *emptied["hub"]])
+        emptied.update(profile={}, members=[], terms=[], embedding=None, hub=[])
         self.merged_into[gone] = keep
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
@@ -712,7 +766,15 @@ class MemoryStore:
         key = placement.story
         if placement.created:
             key = len(self.stories) + 1
-            self.stories[key] = {"profile": {}, "last_seen": article.published, "terms": [], "members": []}
+            self.stories[key] = {
+                "profile": {},
+                "last_seen": article.published,
+                "terms": [],
+                "members": [],
+                "hub": [],
+            }
+        for other, scores in grouped.hub.items():
+            self.stories[other]["hub"] = scores
         story = self.stories[key]
         self.candidates.pop(key, None)
         if article.published and (story["last_seen"] is None or article.published > story["last_seen"]):

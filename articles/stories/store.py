@@ -46,6 +46,7 @@ from .grouping import (
     _profile,
     _top,
     member_vector,
+    top_hub_scores,
 )
 from .similarity import LEAD_READ, term_counts, tfidf
 
@@ -126,10 +127,12 @@ class DatabaseStore:
             Story.objects.filter(pk__in=index.values("story_id"), article_count__gt=0)
             .annotate(seen=Subquery(seen))
             .order_by("pk")
-            .values_list("pk", "profile", "seen", "embedding", "member_vectors", "editor_locked")
+            .values_list(
+                "pk", "profile", "seen", "embedding", "member_vectors", "editor_locked", "hub_scores"
+            )
         )
         found = []
-        for pk, profile, last_seen, embedding, members, locked in rows:
+        for pk, profile, last_seen, embedding, members, locked, hub in rows:
             if pk in self.exclude_stories:
                 continue
             self._last_seen[pk] = last_seen
@@ -141,6 +144,7 @@ class DatabaseStore:
                     embedding=bytes(embedding) if embedding is not None else None,
                     members=tuple(members or ()),
                     locked=locked,
+                    hub=tuple(hub or ()),
                 )
             )
         return found
@@ -166,7 +170,8 @@ class DatabaseStore:
         article's story, fingerprint, grouping_lead (None for a copy) and (for a copy)
         duplicate_of, with an UPDATE of those columns only; then the story's counts and lead
         (Story.recount). An original's terms are counted and its bands and sentence keys
-        stored; a copy only extends its story's last_seen."""
+        stored, and the hub scores of the other stories it was scored against (grouped.hub);
+        a copy only extends its story's last_seen."""
         published = article.published
         if published is None:
             raise ValueError("An article in the database always has a publication time.")
@@ -213,6 +218,11 @@ class DatabaseStore:
                 StoryTerm(story_id=story.pk, term=term, last_seen_at=last_seen)
                 for term in grouped.index_terms
             )
+            if grouped.hub:
+                Story.objects.bulk_update(
+                    [Story(pk=pk, hub_scores=scores) for pk, scores in sorted(grouped.hub.items())],
+                    ["hub_scores"],
+                )
             count_terms(grouped.terms)
             RecentTerm.objects.bulk_create(
                 RecentTerm(article_id=article.key, term=term, published_at=published)
@@ -253,7 +263,12 @@ class DatabaseStore:
             Article.objects.filter(story_id=gone).order_by("pk").values_list("pk", flat=True)
         )
         Article.objects.filter(pk__in=self.moved[gone]).update(story_id=keep)
-        kept = {"profile": profile, "member_vectors": members}
+        hubs = Story.objects.filter(pk__in=[keep, gone]).values_list("hub_scores", flat=True)
+        kept = {
+            "profile": profile,
+            "member_vectors": members,
+            "hub_scores": top_hub_scores(score for hub in hubs for score in hub or ()),
+        }
         if embedding is not None:
             kept["embedding"] = embedding
         Story.objects.filter(pk=keep).update(**kept)
@@ -265,7 +280,7 @@ class DatabaseStore:
             )
         Story.objects.filter(merged_into_id=gone).update(merged_into_id=keep)
         Story.objects.filter(pk=gone).update(
-            merged_into_id=keep, lead=None, profile={}, member_vectors=[], embedding=None
+            merged_into_id=keep, lead=None, profile={}, member_vectors=[], embedding=None, hub_scores=[]
         )
         for pk in (keep, gone):
             Story.objects.only("pk", "lead_id", "editor_locked").get(pk=pk).recount()
