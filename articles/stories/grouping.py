@@ -775,6 +775,7 @@ class MemoryStore:
             }
         for other, scores in grouped.hub.items():
             self.stories[other]["hub"] = scores
+            self.candidates.pop(other, None)
         story = self.stories[key]
         self.candidates.pop(key, None)
         if article.published and (story["last_seen"] is None or article.published > story["last_seen"]):
