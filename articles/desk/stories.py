@@ -133,7 +133,7 @@ def _retire(story: Story, *, into: Story) -> None:
     grouping never offers an empty story to a new article."""
     Story.objects.filter(merged_into=story).update(merged_into=into)
     Story.objects.filter(pk=story.pk).update(
-        merged_into=into, editor_locked=True, lead=None, profile={}, member_vectors=[]
+        merged_into=into, editor_locked=True, lead=None, profile={}, member_vectors=[], hub_scores=[]
     )
     StoryTerm.objects.filter(story=story).delete()
     story.merged_into, story.editor_locked, story.lead = into, True, None

@@ -645,7 +645,7 @@ class MemoryStore:
         self.term_times: dict[str, list[datetime]] = {}
         self.stories: dict[int, dict] = {}
         # Each story as a candidate, built when first asked for and dropped when it changes.
-        self.candidates: dict[int, StoryCandidate] = {}
+        self._candidates: dict[int, StoryCandidate] = {}
         self.index: dict[str, set[int]] = {}
         self.bands: dict[int, list[CopyCandidate]] = {}
         self.published: dict[Hashable, datetime | None] = {}
@@ -692,8 +692,8 @@ class MemoryStore:
         for key in sorted(keys):
             story = self.stories[key]
             if since is None or story["last_seen"] is None or story["last_seen"] >= since:
-                if key not in self.candidates:
-                    self.candidates[key] = StoryCandidate(
+                if key not in self._candidates:
+                    self._candidates[key] = StoryCandidate(
                         key=key,
                         profile=story["profile"],
                         last_seen=story["last_seen"],
@@ -701,7 +701,7 @@ class MemoryStore:
                         members=tuple(story["members"]),
                         hub=tuple(story["hub"]),
                     )
-                found.append(self.candidates[key])
+                found.append(self._candidates[key])
         return found
 
     def repeated_sentences(self, source: Hashable, keys: list[int], since: datetime | None) -> set[int]:
@@ -726,8 +726,8 @@ class MemoryStore:
         embedding: bytes | None = None,
     ) -> None:
         kept, emptied = self.stories[keep], self.stories[gone]
-        self.candidates.pop(keep, None)
-        self.candidates.pop(gone, None)
+        self._candidates.pop(keep, None)
+        self._candidates.pop(gone, None)
         for key, story in ((keep, kept), (gone, emptied)):
             for term in story["terms"]:
                 self.index[term].discard(key)
@@ -775,9 +775,9 @@ class MemoryStore:
             }
         for other, scores in grouped.hub.items():
             self.stories[other]["hub"] = scores
-            self.candidates.pop(other, None)
+            self._candidates.pop(other, None)
         story = self.stories[key]
-        self.candidates.pop(key, None)
+        self._candidates.pop(key, None)
         if article.published and (story["last_seen"] is None or article.published > story["last_seen"]):
             story["last_seen"] = article.published
         if placement.copy_of is None:

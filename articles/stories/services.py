@@ -358,7 +358,9 @@ def stories_regroup(
         )
         for chunk in _chunks(sorted(plan.rebuilt), 500):
             StoryTerm.objects.filter(story_id__in=chunk).delete()
-            Story.objects.filter(pk__in=chunk).update(profile={}, member_vectors=[], embedding=None)
+            Story.objects.filter(pk__in=chunk).update(
+                profile={}, member_vectors=[], embedding=None, hub_scores=[]
+            )
         originals = [pk for pk in plan.sequence if plan.copy_of[pk] is None]
         for chunk in _chunks(originals, 500):
             CopyBand.objects.filter(article_id__in=chunk).delete()

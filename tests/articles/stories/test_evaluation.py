@@ -217,7 +217,7 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "floor"),
-    [("uci-news-aggregator-5k.jsonl", 0.80), ("allsides-roundups-dev.jsonl", 0.71)],
+    [("uci-news-aggregator-5k.jsonl", 0.85), ("allsides-roundups-dev.jsonl", 0.80)],
 )
 def test_the_default_settings_keep_their_measured_quality_on_the_shared_labelled_data(name, floor):
     """A regression floor a little under the figures in docs/stories.md, not the goal."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import math
 from array import array
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from articles.stories.embeddings import pack, unit, unpack
 from articles.stories.grouping import (
+    HUB_NEIGHBOURS,
+    HUB_PENALTY,
     IDF_LAG,
     MEMBERS,
     ArticleInput,
@@ -365,6 +368,7 @@ class StoriesStore(MemoryStore):
         self.merged_embedding = embedding
 
     def place(self, article, placement, grouped):
+        self.grouped = grouped
         return 100 if placement.created else placement.story
 
 
@@ -390,6 +394,55 @@ def ferry_stories(
             embedding=rival_sum,
         ),
     )
+
+
+# A story of a running issue's common words: ten articles placed in other stories matched it
+# at 0.9 (its hub scores), for each was about another event of the issue.
+RUNNING_ISSUE = StoryCandidate(
+    key=3, profile=FERRIES, last_seen=START, members=(FERRY_REPORT,), hub=(0.9,) * HUB_NEIGHBOURS
+)
+WINTER_TIMETABLE = StoryCandidate(
+    key=5,
+    profile={"winter": 5.0, "timetable": 5.0, "ferry": 1.0},
+    last_seen=START,
+    members=({"ferry": 0.5, "harbour": 0.5, "sailing": 0.5, "winter": 0.5},),
+)
+
+
+def test_a_story_that_articles_placed_elsewhere_matched_closely_scores_lower():
+    plain = place_ferries(OneStoryStore(replace(RUNNING_ISSUE, hub=())))
+    hub = place_ferries(OneStoryStore(RUNNING_ISSUE))
+    half = place_ferries(OneStoryStore(replace(RUNNING_ISSUE, hub=(0.9,) * (HUB_NEIGHBOURS // 2))))
+
+    assert plain.score == pytest.approx(4 * 0.5 / math.sqrt(5))
+    assert hub.score == pytest.approx(plain.score - HUB_PENALTY * 0.9)
+    # Scores it has not received yet count 0: a young story is barely lowered.
+    assert half.score == pytest.approx(plain.score - HUB_PENALTY * 0.45)
+
+
+def test_an_article_goes_to_the_story_of_its_event_not_to_a_running_issue_that_matches_everything():
+    store = StoriesStore(RUNNING_ISSUE, WINTER_TIMETABLE)
+
+    placement = place_ferries(store)
+
+    # In words the running issue is closer (4 shared terms against 3).
+    assert (placement.story, placement.merged) == (5, ())
+    assert placement.score == pytest.approx(3 * 0.5 / math.sqrt(5))
+    assert place_ferries(StoriesStore(replace(RUNNING_ISSUE, hub=()), WINTER_TIMETABLE)).story == 3
+
+
+def test_an_article_adds_its_score_to_the_hub_scores_of_the_stories_it_did_not_join():
+    store = StoriesStore(replace(RUNNING_ISSUE, hub=(0.95,) * 9), WINTER_TIMETABLE)
+
+    assert place_ferries(store).story == 5
+
+    # Its member score before any decay or penalty, rounded as stored; the joined story records
+    # nothing.
+    assert store.grouped.hub == {3: [0.95] * 9 + [round(4 * 0.5 / math.sqrt(5), 5)]}
+
+    full = StoriesStore(replace(RUNNING_ISSUE, hub=(0.95,) * 9 + (0.5,)), WINTER_TIMETABLE)
+    place_ferries(full)
+    assert full.grouped.hub == {3: [0.95] * 9 + [0.89443]}  # the ten highest
 
 
 def test_an_article_that_fits_two_close_stories_merges_the_younger_into_the_older():

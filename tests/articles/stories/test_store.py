@@ -217,7 +217,8 @@ def test_a_merge_moves_the_articles_and_leaves_the_younger_story_empty_pointing_
     store = DatabaseStore()
     store.recent_stories(["rail"], now - timedelta(hours=1))
     profile, members = {"rail": 1.5, "river": 0.5}, [{"rail": 0.9}, {"river": 0.8}]
-    Story.objects.filter(pk=younger.pk).update(embedding=pack([0.0, 1.0]))
+    Story.objects.filter(pk=younger.pk).update(embedding=pack([0.0, 1.0]), hub_scores=[0.5, 0.3, 0.2])
+    Story.objects.filter(pk=older.pk).update(hub_scores=[0.4] * 9)
 
     store.merge(older.pk, younger.pk, profile, members, pack([1.0, 1.0]))
 
@@ -225,12 +226,15 @@ def test_a_merge_moves_the_articles_and_leaves_the_younger_story_empty_pointing_
     younger.refresh_from_db()
     assert (older.article_count, older.profile, older.member_vectors) == (3, profile, members)
     assert unpack(older.embedding) == (1.0, 1.0)
+    # The merged story was matched by the articles placed elsewhere of both: the ten highest.
+    assert older.hub_scores == [0.5] + [0.4] * 9
     assert (younger.article_count, younger.merged_into_id, younger.profile, younger.member_vectors) == (
         0,
         older.pk,
         {},
         [],
     )
+    assert younger.hub_scores == []
     assert younger.embedding is None
     assert set(StoryTerm.objects.values_list("story_id", "term")) == {(older.pk, "rail"), (older.pk, "river")}
     assert [c.key for c in store.recent_stories(["rail"], now - timedelta(hours=1))] == [older.pk]
