@@ -6,9 +6,9 @@ and for `cluster_eval` (MemoryStore).
 2. Same event: otherwise the article's TF-IDF vector is compared with every recent story
    that shares one of its top terms (window: `window` before its publication time): with
    the story's latest members, its score is the mean of its NEAREST closest members'
-   cosines (_member_score), lowered by how long the story has been quiet (_recency); the
-   best story standing `threshold` above the background of the others takes it, else it
-   starts a story.
+   cosines (_member_score), lowered by how long the story has been quiet (_recency) and by
+   how closely articles placed in other stories matched it (_hubness); the best story
+   standing `threshold` above the background of the others takes it, else it starts a story.
    With an embeddings backend (embeddings.py) the article may carry a sentence vector, and
    the score mixes the TF-IDF cosine with the embedding cosine (see _embedding_scores).
 
