@@ -114,14 +114,18 @@ def _rfc3339(value: object) -> object:
 DateTime = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    """An aware UTC time; a time without an offset is taken as UTC."""
+def _utc(value: datetime | None) -> datetime | None:
+    """An aware UTC time; a time without an offset is taken as UTC. A time at the edge of the
+    calendar whose offset moves it past year 1 or 9999 ("0001-01-01T00:00:00+03:00") is a valid
+    RFC 3339 time: it becomes the first or last UTC time there is, which selects the same
+    articles (none has a time outside them)."""
     if value is None:
         return None
     try:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:
-        raise ApiError(400, "invalid_request", f"{name} is out of range.") from None
+        edge = datetime.min if value.year == datetime.min.year else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _cursor(cursor: str | None, kind: str) -> cursors.Position | None:
@@ -182,9 +186,9 @@ class ListQuery(Schema):
         return queries.Filters(
             topic=self.topic,
             source=self.source,
-            published_after=_utc(self.published_after, "published_after"),
-            published_before=_utc(self.published_before, "published_before"),
-            updated_since=_utc(self.updated_since, "updated_since"),
+            published_after=_utc(self.published_after),
+            published_before=_utc(self.published_before),
+            updated_since=_utc(self.updated_since),
         )
 
 

@@ -287,6 +287,24 @@ def test_stories_filter_by_topic_source_and_dates(api_site, api):
     assert slugs(urlencode({"published_before": hour_and_a_half_ago})) == [rail]
 
 
+@pytest.mark.parametrize("endpoint", ["stories", "articles"])
+def test_a_time_at_the_edge_of_the_calendar_is_the_first_or_last_time_there_is(api_site, api, endpoint):
+    # Valid RFC 3339 times whose offsets move them past year 1 or year 9999 in UTC
+    # (schemathesis found the first answered 400 "out of range").
+    def count(query: dict) -> int:
+        status, page, _ = get(api, f"/api/v1/{endpoint}?{urlencode(query)}")
+        assert status == 200, page
+        return len(page["items"])
+
+    everything = count({})
+    assert everything > 0
+    assert count({"published_after": "0001-01-01T00:00:00+03:04"}) == everything
+    assert count({"updated_since": "0001-01-01T00:00:00.0+03:04"}) == everything
+    assert count({"published_before": "9999-12-31T23:59:59-05:00"}) == everything
+    assert count({"published_after": "9999-12-31T23:59:59-05:00"}) == 0
+    assert count({"published_before": "0001-01-01T00:00:00+03:04"}) == 0
+
+
 def test_updated_since_finds_stories_corrected_or_given_new_coverage(api_site, api):
     Story.objects.update(updated_at=api_site.now - timedelta(hours=5))
     since = api_site.now - timedelta(minutes=30)
