@@ -218,8 +218,9 @@ class StoryStore(Protocol):
     ) -> None:
         """Move every article of story `gone` into story `keep`, which takes `profile`,
         `members` and (when not None) the sentence vector sum `embedding`, is indexed by the
-        profile's LOOKUP_TERMS heaviest terms and is seen until the later of the two; `gone`
-        is left empty and offered to no article again."""
+        profile's LOOKUP_TERMS heaviest terms, keeps the HUB_NEIGHBOURS highest hub scores of
+        both (top_hub_scores) and is seen until the later of the two; `gone` is left empty and
+        offered to no article again."""
 
     def place(self, article: ArticleInput, placement: Placement, grouped: Grouped) -> Hashable:
         """Record the article in its story (creating it when placement.created; then
