@@ -364,14 +364,12 @@ def _mailer(url: str, timeout: float = 10.0) -> dict:
         options = {
             "host": parsed["EMAIL_HOST"] or "localhost",
             "port": parsed["EMAIL_PORT"] or (465 if use_ssl else 587 if use_tls else 25),
+            "use_tls": use_tls,
+            "use_ssl": use_ssl,
             "timeout": timeout,
         }
         if user := parsed["EMAIL_HOST_USER"]:
             options |= {"username": user, "password": parsed["EMAIL_HOST_PASSWORD"] or ""}
-        if use_tls:
-            options["use_tls"] = True
-        if use_ssl:
-            options["use_ssl"] = True
         return {"BACKEND": backend, "OPTIONS": options}
     if backend == "django.core.mail.backends.filebased.EmailBackend":
         if not parsed["EMAIL_FILE_PATH"]:

@@ -509,12 +509,7 @@ def _member_score(vector: Mapping[str, float], candidate: StoryCandidate) -> flo
     scores by its profile."""
     if not candidate.members:
         return _cosine(vector, candidate.profile)
-    # _dot inlined: this loop is most of the grouping's time.
-    terms = vector.keys()
-    similarities = []
-    for member in candidate.members:
-        common = terms & member.keys()
-        similarities.append(math.fsum([vector[term] * member[term] for term in common]) if common else 0.0)
+    similarities = [_dot(vector, member) for member in candidate.members]
     if len(similarities) <= NEAREST:
         return max(similarities)
     closest = sorted(similarities, reverse=True)[:NEAREST]
