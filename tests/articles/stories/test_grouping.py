@@ -415,6 +415,7 @@ def test_a_story_that_articles_placed_elsewhere_matched_closely_scores_lower():
     half = place_ferries(OneStoryStore(replace(RUNNING_ISSUE, hub=(0.9,) * (HUB_NEIGHBOURS // 2))))
 
     assert plain.score == pytest.approx(4 * 0.5 / math.sqrt(5))
+    assert hub.score < plain.score - 0.5
     assert hub.score == pytest.approx(plain.score - HUB_PENALTY * 0.9)
     # Scores it has not received yet count 0: a young story is barely lowered.
     assert half.score == pytest.approx(plain.score - HUB_PENALTY * 0.45)
