@@ -122,10 +122,12 @@ class Stats:
 async def browser_get(client: httpx.AsyncClient, path: str, stats: Stats) -> httpx.Response:
     """GET as a browser does: a kept-alive connection the server closed just as the request
     went out (gunicorn drops idle ones after 2 s; readers think up to 2 s) is retried once on
-    a new connection, as browsers retry an idempotent request (RFC 9112, 9.3.1). Counted."""
+    a new connection, as browsers retry an idempotent request (RFC 9112, 9.3.1). Counted.
+    The close reaches the client as a disconnect with no response or, when the request's
+    bytes arrived at the closed socket, as a reset (ReadError): the same race."""
     try:
         return await client.get(path)
-    except httpx.RemoteProtocolError:
+    except (httpx.RemoteProtocolError, httpx.ReadError):
         stats.keepalive_retries += 1
         return await client.get(path)
 
